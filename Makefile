@@ -1,0 +1,36 @@
+# The two commands a newcomer runs: `make demo` and `make test`. Everything else is a step of those.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+STACK := deploy/local/stack.sh
+
+.PHONY: install lock up infra-up down status test test-unit demo
+
+$(PY):
+	@command -v uv >/dev/null || python3 -m pip install --quiet uv
+	uv venv --quiet --python 3.11 $(VENV)
+
+install: $(PY) ## install the locked Python packages of the whole workspace
+	uv pip sync --quiet --python $(PY) requirements.lock
+
+lock: ## re-resolve requirements.lock after changing a pyproject.toml
+	uv pip compile --quiet requirements.in --group pyproject.toml:dev --generate-hashes --python-version 3.11 -o requirements.lock
+
+infra-up: install ## Kafka and PostgreSQL only
+	@$(STACK) up infra
+
+up: install ## Kafka, PostgreSQL, the local mail and SMS servers and the four services
+	@$(STACK) up all
+
+down:
+	@$(STACK) down
+
+status:
+	@$(STACK) status
+
+test-unit: install
+	$(PY) -m pytest -m unit -q
+
+test: install ## starts the local stack when it is not running, then runs every test
+	@$(STACK) up infra
+	@source <($(STACK) env) && $(PY) -m pytest -q
