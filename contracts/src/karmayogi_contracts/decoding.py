@@ -1,0 +1,153 @@
+"""Reading a Kafka record back into a CloudEvent. Untrusted input: never raises, every failure
+is a DecodeError that names the field and the rule (docs/adr/0002-contract-versioning.md)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Sequence
+
+from pydantic import ValidationError
+
+from .attributes import OPTIONAL, REQUIRED, Attributes, header_name
+from .encoding import CLOUDEVENTS_JSON, JSON
+from .envelope import CloudEvent
+from .errors import DecodeError, describe
+from .registry import EVENT_TYPES
+
+MAX_BYTES = 1_048_576
+_ID_LIMIT = 200  # how much of an unreadable id or type is echoed back in a DecodeError
+
+
+class _Rejected(Exception):
+    """Internal: carries a DecodeError out of nested checks; never leaves this module."""
+
+    def __init__(self, error: DecodeError) -> None:
+        self.error = error
+
+
+def decode(
+    value: bytes | None, headers: Sequence[tuple[str, bytes]] | None, *, max_bytes: int = MAX_BYTES
+) -> CloudEvent[Any] | DecodeError:
+    """Decode a record in binary or structured mode into a typed CloudEvent, or say why not."""
+    context: dict[str, str] = {}
+    try:
+        return _decode(value, headers or (), max_bytes, context)
+    except _Rejected as rejected:
+        return rejected.error
+    except Exception as exc:  # noqa: BLE001 - the contract is "never raises"; the fuzz tests assert this is unreachable
+        return _error("internal_error", f"could not decode the record ({type(exc).__name__})", context)
+
+
+def _decode(value: bytes | None, headers: Sequence[tuple[str, bytes]], max_bytes: int, context: dict[str, str]):
+    fields = _headers(headers)
+    context.update(type=_readable(fields.get("ce_type")), id=_readable(fields.get("ce_id")))
+    if value is None:
+        raise _reject("missing_value", "the record has no value; an event needs a JSON body", context)
+    if len(value) > max_bytes:
+        raise _reject("too_large", f"value is {len(value)} bytes; the limit is {max_bytes} bytes", context)
+    content_type = fields.get("content-type", "").split(";")[0].strip().lower()
+    if content_type == CLOUDEVENTS_JSON:
+        attributes, data = _structured(value, fields, context)
+        return _event(attributes, data, "", "invalid_attribute", context)
+    if content_type not in ("", JSON):
+        raise _reject(
+            "unsupported_content_type",
+            f"content-type {content_type[:100]!r} is not supported; use {JSON} (binary mode) "
+            f"or {CLOUDEVENTS_JSON} (structured mode)",
+            context,
+        )
+    attributes = _binary_attributes(fields, context)
+    return _event(attributes, _json(value, "value", context), "ce_", "invalid_header", context)
+
+
+def _headers(headers: Sequence[tuple[str, bytes]]) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for name, raw in headers:
+        name = (name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)).lower()
+        try:
+            text = (raw or b"").decode("utf-8") if isinstance(raw, (bytes, bytearray)) else str(raw)
+        except UnicodeDecodeError:
+            raise _reject("invalid_header", f"header {name[:100]}: value is not valid UTF-8", {}) from None
+        if fields.get(name, text) != text:
+            raise _reject("invalid_header", f"header {name[:100]}: sent more than once with different values", {})
+        fields[name] = text
+    return fields
+
+
+def _binary_attributes(fields: dict[str, str], context: dict[str, str]) -> dict[str, Any]:
+    for name in REQUIRED:
+        if header_name(name) not in fields:
+            hint = " (or send content-type: application/cloudevents+json for structured mode)"
+            raise _reject("missing_header", f"{header_name(name)}: header is required in binary mode{hint}", context)
+    return {name: fields[header_name(name)] for name in (*REQUIRED, *OPTIONAL) if header_name(name) in fields}
+
+
+def _structured(value: bytes, fields: dict[str, str], context: dict[str, str]) -> tuple[dict[str, Any], Any]:
+    document = _json(value, "value", context)
+    if not isinstance(document, dict):
+        raise _reject("invalid_envelope", "a structured event must be a JSON object", context)
+    context.update(type=_readable(document.get("type")), id=_readable(document.get("id")))
+    for name in (*REQUIRED, "data"):
+        if name not in document:
+            raise _reject("missing_attribute", f"{name}: attribute is required in a structured event", context)
+    content_type = document.get("datacontenttype", JSON)
+    if content_type != JSON:
+        raise _reject("invalid_attribute", f"datacontenttype: must be {JSON!r}", context)
+    attributes = {name: document[name] for name in (*REQUIRED, *OPTIONAL) if name in document}
+    if "traceparent" not in attributes and "traceparent" in fields:
+        attributes["traceparent"] = fields["traceparent"]
+    return attributes, document["data"]
+
+
+def _event(attributes: dict[str, Any], data: Any, prefix: str, reason: str, context: dict[str, str]):
+    event_type = EVENT_TYPES.get(attributes["type"]) if isinstance(attributes["type"], str) else None
+    if event_type is None:
+        known = ", ".join(EVENT_TYPES)
+        raise _reject("unknown_type", f"{prefix}type: unknown event type; known types are {known}", context)
+    try:
+        valid = Attributes.model_validate(attributes)
+    except ValidationError as exc:
+        rename = header_name if prefix else str
+        raise _reject(reason, describe(exc, rename=rename), context) from None
+    if not isinstance(data, dict):
+        raise _reject("invalid_payload", "data: must be a JSON object", context)
+    try:
+        payload = event_type.model.model_validate(data)
+    except ValidationError as exc:
+        raise _reject("invalid_payload", describe(exc, prefix="data"), context) from None
+    if payload.tenant != valid.tenant:
+        message = f"{prefix}tenant is {valid.tenant!r} but data.tenant is {payload.tenant!r}; they must be equal"
+        raise _reject("tenant_mismatch", message, context)
+    return CloudEvent(
+        id=valid.id, source=valid.source, type=valid.type, time=valid.time,
+        subject=valid.subject or payload.subject, tenant=valid.tenant,
+        correlation_id=valid.correlationid or str(valid.id), causation_id=valid.causationid,
+        traceparent=valid.traceparent, data=payload,
+    )
+
+
+def _json(value: bytes, what: str, context: dict[str, str]) -> Any:
+    try:
+        return json.loads(value.decode("utf-8"), parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        detail = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else "not valid JSON"
+        raise _reject("not_json", f"{what}: {detail}", context) from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _readable(value: Any) -> str:
+    return value[:_ID_LIMIT] if isinstance(value, str) else ""
+
+
+def _reject(reason: str, message: str, context: dict[str, str]) -> _Rejected:
+    return _Rejected(_error(reason, message, context))
+
+
+def _error(reason: str, message: str, context: dict[str, str]) -> DecodeError:
+    return DecodeError(
+        reason=reason, message=message,
+        event_type=context.get("type") or None, event_id=context.get("id") or None,
+    )

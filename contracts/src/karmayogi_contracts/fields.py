@@ -1,0 +1,154 @@
+"""Precise field types shared by every contract.
+
+Each type validates in Python exactly what its JSON Schema promises to publishers in other
+languages, so a value a schema accepts is a value the models accept. Error messages name the rule
+but never echo the input: an event can carry one employee's personal data (STYLE.md, habit 5).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date, datetime, timezone
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, EmailStr, Field, Strict
+from pydantic_core import PydanticCustomError
+
+STATE_CODE_PATTERN = r"^IN-[A-Z]{2}$"
+EMPLOYEE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+# Language, optional script, optional region: the subset of BCP 47 that names Indian languages
+# ("hi", "en-IN", "sa-Deva-IN"); extensions and private-use subtags are not needed here.
+LANGUAGE_TAG_PATTERN = r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$"
+E164_PATTERN = r"^\+[1-9][0-9]{7,14}$"
+SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
+HTTPS_URL_PATTERN = r"^https://[^\s/?#]+[^\s]*$"
+
+# Zero-width (non-)joiners are format characters, but Indian scripts need them to choose a
+# conjunct or half form, so they are part of a legitimate name.
+_JOINERS = {"\u200c", "\u200d"}
+_NAME_PUNCTUATION = {" ", ".", "'", "-", "\u2019"}
+
+
+def matching(pattern: str, rule: str) -> AfterValidator:
+    compiled = re.compile(pattern)
+
+    def check(value: str) -> str:
+        if not compiled.fullmatch(value):
+            raise PydanticCustomError("pattern_mismatch", rule)
+        return value
+
+    return AfterValidator(check)
+
+
+def _pattern_string(pattern: str, rule: str, description: str, max_length: int) -> Any:
+    # The pattern goes into the schema through json_schema_extra so that Python raises our
+    # readable rule instead of pydantic's "should match pattern '^...$'".
+    return Annotated[
+        str,
+        Field(max_length=max_length, description=description, json_schema_extra={"pattern": pattern}),
+        matching(pattern, rule),
+    ]
+
+
+def _normalise_name(value: str) -> str:
+    value = unicodedata.normalize("NFC", value).strip()
+    if not value:
+        raise PydanticCustomError("empty_name", "must contain at least one letter")
+    for char in value:
+        category = unicodedata.category(char)
+        if category[0] in "LM" or char in _NAME_PUNCTUATION or char in _JOINERS:
+            continue
+        if category[0] == "C":
+            raise PydanticCustomError("control_character", "must not contain control characters")
+        raise PydanticCustomError(
+            "name_character", "may contain only letters, marks, spaces and the characters . ' -"
+        )
+    return value
+
+
+def _normalise_text(value: str) -> str:
+    value = unicodedata.normalize("NFC", value).strip()
+    if not value:
+        raise PydanticCustomError("empty_text", "must not be empty or only spaces")
+    if any(unicodedata.category(c) == "Cc" for c in value):
+        raise PydanticCustomError("control_character", "must not contain control characters")
+    return value
+
+
+def text(max_length: int, description: str) -> Any:
+    """Free text (titles, districts, reasons): NFC-normalised, stripped, no control characters."""
+    return Annotated[
+        str, Field(min_length=1, max_length=max_length, description=description), AfterValidator(_normalise_text)
+    ]
+
+
+def _no_numbers(value: Any) -> Any:
+    # Lax pydantic would read a JSON number as a Unix timestamp; a publisher sending one has a
+    # bug that should surface here, not as a date in 1970.
+    if isinstance(value, (int, float)):
+        raise PydanticCustomError("not_a_string", "must be an RFC 3339 string, not a number")
+    return value
+
+
+def _to_utc(value: datetime) -> datetime:
+    return value.astimezone(timezone.utc)
+
+
+StateCode = _pattern_string(
+    STATE_CODE_PATTERN,
+    "must be an ISO 3166-2:IN state code such as 'IN-HR' or 'IN-BR'",
+    "The state's ISO 3166-2 code, e.g. 'IN-HR' (Haryana) or 'IN-BR' (Bihar); the tenant of the event.",
+    5,
+)
+EmployeeId = _pattern_string(
+    EMPLOYEE_ID_PATTERN,
+    "must be 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit",
+    "The employee's id in the state HR system (HRMS), unique within the tenant.",
+    64,
+)
+LanguageTag = _pattern_string(
+    LANGUAGE_TAG_PATTERN,
+    "must be a BCP 47 language tag such as 'hi', 'en' or 'hi-IN'",
+    "The employee's preferred language as a BCP 47 tag, e.g. 'hi', 'en', 'hi-IN'.",
+    16,
+)
+Mobile = _pattern_string(
+    E164_PATTERN,
+    "must be an E.164 number with country code, such as '+919812345678'",
+    "Mobile number in E.164 form, e.g. '+919812345678'.",
+    16,
+)
+Slug = _pattern_string(
+    SLUG_PATTERN,
+    "must be 1-64 lowercase letters, digits or '-', e.g. 'ethics-in-governance'",
+    "A lowercase identifier such as 'ethics-in-governance'.",
+    64,
+)
+HttpsUrl = _pattern_string(
+    HTTPS_URL_PATTERN,
+    "must be an https URL such as 'https://verify.example.gov.in/c/...'",
+    "An https URL.",
+    2000,
+)
+PersonName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=200,
+        description="A person's name in any script (Latin, Devanagari, Gurmukhi, ...), NFC-normalised, 1-200 "
+        "characters: letters, combining marks, spaces and . ' -",
+    ),
+    AfterValidator(_normalise_name),
+]
+Email = Annotated[EmailStr, Field(max_length=254, description="E-mail address (RFC 5321 length limit).")]
+UtcDatetime = Annotated[
+    AwareDatetime,
+    BeforeValidator(_no_numbers),
+    AfterValidator(_to_utc),
+    Field(description="RFC 3339 date-time with an offset; normalised to UTC."),
+]
+Date = Annotated[date, BeforeValidator(_no_numbers), Field(description="Calendar date, YYYY-MM-DD.")]
+Count = Annotated[int, Strict()]
+Flag = Annotated[bool, Strict()]
+Percent = Annotated[float, Strict(), Field(ge=0, le=100, allow_inf_nan=False)]

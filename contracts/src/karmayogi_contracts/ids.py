@@ -1,0 +1,44 @@
+"""Deterministic identities: one enrolment per employee per batch, one attendance per session,
+one completion and one certificate per enrolment, by construction (DESIGN.md section 3).
+
+Each id is UUIDv5 (RFC 9562, SHA-1) under NAMESPACE over a colon-joined UTF-8 name:
+
+    enrolment    "enrolment:<tenant>:<employee_id>:<batch_id>"
+    attendance   "attendance:<tenant>:<employee_id>:<session_id>"
+    completion   "completion:<tenant>:<enrolment_id>"
+    certificate  "certificate:<tenant>:<enrolment_id>"
+
+UUIDs inside a name are written lowercase with hyphens (the canonical 8-4-4-4-12 form); tenant and
+employee id are used exactly as sent (case-sensitive). Any language's UUIDv5 reproduces them.
+"""
+
+from __future__ import annotations
+
+from uuid import UUID, uuid5
+
+# Fixed forever: changing it would give every existing enrolment a second identity.
+NAMESPACE = UUID("6f1c2e0a-7b3d-5e94-9a1f-4b2c8d0e6a37")
+
+
+def _uuid(value: UUID | str) -> str:
+    return str(value if isinstance(value, UUID) else UUID(str(value)))
+
+
+def _id(kind: str, *parts: str) -> UUID:
+    return uuid5(NAMESPACE, ":".join((kind, *parts)))
+
+
+def enrolment_id(tenant: str, employee_id: str, batch_id: UUID | str) -> UUID:
+    return _id("enrolment", tenant, employee_id, _uuid(batch_id))
+
+
+def attendance_id(tenant: str, employee_id: str, session_id: UUID | str) -> UUID:
+    return _id("attendance", tenant, employee_id, _uuid(session_id))
+
+
+def completion_id(tenant: str, enrolment_id: UUID | str) -> UUID:
+    return _id("completion", tenant, _uuid(enrolment_id))
+
+
+def certificate_id(tenant: str, enrolment_id: UUID | str) -> UUID:
+    return _id("certificate", tenant, _uuid(enrolment_id))
