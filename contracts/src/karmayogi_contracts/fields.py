@@ -28,13 +28,14 @@ HTTPS_URL_PATTERN = r"^https://[^\s/?#]+[^\s]*$"
 # conjunct or half form, so they are part of a legitimate name.
 _JOINERS = {"\u200c", "\u200d"}
 _NAME_PUNCTUATION = {" ", ".", "'", "-", "\u2019"}
+NAME_MAX_LENGTH = 200
 
 
-def matching(pattern: str, rule: str) -> AfterValidator:
+def matching(pattern: str, rule: str, max_length: int | None = None) -> AfterValidator:
     compiled = re.compile(pattern)
 
     def check(value: str) -> str:
-        if not compiled.fullmatch(value):
+        if (max_length is not None and len(value) > max_length) or not compiled.fullmatch(value):
             raise PydanticCustomError("pattern_mismatch", rule)
         return value
 
@@ -42,44 +43,53 @@ def matching(pattern: str, rule: str) -> AfterValidator:
 
 
 def _pattern_string(pattern: str, rule: str, description: str, max_length: int) -> Any:
-    # The pattern goes into the schema through json_schema_extra so that Python raises our
-    # readable rule instead of pydantic's "should match pattern '^...$'".
+    # Pattern and length reach the schema through json_schema_extra and are checked by one
+    # validator, so Python raises our readable rule instead of pydantic's "should match '^...$'".
     return Annotated[
         str,
-        Field(max_length=max_length, description=description, json_schema_extra={"pattern": pattern}),
-        matching(pattern, rule),
+        Field(description=description, json_schema_extra={"pattern": pattern, "maxLength": max_length}),
+        matching(pattern, rule, max_length),
     ]
 
 
-def _normalise_name(value: str) -> str:
+def _normalised(value: str, max_length: int) -> str:
     value = unicodedata.normalize("NFC", value).strip()
-    if not value:
-        raise PydanticCustomError("empty_name", "must contain at least one letter")
+    # NFC can lengthen text (Devanagari nukta letters such as U+0958 decompose), so the limit
+    # is checked again on what will actually be stored and sent.
+    if len(value) > max_length:
+        raise PydanticCustomError("too_long", "must be at most {max_length} characters", {"max_length": max_length})
     for char in value:
         category = unicodedata.category(char)
-        if category[0] in "LM" or char in _NAME_PUNCTUATION or char in _JOINERS:
-            continue
-        if category[0] == "C":
+        if category == "Cs":
+            raise PydanticCustomError("surrogate", "must be valid Unicode text (no lone surrogates)")
+        if category == "Cc":
             raise PydanticCustomError("control_character", "must not contain control characters")
-        raise PydanticCustomError(
-            "name_character", "may contain only letters, marks, spaces and the characters . ' -"
-        )
     return value
 
 
-def _normalise_text(value: str) -> str:
-    value = unicodedata.normalize("NFC", value).strip()
-    if not value:
-        raise PydanticCustomError("empty_text", "must not be empty or only spaces")
-    if any(unicodedata.category(c) == "Cc" for c in value):
-        raise PydanticCustomError("control_character", "must not contain control characters")
+def _normalise_name(value: str) -> str:
+    value = _normalised(value, NAME_MAX_LENGTH)
+    if not any(unicodedata.category(char)[0] == "L" for char in value):
+        raise PydanticCustomError("empty_name", "must contain at least one letter")
+    for char in value:
+        if unicodedata.category(char)[0] not in "LM" and char not in _NAME_PUNCTUATION | _JOINERS:
+            raise PydanticCustomError(
+                "name_character", "may contain only letters, marks, spaces and the characters . ' -"
+            )
     return value
 
 
 def text(max_length: int, description: str) -> Any:
     """Free text (titles, districts, reasons): NFC-normalised, stripped, no control characters."""
+
+    def normalise(value: str) -> str:
+        value = _normalised(value, max_length)
+        if not value:
+            raise PydanticCustomError("empty_text", "must not be empty or only spaces")
+        return value
+
     return Annotated[
-        str, Field(min_length=1, max_length=max_length, description=description), AfterValidator(_normalise_text)
+        str, Field(min_length=1, max_length=max_length, description=description), AfterValidator(normalise)
     ]
 
 
@@ -127,7 +137,7 @@ Slug = _pattern_string(
 )
 HttpsUrl = _pattern_string(
     HTTPS_URL_PATTERN,
-    "must be an https URL such as 'https://verify.example.gov.in/c/...'",
+    "must be an https URL of at most 2000 characters, e.g. 'https://certificates.hry.gov.in/verify/...'",
     "An https URL.",
     2000,
 )
@@ -135,7 +145,7 @@ PersonName = Annotated[
     str,
     Field(
         min_length=1,
-        max_length=200,
+        max_length=NAME_MAX_LENGTH,
         description="A person's name in any script (Latin, Devanagari, Gurmukhi, ...), NFC-normalised, 1-200 "
         "characters: letters, combining marks, spaces and . ' -",
     ),

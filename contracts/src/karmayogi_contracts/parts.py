@@ -99,8 +99,8 @@ class AttendanceBasis(Value):
 class ExternalBasis(Value):
     kind: Literal["external"] = Field(description="Completed on an external platform, e.g. an online course.")
     source: Slug = Field(description="The platform that reported the completion, e.g. 'igot'.")
-    reference: str | None = Field(
-        default=None, max_length=200, description="The platform's own id of the completion, when it has one."
+    reference: text(200, "") | None = Field(
+        default=None, description="The platform's own id of the completion, when it has one."
     )
 
 

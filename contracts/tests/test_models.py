@@ -1,0 +1,131 @@
+"""The payload models: precise types, Unicode names, clear rules, documented fields."""
+
+import unicodedata
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from pydantic import ValidationError
+
+import contract_samples as samples
+from karmayogi_contracts import EVENT_TYPES, EmployeeEnrolled, SessionAttended
+from karmayogi_contracts.events import EmployeeProfile
+from karmayogi_contracts.schemas import schema_of
+
+pytestmark = pytest.mark.unit
+
+
+def profile(**changes):
+    return EmployeeProfile.model_validate({**samples.SUNITA.model_dump(), **changes})
+
+
+def rule_broken(**changes) -> str:
+    with pytest.raises(ValidationError) as raised:
+        profile(**changes)
+    return raised.value.errors()[0]["msg"]
+
+
+@pytest.mark.parametrize("name", ["सुनीता देवी", "ਗੁਰਪ੍ਰੀਤ ਕੌਰ", "অনিতা দাস", "முருகன் செல்வம்", "O'Brien-Malik", "K. Chandrasekhar Rao"])
+def test_names_in_indian_scripts_and_latin_are_accepted(name):
+    assert profile(name=name).name == name
+
+
+def test_names_are_stored_nfc_normalised_and_stripped():
+    decomposed = unicodedata.normalize("NFD", "  अंजलि कुमारी  ")
+    assert profile(name=decomposed).name == unicodedata.normalize("NFC", "अंजलि कुमारी")
+
+
+def test_a_name_that_nfc_lengthens_past_the_limit_is_rejected():
+    # U+0958 (क़) is a composition exclusion: NFC stores it as two characters.
+    assert "at most 200" in rule_broken(name="\u0958" * 150)
+
+
+@pytest.mark.parametrize("name, rule", [
+    ("", "at least 1 character"),
+    ("   ", "at least one letter"),
+    ("...", "at least one letter"),
+    ("Sunita\u0000Devi", "control characters"),
+    ("Sunita\nDevi", "control characters"),
+    ("Sunita <script>", "only letters, marks, spaces"),
+])
+def test_names_without_letters_or_with_control_characters_are_rejected(name, rule):
+    assert rule in rule_broken(name=name)
+
+
+@pytest.mark.parametrize("field, value, rule", [
+    ("email", "sunita.devi@", "not a valid email address"),
+    ("mobile", "09812345678", "E.164"),
+    ("preferred_language", "Hindi", "BCP 47"),
+    ("id", "HR 0412345", "letters, digits"),
+    ("district", "", "at least 1 character"),
+])
+def test_each_contact_field_names_the_rule_it_breaks(field, value, rule):
+    assert rule in rule_broken(**{field: value})
+
+
+def test_state_codes_must_be_iso_3166_2_india():
+    event = samples.sunita_enrolled()
+    with pytest.raises(ValidationError, match="ISO 3166-2:IN"):
+        EmployeeEnrolled.model_validate({**event.model_dump(), "tenant": "Haryana"})
+
+
+def test_datetimes_with_an_offset_are_stored_in_utc():
+    ist = timezone(timedelta(hours=5, minutes=30))
+    event = samples.sunita_attended().model_copy(update={}).model_dump()
+    event["marked_at"] = datetime(2025, 3, 3, 13, 1, tzinfo=ist)
+    assert SessionAttended.model_validate(event).marked_at == datetime(2025, 3, 3, 7, 31, tzinfo=timezone.utc)
+    assert SessionAttended.model_validate(event).marked_at.tzinfo == timezone.utc
+
+
+@pytest.mark.parametrize("value, rule", [(datetime(2025, 3, 3, 13, 1), "timezone"), (1741000000, "not a number")])
+def test_naive_datetimes_and_epoch_numbers_are_rejected(value, rule):
+    event = {**samples.sunita_attended().model_dump(), "marked_at": value}
+    with pytest.raises(ValidationError, match=rule):
+        SessionAttended.model_validate(event)
+
+
+def test_numbers_and_flags_are_not_coerced_from_strings():
+    event = samples.sunita_enrolled().model_dump()
+    event["course"]["trains_trainers"] = "true"
+    with pytest.raises(ValidationError, match="valid boolean"):
+        EmployeeEnrolled.model_validate(event)
+
+
+def test_events_are_frozen():
+    event = samples.sunita_enrolled()
+    with pytest.raises(ValidationError, match="frozen"):
+        event.channel = "bulk"
+
+
+def test_unknown_fields_from_a_newer_minor_version_are_ignored():
+    event = samples.sunita_enrolled()
+    newer = {**event.model_dump(), "priority": "high"}
+    assert EmployeeEnrolled.model_validate(newer) == event
+
+
+def test_every_event_knows_its_type_topic_tenant_employee_and_subject():
+    for build in samples.ALL:
+        event = build()
+        assert event.event_type == f"karmayogi.{event.topic}.v1"
+        assert event.tenant in ("IN-HR", "IN-BR")
+        assert event.employee_id in (samples.SUNITA.id, samples.PRIYA.id, samples.RAKESH.id, samples.ANJALI.id)
+        assert event.subject == str(getattr(event, event.subject_field))
+
+
+def _properties(schema):
+    for definition in [schema, *schema.get("$defs", {}).values()]:
+        for name, prop in definition.get("properties", {}).items():
+            yield f"{definition['title']}.{name}", prop
+
+
+@pytest.mark.parametrize("type_name", list(EVENT_TYPES))
+def test_every_field_is_documented_in_the_json_schema(type_name):
+    undocumented = [name for name, prop in _properties(schema_of(EVENT_TYPES[type_name])) if not prop.get("description")]
+    assert undocumented == []
+
+
+@pytest.mark.parametrize("type_name", list(EVENT_TYPES))
+def test_every_string_in_the_json_schema_is_bounded(type_name):
+    unbounded = [name for name, prop in _properties(schema_of(EVENT_TYPES[type_name]))
+                 for variant in prop.get("anyOf", [prop]) if variant.get("type") == "string"
+                 and not {"maxLength", "enum", "const"} & variant.keys() and variant.get("format") not in ("uuid", "date-time", "date")]
+    assert unbounded == []
