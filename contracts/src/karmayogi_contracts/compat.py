@@ -80,7 +80,7 @@ def _variants(old_r: _Resolver, new_r: _Resolver, old: Any, new: Any, path: str)
     if old is None or new is None or len(old) != len(new):
         return [f"{path}: the set of alternatives changed"]
     problems = []
-    for index, (old_item, new_item) in enumerate(zip(old, new)):
+    for index, (old_item, new_item) in enumerate(zip(old, new, strict=True)):
         problems += _compare(old_r, new_r, old_item, new_item, f"{path}[{index}]")
     return problems
 

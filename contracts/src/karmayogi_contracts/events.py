@@ -6,7 +6,6 @@ carries the completion rule, the completion carries the course family that certi
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Annotated, ClassVar, Literal
 from uuid import UUID
 
@@ -14,7 +13,7 @@ from pydantic import Field, model_validator
 
 from .fields import Date, Email, EmployeeId, Flag, HttpsUrl, LanguageTag, Mobile, Slug, UtcDatetime
 from .parts import (
-    AttendanceBasis, BatchRef, Centre, CourseSummary, Count, District, EmployeeRef, Event, ExternalBasis,
+    AttendanceBasis, BatchRef, CourseSummary, Count, District, EmployeeRef, Event, ExternalBasis,
     Mode, Reason, Title, Value,
 )
 
