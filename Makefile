@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STACK := deploy/local/stack.sh
 
-.PHONY: install lock up infra-up down status test test-unit demo
+.PHONY: install lock up infra-up down status clean test test-unit demo
 
 $(PY):
 	@command -v uv >/dev/null || python3 -m pip install --quiet uv
@@ -27,6 +27,9 @@ down:
 
 status:
 	@$(STACK) status
+
+clean: ## stop the local stack and delete its data (.local/)
+	@$(STACK) down --purge
 
 test-unit: install
 	$(PY) -m pytest -m unit -q
