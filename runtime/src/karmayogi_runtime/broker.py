@@ -1,0 +1,88 @@
+"""The one Kafka broker factory: every connection to Kafka in every service is made here.
+
+Safe defaults, once: the idempotent producer with `acks=all` (a broker acknowledgement means every
+in-sync replica has the event), no topic auto-creation (topics are declared by the operators, as in
+production), consumers that never auto-commit and start from the earliest offset when their group is new.
+"""
+
+import ssl
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from faststream.kafka import KafkaBroker
+from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
+
+from karmayogi_runtime.settings import ServiceSettings
+
+PRODUCER_DEFAULTS: dict[str, Any] = {
+    "acks": "all",
+    "enable_idempotence": True,
+    # A short linger lets the relay's sends to one partition share a request without adding latency
+    # anyone could notice.
+    "linger_ms": 5,
+    "max_batch_size": 256 * 1024,
+    "request_timeout_ms": 30_000,
+}
+
+# Auto-commit stays off because every subscriber uses a manual ack policy (see consumer.py).
+CONSUMER_DEFAULTS: dict[str, Any] = {
+    "auto_offset_reset": "earliest",
+    # A batch that waits on an unreachable database must not cost the consumer its partitions: the
+    # runner backs off between polls, and a poll interval this long leaves room for the slowest batch.
+    "max_poll_interval_ms": 300_000,
+    "session_timeout_ms": 30_000,
+    "heartbeat_interval_ms": 3_000,
+}
+
+
+def create_broker(settings: ServiceSettings, *, client_id: str, description: str | None = None) -> KafkaBroker:
+    """The FastStream broker of a service: subscribers and the declared publishers of its AsyncAPI."""
+    return KafkaBroker(
+        settings.kafka_bootstrap_servers,
+        client_id=client_id,
+        security=_faststream_security(settings),
+        allow_auto_create_topics=False,
+        description=description,
+        graceful_timeout=20.0,
+        **{k: v for k, v in PRODUCER_DEFAULTS.items() if k != "request_timeout_ms"},
+    )
+
+
+def create_producer(settings: ServiceSettings, *, client_id: str) -> AIOKafkaProducer:
+    """The producer of the outbox relay: same safe defaults, sends awaited in batches."""
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        client_id=client_id,
+        **PRODUCER_DEFAULTS,
+        **aiokafka_security(settings),
+    )
+
+
+def aiokafka_security(settings: ServiceSettings) -> dict[str, Any]:
+    """Connection options for plain aiokafka clients (relay, admin, dead-letter tools)."""
+    options: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
+    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
+        options["ssl_context"] = _ssl_context(settings)
+    if settings.kafka_security_protocol.startswith("SASL"):
+        options["sasl_mechanism"] = settings.kafka_sasl_mechanism
+        options["sasl_plain_username"] = settings.kafka_username
+        options["sasl_plain_password"] = settings.kafka_password.get_secret_value() if settings.kafka_password else None
+    return options
+
+
+def _ssl_context(settings: ServiceSettings) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=settings.kafka_ca_file)
+
+
+def _faststream_security(settings: ServiceSettings) -> BaseSecurity | None:
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    ssl_context = _ssl_context(settings) if protocol in ("SSL", "SASL_SSL") else None
+    if protocol == "SSL":
+        return BaseSecurity(ssl_context=ssl_context, use_ssl=True)
+    scheme = {"SCRAM-SHA-512": SASLScram512, "SCRAM-SHA-256": SASLScram256, "PLAIN": SASLPlaintext}
+    password = settings.kafka_password.get_secret_value() if settings.kafka_password else ""
+    return scheme[settings.kafka_sasl_mechanism](
+        settings.kafka_username or "", password, ssl_context=ssl_context, use_ssl=protocol == "SASL_SSL"
+    )

@@ -1,0 +1,58 @@
+"""The command line every service shares: `karmayogi-<service> migrate | run | check-config | asyncapi`."""
+
+import json
+import sys
+from collections.abc import Callable
+
+import typer
+from pydantic import ValidationError
+
+from karmayogi_runtime.logs import configure_logging
+from karmayogi_runtime.migrations import upgrade_to_head
+from karmayogi_runtime.service import ServiceDefinition, serve
+
+
+def service_cli(name: str, build: Callable[[], ServiceDefinition]) -> typer.Typer:
+    """A typer app for the service `name`; `build` reads settings and assembles the service."""
+    app = typer.Typer(help=f"The Karmayogi {name} service.", no_args_is_help=True, add_completion=False)
+
+    def definition() -> ServiceDefinition:
+        try:
+            return build()
+        except ValidationError as error:
+            for problem in error.errors():
+                setting = "_".join(str(p) for p in problem["loc"]).upper() or "settings"
+                typer.echo(f"{name}: setting {setting} is invalid: {problem['msg']}", err=True)
+            raise typer.Exit(2) from None
+
+    @app.command()
+    def migrate() -> None:
+        """Apply the database migrations of this service, then exit."""
+        service = definition()
+        configure_logging(name, service.settings.log_level)
+        upgrade_to_head(service.settings.database_url.get_secret_value(), service.migrations_dir)
+
+    @app.command()
+    def run(migrate_first: bool = typer.Option(True, "--migrate/--no-migrate", help="Apply migrations before starting (off when a Job runs them).")) -> None:
+        """Serve the HTTP API, the consumers and the outbox relay until stopped."""
+        service = definition()
+        configure_logging(name, service.settings.log_level)
+        if migrate_first:
+            upgrade_to_head(service.settings.database_url.get_secret_value(), service.migrations_dir)
+        serve(service)
+
+    @app.command("check-config")
+    def check_config() -> None:
+        """Read the settings and say whether they are complete, without connecting to anything."""
+        service = definition()
+        typer.echo(f"{name}: configuration is complete (HTTP port {service.settings.http_port}).")
+
+    @app.command()
+    def asyncapi() -> None:
+        """Print this service's AsyncAPI 3 document."""
+        from karmayogi_runtime.asyncapi import document
+
+        json.dump(document(definition()), sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+
+    return app

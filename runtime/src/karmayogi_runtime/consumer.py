@@ -1,0 +1,303 @@
+"""The consumer runner: every service consumes through it, and it alone decides when an offset is committed.
+
+For each batch polled from Kafka it opens one PostgreSQL transaction, claims the batch's message ids in
+the inbox (duplicates are skipped), applies each new event inside its own savepoint, and commits the
+offsets only after the transaction has committed. What can go wrong with one event is decided here:
+
+- the payload cannot be decoded, or the handler raises `RuleViolation`: the event goes to the
+  dead-letter topic (through the outbox, in the same transaction) and the batch moves on;
+- the handler raises `DependencyMissing`: the event is parked until what it waits for arrives;
+- the database or the broker is unreachable: the transaction rolls back, the consumer seeks back to
+  the batch's first offsets and retries with exponential backoff, committing nothing past the event;
+- any other exception is retried the same way, and after `max_attempts` dead-lettered with its class
+  and message, so a bug never blocks a partition and the event can be replayed after the fix.
+"""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Protocol
+
+import asyncpg
+from aiokafka.errors import KafkaError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage
+from karmayogi_contracts import CloudEvent, DecodeError, decode
+
+from karmayogi_runtime import dead_letter, inbox, outbox, parking
+from karmayogi_runtime.broker import CONSUMER_DEFAULTS
+from karmayogi_runtime.database import is_transient
+from karmayogi_runtime.logs import correlation_id
+from karmayogi_runtime.parking import DependencyMissing
+
+__all__ = ["ConsumerRunner", "DependencyMissing", "EventContext", "RuleViolation", "Subscription"]
+
+log = logging.getLogger(__name__)
+
+
+class RuleViolation(Exception):
+    """Raised by a handler when the event breaks a business rule; it is dead-lettered with this message."""
+
+
+class Record(Protocol):
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: Sequence[tuple[str, bytes]]
+
+
+@dataclass
+class EventContext:
+    """What a handler gets with its event: the open transaction, and the two ways to affect the world."""
+
+    connection: asyncpg.Connection
+    consumer: str
+    arrivals: list[str] = field(default_factory=list)
+
+    async def publish(self, event: CloudEvent) -> None:
+        """Publish `event` if, and only if, this transaction commits."""
+        await outbox.add(self.connection, event)
+
+    def arrived(self, waiting_for: str) -> None:
+        """Declare that the fact `waiting_for` is now recorded: events parked for it are applied next."""
+        self.arrivals.append(waiting_for)
+
+
+Handler = Callable[[EventContext, CloudEvent], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """One consumer group of a service: the topics it reads and the handler every event goes to."""
+
+    group: str
+    topics: tuple[str, ...]
+    handler: Handler
+    description: str = ""
+
+
+@dataclass
+class _Attempt:
+    count: int
+    first: datetime
+    last: datetime
+
+
+class ConsumerRunner:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        subscriptions: Sequence[Subscription],
+        *,
+        batch_size: int = 500,
+        max_attempts: int = 5,
+        max_backoff_seconds: float = 30.0,
+        topic_prefix: str = "",
+    ) -> None:
+        self._pool = pool
+        self._subscriptions = {s.group: s for s in subscriptions}
+        self._batch_size = batch_size
+        self._max_attempts = max_attempts
+        self._max_backoff = max_backoff_seconds
+        self._topic_prefix = topic_prefix
+        self._attempts: dict[tuple[str, int, int], _Attempt] = {}
+        self._failures: dict[str, int] = {}
+        self._subscribers: list[Any] = []
+        self.handled = 0
+
+    def register(self, broker: KafkaBroker) -> None:
+        """Attach one batch subscriber per subscription, with an explicit group and manual commits."""
+        for subscription in self._subscriptions.values():
+            subscriber = broker.subscriber(
+                *(self._topic_prefix + topic for topic in subscription.topics),
+                group_id=subscription.group,
+                batch=True,
+                max_records=self._batch_size,
+                ack_policy=AckPolicy.MANUAL,
+                decoder=_undecoded,
+                title=f"{subscription.group}",
+                description=subscription.description or None,
+                **CONSUMER_DEFAULTS,
+            )
+            subscriber(self._batch_handler(subscription))
+            self._subscribers.append(subscriber)
+
+    def alive(self) -> bool:
+        """True while every consume loop is running (the liveness probe)."""
+        return all(s.running and s.tasks and not any(t.done() for t in s.tasks) for s in self._subscribers)
+
+    def _batch_handler(self, subscription: Subscription) -> Callable[[Any], Awaitable[None]]:
+        async def consume(message: KafkaMessage) -> None:
+            await self._consume(subscription, message)
+
+        consume.__name__ = subscription.group.replace(".", "_").replace("-", "_")
+        return consume
+
+    async def _consume(self, subscription: Subscription, message: Any) -> None:
+        records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
+        self._note_attempts(records)
+        try:
+            await self._handle_batch(subscription, records)
+        except Exception as error:
+            await self._retry_later(subscription, message, error)
+            return
+        self._failures.pop(subscription.group, None)
+        for record in records:
+            self._attempts.pop((record.topic, record.partition, record.offset), None)
+        self.handled += len(records)
+        await _commit(message)
+
+    async def _handle_batch(self, subscription: Subscription, records: Sequence[Record]) -> None:
+        decoded = [(record, decode(record.value, record.headers or ())) for record in records]
+        ids = [_message_id(record, event) for record, event in decoded]
+        async with self._pool.acquire() as connection, connection.transaction():
+            fresh = await inbox.claim(connection, subscription.group, ids)
+            arrivals: list[str] = []
+            for (record, event), message_id in zip(decoded, ids):
+                if message_id in fresh:
+                    fresh.discard(message_id)  # the same event twice in one batch is applied once
+                elif not await self._replay_for_us(connection, subscription, record, message_id):
+                    continue
+                arrivals += await self._apply(connection, subscription, record, event, message_id)
+            await self._apply_parked(connection, arrivals)
+
+    async def _apply(
+        self,
+        connection: asyncpg.Connection,
+        subscription: Subscription,
+        record: Record,
+        event: CloudEvent | DecodeError,
+        message_id: str,
+    ) -> list[str]:
+        """Apply one event; returns the facts it recorded that parked events may be waiting for."""
+        if isinstance(event, DecodeError):
+            await self._dead_letter(connection, subscription, record, message_id, f"DecodeError.{event.reason}", event.message)
+            return []
+        token = correlation_id.set(event.correlation_id)
+        try:
+            return await self._run_handler(connection, subscription, record, event)
+        except RuleViolation as violation:
+            await self._dead_letter(connection, subscription, record, message_id, "RuleViolation", str(violation))
+        except Exception as error:
+            if is_transient(error) or self._attempt(record).count < self._max_attempts:
+                raise
+            await self._dead_letter(connection, subscription, record, message_id, type(error).__qualname__, str(error) or repr(error))
+        finally:
+            correlation_id.reset(token)
+        return []
+
+    async def _run_handler(
+        self, connection: asyncpg.Connection, subscription: Subscription, record: Record, event: CloudEvent
+    ) -> list[str]:
+        """Run the handler in a savepoint, so one event's failure leaves the rest of the batch intact.
+
+        An event whose dependency is missing is tried once more while holding that dependency's lock
+        before it is parked: the arrival may have committed in another consumer's transaction since the
+        handler looked, and arrivals take the same lock (see `parking.release`), so none is missed."""
+        held: set[str] = set()
+        while True:
+            context = EventContext(connection, subscription.group)
+            try:
+                async with connection.transaction():
+                    await subscription.handler(context, event)
+                return context.arrivals
+            except DependencyMissing as missing:
+                if missing.waiting_for in held:
+                    await parking.park(connection, subscription.group, missing, record)
+                    log.info("parked %s %s until %s: %s", event.type, event.id, missing.waiting_for, missing.reason)
+                    return []
+                await parking.lock(connection, [missing.waiting_for])
+                held.add(missing.waiting_for)
+
+    async def _apply_parked(self, connection: asyncpg.Connection, arrivals: list[str]) -> None:
+        while arrivals:
+            released = await parking.release(connection, arrivals)
+            arrivals = []
+            for parked in released:
+                event = decode(parked.value, parked.headers)
+                subscription = self._subscriptions[parked.consumer]
+                arrivals += await self._apply(connection, subscription, parked, event, _message_id(parked, event))
+
+    async def _replay_for_us(
+        self, connection: asyncpg.Connection, subscription: Subscription, record: Record, message_id: str
+    ) -> bool:
+        replay_id = dict(record.headers or ()).get(dead_letter.REPLAY_HEADER)
+        if replay_id is None:
+            return False
+        return await inbox.claim_replay(connection, subscription.group, message_id, replay_id.decode())
+
+    async def _dead_letter(
+        self,
+        connection: asyncpg.Connection,
+        subscription: Subscription,
+        record: Record,
+        message_id: str,
+        error_class: str,
+        message: str,
+    ) -> None:
+        attempt = self._attempt(record)
+        origin = dead_letter.Origin(
+            consumer_group=subscription.group, topic=record.topic.removeprefix(self._topic_prefix),
+            partition=record.partition,
+            offset=record.offset, key=record.key, headers=tuple(record.headers or ()), value=record.value,
+        )
+        failure = dead_letter.Failure(error_class, message, attempt.count, attempt.first, attempt.last)
+        await outbox.add_record(connection, dead_letter.dead_letter(origin, failure))
+        await inbox.mark_dead_lettered(connection, subscription.group, message_id)
+        log.warning(
+            "dead-lettered %s[%d]@%d for %s: %s: %s",
+            record.topic, record.partition, record.offset, subscription.group, error_class, message,
+        )
+
+    async def _retry_later(self, subscription: Subscription, message: Any, error: Exception) -> None:
+        failures = self._failures[subscription.group] = self._failures.get(subscription.group, 0) + 1
+        delay = min(0.25 * 2 ** (failures - 1), self._max_backoff)
+        level = logging.WARNING if is_transient(error) else logging.ERROR
+        log.log(level, "%s: batch failed (%s: %s); retrying in %.2fs", subscription.group, type(error).__name__, error, delay)
+        try:
+            await message.nack()  # seek back to the batch's first offsets: nothing is committed past them
+        except Exception as seek_error:  # partitions revoked meanwhile: their new owner starts from the commit
+            log.info("%s: could not seek back (%s)", subscription.group, seek_error)
+        await asyncio.sleep(delay)
+
+    def _note_attempts(self, records: Sequence[Record]) -> None:
+        now = datetime.now(timezone.utc)
+        if len(self._attempts) > 100_000:  # leftovers of partitions revoked mid-retry
+            self._attempts.clear()
+        for record in records:
+            key = (record.topic, record.partition, record.offset)
+            attempt = self._attempts.get(key)
+            if attempt is None:
+                self._attempts[key] = _Attempt(1, now, now)
+            else:
+                attempt.count += 1
+                attempt.last = now
+
+    def _attempt(self, record: Record) -> _Attempt:
+        now = datetime.now(timezone.utc)
+        return self._attempts.get((record.topic, record.partition, record.offset), _Attempt(1, now, now))
+
+
+def _message_id(record: Record, event: CloudEvent | DecodeError) -> str:
+    if isinstance(event, CloudEvent):
+        return str(event.id)
+    return f"{record.topic}:{record.partition}:{record.offset}"
+
+
+async def _commit(message: Any) -> None:
+    try:
+        await message.ack()
+    except KafkaError as error:
+        # A rebalance took the partitions while the batch ran (CommitFailedError) or the broker is away.
+        # The effects are committed and recorded in the inbox, so the next owner's redelivery is skipped.
+        log.warning("offsets not committed (%s: %s); redelivery will be deduplicated", type(error).__name__, error)
+
+
+async def _undecoded(message: Any) -> None:
+    """FastStream decoder that leaves the bytes alone: the runner decodes CloudEvents itself."""
+    return None

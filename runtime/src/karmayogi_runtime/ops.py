@@ -1,0 +1,186 @@
+"""`karmayogi-ops`: the operator's tool for dead letters and parked events.
+
+    karmayogi-ops dead-letters list [TOPIC...]       a table of dead letters and their reasons
+    karmayogi-ops dead-letters show TOPIC PARTITION OFFSET
+    karmayogi-ops dead-letters replay [TOPIC...] [--offset N] [--error-class C] [--group G] [--all]
+    karmayogi-ops parked DATABASE_URL                  events waiting for a dependency, with their age
+
+Replaying is safe: every consumer is idempotent, and a replayed event runs at most once per replay in
+the consumer group that dead-lettered it (see `inbox.py`).
+"""
+
+import asyncio
+import os
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import asyncpg
+import typer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from karmayogi_contracts import TOPICS, KafkaRecord, dead_letter_topic
+from rich.console import Console
+from rich.table import Table
+
+from karmayogi_runtime import dead_letter, parking
+from karmayogi_runtime import topics as topics_admin
+from karmayogi_runtime.broker import PRODUCER_DEFAULTS
+
+app = typer.Typer(help="Inspect and replay dead-lettered and parked events.", no_args_is_help=True, add_completion=False)
+dead_letters_app = typer.Typer(help="Dead-letter topics: list, show, replay.", no_args_is_help=True)
+app.add_typer(dead_letters_app, name="dead-letters")
+console = Console()
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    topic: str
+    partition: int
+    offset: int
+    record: KafkaRecord
+
+    @property
+    def why(self) -> dict[str, str]:
+        return dead_letter.description(self.record.headers)
+
+
+async def read_dead_letters(bootstrap_servers: str, topics: list[str]) -> list[DeadLetter]:
+    """The dead letters on the given topics, one per failure (see `dead_letter.identity`), read from the
+    beginning without a consumer group."""
+    unique: dict[str, DeadLetter] = {}
+    for letter in await read_records(bootstrap_servers, topics):
+        unique.setdefault(letter.why.get("id", f"{letter.topic}/{letter.partition}/{letter.offset}"), letter)
+    return list(unique.values())
+
+
+async def read_records(bootstrap_servers: str, topics: list[str]) -> list[DeadLetter]:
+    """Every record currently on `topics`, re-publications included."""
+    partitions = await topics_admin.partitions(bootstrap_servers, topics)
+    if not partitions:
+        return []
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        end = await consumer.end_offsets(partitions)
+        found: list[DeadLetter] = []
+        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
+            batches = await consumer.getmany(timeout_ms=1000)
+            for tp, records in batches.items():
+                found += [
+                    DeadLetter(tp.topic, tp.partition, r.offset,
+                               KafkaRecord(tp.topic, r.key or b"", tuple(r.headers), r.value or b""))
+                    for r in records if r.offset < end[tp]
+                ]
+        return sorted(found, key=lambda d: (d.topic, d.partition, d.offset))
+    finally:
+        await consumer.stop()
+
+
+async def replay(bootstrap_servers: str, letters: list[DeadLetter], *, topic_prefix: str = "") -> str:
+    """Publish each dead letter back to its original topic under one replay id; returns the id."""
+    replay_id = str(uuid.uuid4())
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, **PRODUCER_DEFAULTS)
+    await producer.start()
+    try:
+        sends = []
+        for letter in letters:
+            again = dead_letter.replay(letter.record, replay_id)
+            sends.append(await producer.send(topic_prefix + again.topic, again.value, key=again.key, headers=list(again.headers)))
+        await asyncio.gather(*sends)
+    finally:
+        await producer.stop()
+    return replay_id
+
+
+def _bootstrap() -> str:
+    servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not servers:
+        console.print("[red]Set KAFKA_BOOTSTRAP_SERVERS to the Kafka brokers (for the local stack: 127.0.0.1:29092).")
+        raise typer.Exit(2)
+    return servers
+
+
+def _prefix() -> str:
+    return os.environ.get("KAFKA_TOPIC_PREFIX", "")
+
+
+def _dlq_topics(topics: list[str] | None) -> list[str]:
+    return [_prefix() + (t if t.endswith(".dlq") else dead_letter_topic(t)) for t in (topics or TOPICS)]
+
+
+@dead_letters_app.command("list")
+def list_dead_letters(topics: list[str] = typer.Argument(None, help="Topics (default: all)")) -> None:
+    """A table of dead letters with their reasons."""
+    letters = asyncio.run(read_dead_letters(_bootstrap(), _dlq_topics(topics)))
+    table = Table(title=f"{len(letters)} dead-lettered events")
+    for column in ("topic", "partition", "offset", "consumer group", "error", "reason", "attempts", "failed at"):
+        table.add_column(column)
+    for letter in letters:
+        why = letter.why
+        table.add_row(why.get("original_topic", letter.topic), str(letter.partition), str(letter.offset),
+                      why.get("consumer_group", ""), why.get("error_class", ""), why.get("error_message", "")[:120],
+                      why.get("attempts", ""), why.get("last_attempt_at", ""))
+    console.print(table)
+
+
+@dead_letters_app.command("show")
+def show(topic: str, partition: int, offset: int) -> None:
+    """One dead letter in full: headers and payload."""
+    letters = asyncio.run(read_dead_letters(_bootstrap(), _dlq_topics([topic])))
+    match = [d for d in letters if d.partition == partition and d.offset == offset]
+    if not match:
+        console.print(f"[red]No dead letter at {_dlq_topics([topic])[0]}[{partition}]@{offset}.")
+        raise typer.Exit(1)
+    record = match[0].record
+    console.print(f"[bold]key[/] {record.key.decode('utf-8', 'replace')}")
+    for name, value in record.headers:
+        console.print(f"[bold]{name}[/] {value.decode('utf-8', 'replace')}")
+    console.print(record.value.decode("utf-8", "replace"))
+
+
+@dead_letters_app.command("replay")
+def replay_command(
+    topics: list[str] = typer.Argument(None, help="Topics (default: all)"),
+    offset: int | None = typer.Option(None, help="Only the dead letter at this offset."),
+    error_class: str | None = typer.Option(None, help="Only dead letters with this error class."),
+    group: str | None = typer.Option(None, help="Only dead letters of this consumer group."),
+    everything: bool = typer.Option(False, "--all", help="Replay every dead letter on the topics."),
+) -> None:
+    """Publish dead letters back to their original topics after a fix."""
+    if offset is None and error_class is None and group is None and not everything:
+        console.print("[red]Say which dead letters to replay: --offset, --error-class, --group, or --all.")
+        raise typer.Exit(2)
+    letters = asyncio.run(read_dead_letters(_bootstrap(), _dlq_topics(topics)))
+    chosen = [
+        d for d in letters
+        if (offset is None or d.offset == offset)
+        and (error_class is None or d.why.get("error_class") == error_class)
+        and (group is None or d.why.get("consumer_group") == group)
+    ]
+    replay_id = asyncio.run(replay(_bootstrap(), chosen, topic_prefix=_prefix()))
+    console.print(f"Replayed {len(chosen)} dead letters (replay id {replay_id}).")
+
+
+@app.command("parked")
+def parked(database_url: str = typer.Argument(..., envvar="DATABASE_URL", help="The service's database.")) -> None:
+    """Events waiting for a dependency, oldest first, with their age."""
+
+    async def fetch() -> list[asyncpg.Record]:
+        connection = await asyncpg.connect(database_url)
+        try:
+            return await parking.waiting(connection)
+        finally:
+            await connection.close()
+
+    rows = asyncio.run(fetch())
+    now = datetime.now(timezone.utc)
+    table = Table(title=f"{len(rows)} parked events")
+    for column in ("consumer", "waiting for", "reason", "from", "event id", "age"):
+        table.add_column(column)
+    for row in rows:
+        age = now - row["parked_at"]
+        table.add_row(row["consumer"], row["waiting_for"], row["reason"][:100],
+                      f"{row['topic']}[{row['partition']}]@{row['offset']}", row["event_id"] or "", str(age).split(".")[0])
+    console.print(table)

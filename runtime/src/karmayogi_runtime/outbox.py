@@ -1,0 +1,180 @@
+"""The transactional outbox: events are written in the same transaction as the state change they
+report, and the relay publishes them afterwards. Nothing in a service publishes any other way.
+
+The relay takes a transaction-scoped advisory lock for each batch, so with several relay instances
+running only one publishes at a time and rows leave in the order they were written (per-key order on
+Kafka follows). It wakes on `NOTIFY outbox` and also polls, in case a notification was missed while its
+listening connection was being re-established.
+"""
+
+import asyncio
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from karmayogi_contracts import CloudEvent, KafkaRecord, encode
+
+from karmayogi_runtime import failpoints
+from karmayogi_runtime.database import is_transient
+
+log = logging.getLogger(__name__)
+
+_RELAY_LOCK = 0x6F757462  # "outb"
+
+INSERT = """
+    INSERT INTO outbox (topic, key, header_names, header_values, value, event_id)
+    VALUES ($1, $2, $3, $4, $5, $6)
+"""
+CLAIM_PENDING = """
+    SELECT id, topic, key, header_names, header_values, value FROM outbox
+    WHERE sent_at IS NULL ORDER BY id LIMIT $1
+"""
+MARK_SENT = "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])"
+PURGE_SENT = """
+    DELETE FROM outbox WHERE id IN (
+        SELECT id FROM outbox WHERE sent_at < now() - make_interval(hours => $1) LIMIT 10000)
+"""
+PENDING = "SELECT count(*) AS pending, min(created_at) AS oldest FROM outbox WHERE sent_at IS NULL"
+
+
+async def add(connection: asyncpg.Connection, event: CloudEvent) -> None:
+    """Queue `event` for publication in the caller's transaction."""
+    await add_record(connection, encode(event), event_id=str(event.id))
+
+
+async def add_many(connection: asyncpg.Connection, events: Sequence[CloudEvent]) -> None:
+    """Queue many events in one pipelined round of inserts (bulk imports, batch handlers)."""
+    rows = [(record, str(event.id)) for event in events for record in (encode(event),)]
+    await connection.executemany(INSERT, [_row(record, event_id) for record, event_id in rows])
+
+
+async def add_record(connection: asyncpg.Connection, record: KafkaRecord, *, event_id: str | None = None) -> None:
+    """Queue an already-encoded record (dead letters keep the original bytes)."""
+    await connection.execute(INSERT, *_row(record, event_id))
+
+
+def _row(record: KafkaRecord, event_id: str | None) -> tuple:
+    names, values = split_headers(record.headers)
+    return record.topic, record.key, names, values, record.value, event_id
+
+
+def split_headers(headers: Iterable[tuple[str, bytes]]) -> tuple[list[str], list[bytes]]:
+    """Headers as two parallel arrays, the shape they are stored in (names may repeat, so no map)."""
+    pairs = list(headers)
+    return [name for name, _ in pairs], [value for _, value in pairs]
+
+
+@dataclass(frozen=True)
+class OutboxStatus:
+    pending: int
+    oldest_pending_age_seconds: float
+
+
+async def status(connection: asyncpg.Connection, *, now: datetime | None = None) -> OutboxStatus:
+    row = await connection.fetchrow(PENDING)
+    oldest: datetime | None = row["oldest"]
+    age = ((now or datetime.now(timezone.utc)) - oldest).total_seconds() if oldest else 0.0
+    return OutboxStatus(pending=row["pending"], oldest_pending_age_seconds=max(age, 0.0))
+
+
+class OutboxRelay:
+    """Publishes pending outbox rows in order, awaits the broker's acknowledgement, then marks them sent."""
+
+    def __init__(
+        self,
+        database_url: str,
+        pool: asyncpg.Pool,
+        producer: AIOKafkaProducer,
+        *,
+        batch_size: int = 1000,
+        poll_interval: float = 1.0,
+        keep_sent_hours: int = 24,
+        topic_prefix: str = "",
+    ) -> None:
+        self._database_url = database_url
+        self._pool = pool
+        self._producer = producer
+        self._batch_size = batch_size
+        self._poll_interval = poll_interval
+        self._keep_sent_hours = keep_sent_hours
+        self._topic_prefix = topic_prefix
+        self._wake = asyncio.Event()
+        self.published = 0
+
+    async def run(self) -> None:
+        """Relay until cancelled. Failures are retried with backoff; nothing is marked sent unless acknowledged."""
+        listener = asyncio.create_task(self._listen())
+        failures = 0
+        try:
+            while True:
+                try:
+                    sent = await self.publish_pending()
+                    failures = 0
+                except Exception as error:
+                    if not is_transient(error):
+                        log.exception("outbox relay failed unexpectedly; retrying")
+                    failures += 1
+                    delay = min(0.2 * 2**failures, 10.0)
+                    log.warning("outbox relay could not publish (%s); retrying in %.1fs", error, delay)
+                    await asyncio.sleep(delay)
+                    continue
+                if sent < self._batch_size:
+                    await self._idle()
+        finally:
+            listener.cancel()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch of pending rows; returns how many were published."""
+        async with self._pool.acquire() as connection, connection.transaction():
+            if not await connection.fetchval("SELECT pg_try_advisory_xact_lock($1)", _RELAY_LOCK):
+                return 0
+            rows = await connection.fetch(CLAIM_PENDING, self._batch_size)
+            if not rows:
+                return 0
+            sends = [
+                await self._producer.send(
+                    self._topic_prefix + row["topic"], row["value"], key=row["key"],
+                    headers=list(zip(row["header_names"], row["header_values"])),
+                )
+                for row in rows
+            ]
+            await asyncio.gather(*sends)
+            await failpoints.reached("relay-published-not-marked")
+            await connection.execute(MARK_SENT, [row["id"] for row in rows])
+        self.published += len(rows)
+        return len(rows)
+
+    async def _idle(self) -> None:
+        self._wake.clear()
+        try:
+            await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
+        except TimeoutError:
+            await self._purge_sent()
+
+    async def _purge_sent(self) -> None:
+        try:
+            async with self._pool.acquire() as connection:
+                await connection.execute(PURGE_SENT, self._keep_sent_hours)
+        except Exception as error:  # housekeeping only; the next idle moment tries again
+            log.debug("could not purge sent outbox rows: %s", error)
+
+    async def _listen(self) -> None:
+        """Keep a LISTEN connection open, re-opening it after PostgreSQL restarts."""
+        while True:
+            try:
+                connection = await asyncpg.connect(self._database_url)
+            except Exception as error:
+                log.debug("outbox listener cannot connect yet: %s", error)
+                await asyncio.sleep(self._poll_interval)
+                continue
+            try:
+                await connection.add_listener("outbox", lambda *_: self._wake.set())
+                while not connection.is_closed():
+                    await asyncio.sleep(self._poll_interval)
+            finally:
+                await connection.close()
+
+

@@ -1,0 +1,152 @@
+"""The composition root every service shares: one process runs the HTTP API, the consumer groups and
+the outbox relay, and `karmayogi-<service> migrate|run|check-config|asyncapi` drives it.
+
+A service describes itself with a `ServiceDefinition` built in its `main.py`; nothing connects at
+import time, and tests build the same definition with their own settings.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import uvicorn
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter, FastAPI, Request
+from faststream.kafka import KafkaBroker
+from karmayogi_contracts import EVENT_TYPES
+
+from karmayogi_runtime import database
+from karmayogi_runtime.broker import create_broker, create_producer
+from karmayogi_runtime.consumer import ConsumerRunner, Subscription
+from karmayogi_runtime.health import health_router
+from karmayogi_runtime.http import install_error_handlers
+from karmayogi_runtime.logs import correlation_id
+from karmayogi_runtime.outbox import OutboxRelay
+from karmayogi_runtime.settings import ServiceSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ServiceDefinition:
+    """What a service is made of; `main.py` builds one from its settings."""
+
+    name: str
+    settings: ServiceSettings
+    migrations_dir: Path
+    subscriptions: Sequence[Subscription] = ()
+    routers: Sequence[APIRouter] = ()
+    publishes: Sequence[str] = ()  # event types the service produces (for the AsyncAPI document)
+    description: str = ""
+    background: Sequence[Callable[["ServiceRuntime"], Any]] = ()  # extra loops, e.g. a mail sender
+    version: str = "1.0.0"
+
+
+@dataclass
+class ServiceRuntime:
+    """The live resources of a running service, shared by its API, consumers and relay."""
+
+    definition: ServiceDefinition
+    pool: asyncpg.Pool
+    broker: KafkaBroker
+    producer: AIOKafkaProducer
+    runner: ConsumerRunner
+    relay: OutboxRelay
+    tasks: list[asyncio.Task] = field(default_factory=list)
+
+    def liveness(self) -> dict[str, bool]:
+        checks = {"consumers": self.runner.alive()}
+        checks.update({task.get_name(): not task.done() for task in self.tasks})
+        return checks
+
+    async def database_ok(self) -> bool:
+        async with self.pool.acquire(timeout=2) as connection:
+            return await connection.fetchval("SELECT 1", timeout=2) == 1
+
+    async def kafka_ok(self) -> bool:
+        return await self.broker.ping(timeout=2)
+
+
+def build_broker(definition: ServiceDefinition) -> KafkaBroker:
+    """The service's FastStream broker with its subscribers and declared publishers (no connection yet)."""
+    broker = create_broker(definition.settings, client_id=definition.name, description=definition.description)
+    for event_type in definition.publishes:
+        contract = EVENT_TYPES[event_type]
+        broker.publisher(definition.settings.kafka_topic_prefix + contract.topic, schema=contract.model, title=f"{contract.topic}:{definition.name}",
+                         description=contract.model.__doc__)
+    return broker
+
+
+@contextlib.asynccontextmanager
+async def running(definition: ServiceDefinition) -> AsyncIterator[ServiceRuntime]:
+    """Start everything the service runs on, and stop it in reverse order on exit."""
+    settings = definition.settings
+    url = settings.database_url.get_secret_value()
+    pool = await database.create_pool(url, size=settings.database_pool_size)
+    broker = build_broker(definition)
+    prefix = settings.kafka_topic_prefix
+    runner = ConsumerRunner(pool, definition.subscriptions, batch_size=settings.consumer_batch_size, topic_prefix=prefix)
+    runner.register(broker)
+    producer = create_producer(settings, client_id=f"{definition.name}-relay")
+    relay = OutboxRelay(url, pool, producer, topic_prefix=prefix)
+    runtime = ServiceRuntime(definition, pool, broker, producer, runner, relay)
+    try:
+        await producer.start()
+        await broker.start()
+        runtime.tasks.append(asyncio.create_task(relay.run(), name="outbox_relay"))
+        for loop in definition.background:
+            runtime.tasks.append(asyncio.create_task(loop(runtime), name=getattr(loop, "__name__", "background")))
+        yield runtime
+    finally:
+        for task in runtime.tasks:
+            task.cancel()
+        await asyncio.gather(*runtime.tasks, return_exceptions=True)
+        await broker.stop()
+        await producer.stop()
+        await pool.close()
+
+
+def create_http_app(definition: ServiceDefinition, runtime: ServiceRuntime | None = None) -> FastAPI:
+    """The FastAPI app: the service's routers, health, and the lifespan that runs everything else.
+
+    Given an already `running` runtime (tests), the app uses it instead of starting its own."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if runtime is not None:
+            app.state.runtime = runtime
+            yield
+            return
+        async with running(definition) as started:
+            app.state.runtime = started
+            yield
+
+    app = FastAPI(title=f"Karmayogi {definition.name}", version=definition.version,
+                  description=definition.description, lifespan=lifespan)
+    if runtime is not None:
+        app.state.runtime = runtime
+    install_error_handlers(app)
+
+    @app.middleware("http")
+    async def correlate(request: Request, call_next):  # type: ignore[no-untyped-def]
+        token = correlation_id.set(request.headers.get("x-correlation-id"))
+        try:
+            return await call_next(request)
+        finally:
+            correlation_id.reset(token)
+
+    app.include_router(health_router())
+    for router in definition.routers:
+        app.include_router(router)
+    return app
+
+
+def serve(definition: ServiceDefinition) -> None:
+    settings = definition.settings
+    uvicorn.run(create_http_app(definition), host=settings.http_host, port=settings.http_port,
+                log_config=None, access_log=False, timeout_graceful_shutdown=20)

@@ -1,0 +1,159 @@
+"""Pytest fixtures every suite shares (loaded by the root `conftest.py`): real Kafka and PostgreSQL,
+isolated per test.
+
+Kafka and PostgreSQL come from `KAFKA_BOOTSTRAP_SERVERS` and `DATABASE_URL` (an administrative URL;
+`make test` exports the local stack's), otherwise from testcontainers where Docker runs. Under
+`CI=true` missing infrastructure fails the run; it is never skipped.
+
+Isolation: each test gets its own topic prefix (every topic and dead-letter topic created under it)
+and its own databases, cloned from a migrated template, so tests never see each other's data.
+"""
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from karmayogi_contracts import TOPICS, dead_letter_topic
+
+from karmayogi_runtime import topics
+from karmayogi_runtime.migrations import upgrade_to_head
+from karmayogi_runtime.service import ServiceDefinition, ServiceRuntime, create_http_app, running
+
+TEST_PARTITIONS = 3
+
+
+def _unavailable(what: str) -> None:
+    message = f"{what} is not available: run `make test` (it starts the local stack), or set the URL."
+    if os.environ.get("CI") == "true":
+        pytest.fail(message, pytrace=False)
+    pytest.skip(message)
+
+
+def _docker_available() -> bool:
+    return shutil.which("docker") is not None and subprocess.run(
+        ["docker", "info"], capture_output=True, check=False
+    ).returncode == 0
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    if servers := os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        yield servers
+    elif _docker_available():
+        from testcontainers.kafka import KafkaContainer
+
+        with KafkaContainer().with_kraft() as kafka:
+            yield kafka.get_bootstrap_server()
+    else:
+        _unavailable("Kafka (KAFKA_BOOTSTRAP_SERVERS)")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    if url := os.environ.get("DATABASE_URL"):
+        yield url
+    elif _docker_available():
+        from testcontainers.postgres import PostgresContainer
+
+        with PostgresContainer("postgres:15", driver=None) as postgres:
+            yield postgres.get_connection_url()
+    else:
+        _unavailable("PostgreSQL (DATABASE_URL)")
+
+
+@pytest.fixture
+async def topic_prefix(kafka_bootstrap: str) -> AsyncIterator[str]:
+    """A fresh prefix with every project topic and its dead-letter topic created under it."""
+    prefix = f"t{uuid.uuid4().hex[:10]}."
+    names = [prefix + t for t in TOPICS] + [prefix + dead_letter_topic(t) for t in TOPICS]
+    await topics.create(kafka_bootstrap, names, TEST_PARTITIONS)
+    yield prefix
+    try:
+        await topics.delete(kafka_bootstrap, names)
+    except Exception:  # a broker restarted by the test may still be settling; the topics are harmless
+        pass
+
+
+DatabaseFactory = Callable[[Path], Awaitable[str]]
+
+
+def _with_database(url: str, name: str) -> str:
+    base, _, query = url.partition("?")
+    base = base.rsplit("/", 1)[0]
+    return f"{base}/{name}" + (f"?{query}" if query else "")
+
+
+def _template_name(migrations_dir: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(migrations_dir.rglob("*.py")):
+        digest.update(path.read_bytes())
+    return f"tmpl_{migrations_dir.parent.name}_{digest.hexdigest()[:12]}"
+
+
+@pytest.fixture
+async def database_factory(postgres_url: str) -> AsyncIterator[DatabaseFactory]:
+    """`await database_factory(migrations_dir)` returns the URL of a new, migrated, private database."""
+    admin = await asyncpg.connect(postgres_url)
+    created: list[str] = []
+
+    async def create(migrations_dir: Path) -> str:
+        template = _template_name(migrations_dir)
+        await admin.execute("SELECT pg_advisory_lock(hashtext($1))", template)
+        try:
+            if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", template):
+                await admin.execute(f'CREATE DATABASE "{template}"')
+                await asyncio.to_thread(upgrade_to_head, _with_database(postgres_url, template), migrations_dir)
+        finally:
+            await admin.execute("SELECT pg_advisory_unlock(hashtext($1))", template)
+        name = f"test_{uuid.uuid4().hex[:16]}"
+        await admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+        created.append(name)
+        return _with_database(postgres_url, name)
+
+    yield create
+    for name in created:
+        try:
+            await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except Exception:
+            pass
+    await admin.close()
+
+
+class LocalStack:
+    """The project's own stack scripts, for tests that restart Kafka or PostgreSQL as an operator would."""
+
+    def __init__(self, script: Path) -> None:
+        self.script = script
+
+    def run(self, *args: str) -> None:
+        subprocess.run([str(self.script), *args], check=True, capture_output=True, timeout=300)
+
+    def restart(self, component: str) -> None:
+        self.run("restart", component)
+
+
+@pytest.fixture(scope="session")
+def local_stack(request: pytest.FixtureRequest, kafka_bootstrap: str) -> LocalStack:
+    script = Path(request.config.rootpath) / "deploy" / "local" / "stack.sh"
+    if not kafka_bootstrap.startswith("127.0.0.1:29092") or not script.exists():
+        _unavailable("The local stack (deploy/local/stack.sh, started by `make test`)")
+    return LocalStack(script)
+
+
+@contextlib.asynccontextmanager
+async def service_client(definition: ServiceDefinition) -> AsyncIterator[tuple[ServiceRuntime, httpx.AsyncClient]]:
+    """Run a service in-process (consumers, relay, API) and give an HTTP client bound to its API."""
+    async with running(definition) as runtime:
+        app = create_http_app(definition, runtime)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+            yield runtime, client

@@ -1,0 +1,104 @@
+"""The runtime's delivery guarantees, against the real Kafka and PostgreSQL, through the ledger service."""
+
+import os
+import uuid
+
+import pytest
+from karmayogi_contracts import encode
+from karmayogi_runtime import outbox
+from karmayogi_runtime.ops import read_dead_letters, replay
+
+from ledger.events import attended, employee, enrolled
+
+pytestmark = pytest.mark.integration
+
+EFFECTS = "SELECT count(*) FROM effects WHERE employee_id = $1"
+AUDITED = "SELECT count(*) FROM audit"
+
+
+async def test_an_event_delivered_twice_has_its_effect_once(ledger):
+    someone = employee()
+    attendance = attended(someone)
+    await ledger.publish([enrolled(someone), attendance, attendance])
+    await ledger.publish([attendance])
+
+    assert await ledger.wait_for_count(EFFECTS, 1, someone) == 1
+    assert await ledger.wait_for_count(AUDITED, 1) == 1
+    # Give a wrongly repeated effect time to show up before concluding there is none.
+    await ledger.publish([enrolled(someone)])
+    assert await ledger.wait_for_count("SELECT count(*) FROM roster", 1) == 1
+    assert await ledger.count(EFFECTS, someone) == 1
+
+
+async def test_an_attendance_before_its_enrolment_is_parked_and_applied_when_the_enrolment_arrives(ledger):
+    early = employee("EARLY")
+    await ledger.publish([attended(early, session=1), attended(early, session=2)])
+    assert await ledger.wait_for_count("SELECT count(*) FROM parked", 2) == 2
+    assert await ledger.count(EFFECTS, early) == 0
+
+    await ledger.publish([enrolled(early)])
+
+    assert await ledger.wait_for_count(EFFECTS, 2, early) == 2
+    assert await ledger.count("SELECT count(*) FROM parked") == 0
+
+
+async def test_bad_events_are_dead_lettered_with_reasons_while_the_good_ones_flow(ledger):
+    good, barred = employee("GOOD"), employee("BARRED")
+    async with ledger.runtime.pool.acquire() as connection:
+        await connection.execute("INSERT INTO barred VALUES ($1)", barred)
+    garbage = encode(attended(good, session=9))
+    garbage = type(garbage)(garbage.topic, garbage.key, garbage.headers, b"\x00\xffnot json")
+    await ledger.publish([enrolled(good), enrolled(barred), garbage, attended(barred), attended(good)])
+
+    assert await ledger.wait_for_count(EFFECTS, 1, good) == 1
+    letters = await _dead_letters(ledger, 2)
+    reasons = {letter.why["error_class"]: letter.why for letter in letters}
+    assert set(reasons) == {"DecodeError.not_json", "RuleViolation"}
+    rule = reasons["RuleViolation"]
+    assert rule["consumer_group"] == "ledger.attendance"
+    assert rule["original_topic"] == "session.attended"
+    assert f"employee {barred} is barred" in rule["error_message"]
+    assert {"original_partition", "original_offset", "attempts", "first_attempt_at", "last_attempt_at"} <= set(rule)
+    assert await ledger.count(EFFECTS, barred) == 0
+
+
+async def test_a_replayed_dead_letter_takes_effect_once_after_the_fix(ledger):
+    barred = employee("BARRED")
+    async with ledger.runtime.pool.acquire() as connection:
+        await connection.execute("INSERT INTO barred VALUES ($1)", barred)
+    await ledger.publish([enrolled(barred), attended(barred)])
+    letters = await _dead_letters(ledger, 1)
+
+    async with ledger.runtime.pool.acquire() as connection:  # the fix: the bar is lifted
+        await connection.execute("DELETE FROM barred WHERE employee_id = $1", barred)
+    await replay(ledger.bootstrap, letters, topic_prefix=ledger.prefix)
+    await replay(ledger.bootstrap, letters, topic_prefix=ledger.prefix)  # an operator's second click
+
+    assert await ledger.wait_for_count(EFFECTS, 1, barred) == 1
+    assert await ledger.wait_for_count(AUDITED, 1) == 1
+    assert len(await _dead_letters(ledger, 1)) == 1
+
+
+async def test_the_outbox_drains_and_reports_its_backlog(ledger):
+    people = [employee() for _ in range(50)]
+    await ledger.publish([enrolled(p) for p in people] + [attended(p) for p in people])
+
+    assert await ledger.wait_for_count(AUDITED, 50) == 50
+    async with ledger.runtime.pool.acquire() as connection:
+        backlog = await outbox.status(connection)
+        sent = await connection.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NOT NULL")
+    assert backlog.pending == 0 and backlog.oldest_pending_age_seconds == 0
+    assert sent == 50
+
+
+async def _dead_letters(ledger, expected: int, timeout: float = 30):
+    import asyncio
+    import time
+
+    topics = [f"{ledger.prefix}session.attended.dlq"]
+    deadline = time.monotonic() + timeout
+    while True:
+        letters = await read_dead_letters(ledger.bootstrap, topics)
+        if len(letters) >= expected or time.monotonic() > deadline:
+            return letters
+        await asyncio.sleep(0.3)
