@@ -20,6 +20,7 @@ MODE_FILE="$RUN/stack.mode"   # what the last `up` asked for: "infra" or "all"; 
 
 usage() {
     sed -n '5,10s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+    DIED=1
     exit 64
 }
 

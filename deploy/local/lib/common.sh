@@ -30,7 +30,8 @@ warn() { printf 'stack: %s\n' "$*" >&2; }
 die() {
     printf 'stack: %s\n' "$*" >&2
     DIED=1
-    rollback
+    # Only the main shell knows what it started; a $(...) subshell just fails and lets the caller decide.
+    [[ $BASHPID != "$$" ]] || rollback
     exit 1
 }
 

@@ -79,10 +79,7 @@ kafka_admin() {
 
 # The topic names come from the contracts package, the single authority on them.
 project_topics() {
-    local topics
-    topics=$("$VENV/bin/python" -m karmayogi_contracts.topics 2>"$LOGS/topics.log") && [[ -n $topics ]] ||
-        die "could not list the project's topics with \`.venv/bin/python -m karmayogi_contracts.topics\` (see .local/logs/topics.log); run \`make install\` first."
-    echo "$topics"
+    "$VENV/bin/python" -m karmayogi_contracts.topics 2>"$LOGS/topics.log"
 }
 
 # Written on every start so that a change here applies to an existing data directory too.
@@ -167,11 +164,11 @@ kafka_launch() {
         say "kafka: already running (pid $pid)."
         return 0
     fi
-    require_free_port "$KAFKA_PORT" Kafka
-    require_free_port "$KAFKA_CONTROLLER_PORT" "Kafka's controller"
     require_java
     kafka_resolve_classpath
     kafka_build_admin
+    require_free_port "$KAFKA_PORT" Kafka
+    require_free_port "$KAFKA_CONTROLLER_PORT" "Kafka's controller"
     mkdir -p "$KAFKA_DATA"
     kafka_write_config
     kafka_format
@@ -202,9 +199,11 @@ kafka_await() {
     require_java
     kafka_resolve_classpath
     kafka_build_admin
+    local listed
     local -a topics
-    mapfile -t topics < <(project_topics)
-    ((${#topics[@]})) || die "the contracts package listed no topics."
+    listed=$(project_topics) && [[ -n $listed ]] ||
+        die "could not list the project's topics with \`.venv/bin/python -m karmayogi_contracts.topics\` (see .local/logs/topics.log); run \`make install\` first."
+    mapfile -t topics <<<"$listed"
     out=$(kafka_admin ensure "$KAFKA_BOOTSTRAP" $((deadline - SECONDS > 5 ? deadline - SECONDS : 5)) "$KAFKA_PARTITIONS" "${topics[@]}" 2>&1) ||
         die "Kafka is listening but not ready: ${out//$'\n'/; } (see .local/logs/kafka.log)."
     say "kafka: ready on $KAFKA_BOOTSTRAP, $out."

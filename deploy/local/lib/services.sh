@@ -46,7 +46,7 @@ service_address() {
 
 # Migrates (services only), starts in the background, waits for readiness; skips what is not installed yet.
 service_up() {
-    local name=$1 exe pid log="$LOGS/$1.log" deadline port
+    local name=$1 exe pid log="$LOGS/$1.log" deadline
     local -a env
     exe=$(service_exe "$name")
     if [[ ! -x $exe ]]; then
