@@ -22,7 +22,8 @@ EMPLOYEE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
 LANGUAGE_TAG_PATTERN = r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$"
 E164_PATTERN = r"^\+[1-9][0-9]{7,14}$"
 SLUG_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
-HTTPS_URL_PATTERN = r"^https://[^\s/?#]+[^\s]*$"
+# https everywhere, except a developer's own machine (the local stack serves plain http on loopback).
+HTTPS_URL_PATTERN = r"^(https://[^\s/?#]+|http://(localhost|127\.0\.0\.1)(:[0-9]{1,5})?/)[^\s]*$"
 
 # Zero-width (non-)joiners are format characters, but Indian scripts need them to choose a
 # conjunct or half form, so they are part of a legitimate name.
@@ -138,7 +139,7 @@ Slug = _pattern_string(
 HttpsUrl = _pattern_string(
     HTTPS_URL_PATTERN,
     "must be an https URL of at most 2000 characters, e.g. 'https://certificates.hry.gov.in/verify/...'",
-    "An https URL.",
+    "An https URL (plain http only on loopback, for local development).",
     2000,
 )
 PersonName = Annotated[
