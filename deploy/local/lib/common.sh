@@ -112,12 +112,21 @@ spawn() {
     return 1
 }
 
+# True while a process runs. A detached process that exited may linger as a zombie until something reaps
+# it, and `kill -0` still succeeds on a zombie, so its state is read from /proc.
+running() {
+    local stat
+    stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+    stat=${stat##*) }
+    [[ ${stat%% *} != Z ]]
+}
+
 # SIGTERM, then wait for a clean exit; SIGKILL only when it does not come.
 terminate() {
     local pid=$1 name=$2 timeout_s=$3 i
     kill -TERM "$pid" 2>/dev/null || return 0
     for ((i = 0; i < timeout_s * 10; i++)); do
-        kill -0 "$pid" 2>/dev/null || return 0
+        running "$pid" || return 0
         sleep 0.1
     done
     warn "$name (pid $pid) did not stop within ${timeout_s}s of SIGTERM; killing it."

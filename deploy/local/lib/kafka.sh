@@ -187,7 +187,7 @@ kafka_await() {
     deadline=$((SECONDS + timeout_s))
     pid=$(kafka_pid) || die "Kafka exited during startup; see .local/logs/kafka.log and .local/logs/kafka.stdout.log."
     until port_open "$KAFKA_HOST" "$KAFKA_PORT"; do
-        if ! kill -0 "$pid" 2>/dev/null; then
+        if ! running "$pid"; then
             log_tail "$LOGS/kafka.stdout.log"
             log_tail "$KAFKA_LOG"
             die "Kafka exited during startup; the end of its logs is above (.local/logs/kafka.log)."

@@ -44,15 +44,18 @@ ensure_postgres_user() {
 }
 
 # CI clones into a `mktemp -d` directory (mode 700), which the postgres user cannot enter. Every ancestor of
-# .local/postgres must be traversable (o+x only: nothing becomes readable).
+# .local/postgres must be traversable (o+x only: nothing becomes readable). Checked from / downwards, so a
+# directory is only changed when it is the one in the way.
 make_ancestors_traversable() {
-    local dir=$LOCAL changed=()
-    while [[ $dir != / ]]; do
+    local dir="" part changed=()
+    local -a parts
+    IFS=/ read -ra parts <<<"${LOCAL#/}"
+    for part in "${parts[@]}"; do
+        dir+="/$part"
         if ! runuser -u postgres -- test -x "$dir" 2>/dev/null; then
             chmod o+x "$dir"
             changed+=("$dir")
         fi
-        dir=$(dirname "$dir")
     done
     ((${#changed[@]} == 0)) || say "postgres: added o+x to ${changed[*]} so the postgres user can reach .local/postgres."
 }

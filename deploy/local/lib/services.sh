@@ -77,9 +77,9 @@ service_up() {
     pid=$(<"$RUN/$name.pid")
     deadline=$((SECONDS + 60))
     until service_ready "$name"; do
-        if ! kill -0 "$pid" 2>/dev/null || ((SECONDS >= deadline)); then
+        if ! running "$pid" || ((SECONDS >= deadline)); then
             log_tail "$log"
-            kill -0 "$pid" 2>/dev/null && die "$name (pid $pid) was not ready within 60s; the end of .local/logs/$name.log is above."
+            running "$pid" && die "$name (pid $pid) was not ready within 60s; the end of .local/logs/$name.log is above."
             die "$name exited during startup; the end of .local/logs/$name.log is above."
         fi
         sleep 0.3
