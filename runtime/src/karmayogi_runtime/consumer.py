@@ -69,16 +69,22 @@ class EventContext:
 
 
 Handler = Callable[[EventContext, CloudEvent], Awaitable[None]]
+BatchHandler = Callable[[EventContext, Sequence[CloudEvent]], Awaitable[None]]
 
 
 @dataclass(frozen=True)
 class Subscription:
-    """One consumer group of a service: the topics it reads and the handler every event goes to."""
+    """One consumer group of a service: the topics it reads and the handler every event goes to.
+
+    `handle_many`, when given, applies a whole batch of new events at once (one `executemany` instead of
+    a statement per event); it must have the same effect as `handler` applied to each event in turn.
+    """
 
     group: str
     topics: tuple[str, ...]
     handler: Handler
     description: str = ""
+    handle_many: BatchHandler | None = None
 
 
 @dataclass
@@ -157,14 +163,45 @@ class ConsumerRunner:
         ids = [_message_id(record, event) for record, event in decoded]
         async with self._pool.acquire() as connection, connection.transaction():
             fresh = await inbox.claim(connection, subscription.group, ids)
-            arrivals: list[str] = []
+            new: list[tuple[Record, CloudEvent | DecodeError, str]] = []
             for (record, event), message_id in zip(decoded, ids):
                 if message_id in fresh:
                     fresh.discard(message_id)  # the same event twice in one batch is applied once
                 elif not await self._replay_for_us(connection, subscription, record, message_id):
                     continue
-                arrivals += await self._apply(connection, subscription, record, event, message_id)
+                new.append((record, event, message_id))
+            arrivals = await self._apply_together(connection, subscription, new)
+            if arrivals is None:
+                arrivals = []
+                for record, event, message_id in new:
+                    arrivals += await self._apply(connection, subscription, record, event, message_id)
             await self._apply_parked(connection, arrivals)
+
+    async def _apply_together(
+        self,
+        connection: asyncpg.Connection,
+        subscription: Subscription,
+        new: list[tuple[Record, CloudEvent | DecodeError, str]],
+    ) -> list[str] | None:
+        """The fast path: every new event of the batch in one savepoint. Returns None when any event
+        needs its own treatment (it failed, parked, or did not decode): the caller then applies them
+        one by one, each in its own savepoint, so only that event is dead-lettered or parked."""
+        events = [event for _, event, _ in new]
+        if len(events) < 2 or any(isinstance(event, DecodeError) for event in events):
+            return None
+        context = EventContext(connection, subscription.group)
+        try:
+            async with connection.transaction():
+                if subscription.handle_many is not None:
+                    await subscription.handle_many(context, events)
+                else:
+                    for event in events:
+                        await subscription.handler(context, event)
+        except Exception as error:
+            if is_transient(error):
+                raise
+            return None
+        return context.arrivals
 
     async def _apply(
         self,

@@ -1,0 +1,176 @@
+"""Throughput of the runtime's messaging path beside the raw floor measured in the same run.
+
+    .venv/bin/python bench/messaging_throughput.py [--events 20000]
+
+Needs KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL (an administrative URL), as `make test` exports them
+(`source <(deploy/local/stack.sh env)`). Prints, in events per second:
+
+- raw floor: plain aiokafka produce; plain aiokafka consume; batched PostgreSQL insert (executemany,
+  500 rows a transaction) of the same volume, with no business logic;
+- the consumer runner (inbox claim, savepoint, handler insert, offsets committed after the transaction),
+  with a batch handler and with a per-event handler, beside the floor of consume + insert;
+- the outbox relay (claim, publish with acks=all, await, mark sent) beside the floor of produce.
+"""
+
+import argparse
+import asyncio
+import os
+import time
+import uuid
+from collections.abc import Sequence
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from faststream.kafka import KafkaBroker
+from karmayogi_contracts import CloudEvent, KafkaRecord, SessionAttended, encode, ids, new_event
+from karmayogi_runtime import outbox, topics
+from karmayogi_runtime.broker import PRODUCER_DEFAULTS, create_producer
+from karmayogi_runtime.consumer import ConsumerRunner, EventContext, Subscription
+from karmayogi_runtime.database import create_pool
+from karmayogi_runtime.outbox import OutboxRelay
+from karmayogi_runtime.schema import MESSAGING_TABLES
+from karmayogi_runtime.settings import ServiceSettings
+
+BATCH = 500
+TABLE = "CREATE TABLE effects (event_id uuid NOT NULL, employee_id text NOT NULL, minutes integer NOT NULL)"
+INSERT = "INSERT INTO effects (event_id, employee_id, minutes) VALUES ($1, $2, $3)"
+
+
+def attendance(n: int) -> CloudEvent:
+    employee, session = f"HR-{n // 6:07d}", uuid.UUID(int=n % 6 + 1)
+    data = SessionAttended.model_validate({
+        "tenant": "IN-HR", "attendance_id": str(ids.attendance_id("IN-HR", employee, session)),
+        "employee_id": employee, "batch_id": str(uuid.UUID(int=n // 180)),
+        "session": {"id": str(session), "starts_at": "2026-11-16T04:30:00Z", "duration_minutes": 90, "mode": "classroom"},
+        "minutes_attended": 90, "marked_by": "biometric", "marked_at": "2026-11-16T06:05:00Z",
+    })
+    return new_event(data, id=data.attendance_id, source="urn:state:IN-HR:biometric")
+
+
+async def produce(bootstrap: str, topic: str, records: Sequence[KafkaRecord]) -> float:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_DEFAULTS)
+    await producer.start()
+    started = time.perf_counter()
+    sends = [await producer.send(topic, r.value, key=r.key, headers=list(r.headers)) for r in records]
+    await asyncio.gather(*sends)
+    elapsed = time.perf_counter() - started
+    await producer.stop()
+    return elapsed
+
+
+async def consume(bootstrap: str, topic: str, count: int) -> float:
+    consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"floor-{uuid.uuid4().hex[:6]}",
+                                auto_offset_reset="earliest", enable_auto_commit=False)
+    await consumer.start()
+    started, seen = time.perf_counter(), 0
+    while seen < count:
+        batches = await consumer.getmany(timeout_ms=1000, max_records=BATCH)
+        seen += sum(len(records) for records in batches.values())
+        await consumer.commit()
+    elapsed = time.perf_counter() - started
+    await consumer.stop()
+    return elapsed
+
+
+async def insert(pool: asyncpg.Pool, events: Sequence[CloudEvent]) -> float:
+    started = time.perf_counter()
+    async with pool.acquire() as connection:
+        for i in range(0, len(events), BATCH):
+            async with connection.transaction():
+                await connection.executemany(INSERT, [_row(e) for e in events[i:i + BATCH]])
+    elapsed = time.perf_counter() - started
+    await pool.execute("TRUNCATE effects")
+    return elapsed
+
+
+def _row(event: CloudEvent) -> tuple:
+    return event.id, event.data.employee_id, event.data.minutes_attended
+
+
+async def through_runner(settings: ServiceSettings, pool: asyncpg.Pool, prefix: str, count: int, batched: bool) -> float:
+    async def one(context: EventContext, event: CloudEvent) -> None:
+        await context.connection.execute(INSERT, *_row(event))
+
+    async def many(context: EventContext, events: Sequence[CloudEvent]) -> None:
+        await context.connection.executemany(INSERT, [_row(e) for e in events])
+
+    group = f"bench.{'batch' if batched else 'single'}.{uuid.uuid4().hex[:6]}"
+    subscription = Subscription(group, ("session.attended",), one, handle_many=many if batched else None)
+    broker = KafkaBroker(settings.kafka_bootstrap_servers, logger=None)
+    ConsumerRunner(pool, [subscription], batch_size=BATCH, topic_prefix=prefix).register(broker)
+    started = time.perf_counter()
+    await broker.start()
+    while await pool.fetchval("SELECT count(*) FROM effects") < count:
+        await asyncio.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    await broker.stop()
+    await pool.execute("TRUNCATE effects")
+    return elapsed
+
+
+async def through_relay(settings: ServiceSettings, pool: asyncpg.Pool, prefix: str, events: Sequence[CloudEvent]) -> float:
+    async with pool.acquire() as connection:
+        for i in range(0, len(events), BATCH):
+            async with connection.transaction():
+                await outbox.add_many(connection, events[i:i + BATCH])
+    producer = create_producer(settings, client_id="bench-relay")
+    await producer.start()
+    relay = OutboxRelay(settings.database_url.get_secret_value(), pool, producer, topic_prefix=prefix)
+    started = time.perf_counter()
+    task = asyncio.create_task(relay.run())
+    while await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"):
+        await asyncio.sleep(0.05)
+    elapsed = time.perf_counter() - started
+    task.cancel()
+    await producer.stop()
+    return elapsed
+
+
+async def main(count: int) -> None:
+    bootstrap, admin_url = os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["DATABASE_URL"]
+    prefix, database = f"bench{uuid.uuid4().hex[:6]}.", f"bench_{uuid.uuid4().hex[:8]}"
+    await topics.create(bootstrap, [f"{prefix}raw", f"{prefix}session.attended", f"{prefix}relayed.session.attended"], 6)
+    admin = await asyncpg.connect(admin_url)
+    await admin.execute(f'CREATE DATABASE "{database}"')
+    url = admin_url.rsplit("/", 1)[0] + f"/{database}"
+    pool = await create_pool(url, size=4)
+    for statement in (*MESSAGING_TABLES, TABLE):
+        await pool.execute(statement)
+    settings = ServiceSettings(database_url=url, kafka_bootstrap_servers=bootstrap)
+    try:
+        events = [attendance(n) for n in range(count)]
+        records = [encode(e) for e in events]
+        t_produce = await produce(bootstrap, f"{prefix}raw", records)
+        t_consume = await consume(bootstrap, f"{prefix}raw", count)
+        t_insert = await insert(pool, events)
+        await produce(bootstrap, f"{prefix}session.attended", records)
+        t_batched = await through_runner(settings, pool, prefix, count, batched=True)
+        t_single = await through_runner(settings, pool, prefix, count, batched=False)
+        t_relay = await through_relay(settings, pool, f"{prefix}relayed.", events)
+    finally:
+        await pool.close()
+        await admin.execute(f'DROP DATABASE "{database}" WITH (FORCE)')
+        await admin.close()
+        await topics.delete(bootstrap, [f"{prefix}raw", f"{prefix}session.attended", f"{prefix}relayed.session.attended"])
+
+    rate = lambda seconds: count / seconds  # noqa: E731
+    floor_consumer = count / (t_consume + t_insert)
+    print(f"\n{count:,} session.attended events, batches of {BATCH}, 6 partitions\n")
+    print(f"{'path':<48}{'events/s':>12}{'vs floor':>10}")
+    rows = [
+        ("raw floor: aiokafka produce (acks=all)", rate(t_produce), None),
+        ("raw floor: aiokafka consume", rate(t_consume), None),
+        ("raw floor: PostgreSQL batched insert", rate(t_insert), None),
+        ("raw floor: consume + insert", floor_consumer, None),
+        ("consumer runner, batch handler", rate(t_batched), rate(t_batched) / floor_consumer),
+        ("consumer runner, per-event handler", rate(t_single), rate(t_single) / floor_consumer),
+        ("outbox relay (claim, publish, await, mark)", rate(t_relay), rate(t_relay) / rate(t_produce)),
+    ]
+    for name, value, ratio in rows:
+        print(f"{name:<48}{value:>12,.0f}{'' if ratio is None else f'{ratio:>9.0%}':>10}")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    asyncio.run(main(parser.parse_args().events))
