@@ -15,6 +15,8 @@ from .errors import DecodeError, describe
 from .registry import EVENT_TYPES
 
 MAX_BYTES = 1_048_576
+_BINARY = tuple((name, header_name(name)) for name in (*REQUIRED, *OPTIONAL))
+_MISSING_REQUIRED_HINT = " (or send content-type: application/cloudevents+json for structured mode)"
 _ID_LIMIT = 200  # how much of an unreadable id or type is echoed back in a DecodeError
 
 
@@ -63,23 +65,26 @@ def _decode(value: bytes | None, headers: Sequence[tuple[str, bytes]], max_bytes
 def _headers(headers: Sequence[tuple[str, bytes]]) -> dict[str, str]:
     fields: dict[str, str] = {}
     for name, raw in headers:
-        name = (name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)).lower()
+        if not isinstance(name, str):
+            name = name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
+        name = name.lower()
         try:
-            text = (raw or b"").decode("utf-8") if isinstance(raw, (bytes, bytearray)) else str(raw)
+            text = raw.decode("utf-8") if isinstance(raw, (bytes, bytearray)) else ("" if raw is None else str(raw))
         except UnicodeDecodeError:
             raise _reject("invalid_header", f"header {name[:100]}: value is not valid UTF-8", {}) from None
-        if fields.get(name, text) != text:
+        if name in fields and fields[name] != text:
             raise _reject("invalid_header", f"header {name[:100]}: sent more than once with different values", {})
         fields[name] = text
     return fields
 
 
 def _binary_attributes(fields: dict[str, str], context: dict[str, str]) -> dict[str, Any]:
+    attributes = {name: fields[header] for name, header in _BINARY if header in fields}
     for name in REQUIRED:
-        if header_name(name) not in fields:
-            hint = " (or send content-type: application/cloudevents+json for structured mode)"
-            raise _reject("missing_header", f"{header_name(name)}: header is required in binary mode{hint}", context)
-    return {name: fields[header_name(name)] for name in (*REQUIRED, *OPTIONAL) if header_name(name) in fields}
+        if name not in attributes:
+            message = f"{header_name(name)}: header is required in binary mode{_MISSING_REQUIRED_HINT}"
+            raise _reject("missing_header", message, context)
+    return attributes
 
 
 def _structured(value: bytes, fields: dict[str, str], context: dict[str, str]) -> tuple[dict[str, Any], Any]:
