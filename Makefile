@@ -4,11 +4,14 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STACK := deploy/local/stack.sh
 
-.PHONY: install lock up infra-up down status clean test test-unit demo
+.PHONY: prerequisites install lock up infra-up down status clean test test-unit demo
 
 $(PY):
 	@command -v uv >/dev/null || python3 -m pip install --quiet uv
 	uv venv --quiet --python 3.11 $(VENV)
+
+prerequisites: ## system packages (PostgreSQL, JDK, Maven, fonts, poppler, zbar, Chromium), only those missing
+	@deploy/local/prerequisites.sh
 
 install: $(PY) ## install the locked Python packages of the whole workspace
 	uv pip sync --quiet --python $(PY) requirements.lock
@@ -16,10 +19,10 @@ install: $(PY) ## install the locked Python packages of the whole workspace
 lock: ## re-resolve requirements.lock after changing a pyproject.toml
 	uv pip compile --quiet requirements.in --group pyproject.toml:dev --generate-hashes --python-version 3.11 -o requirements.lock
 
-infra-up: install ## Kafka and PostgreSQL only
+infra-up: prerequisites install ## Kafka and PostgreSQL only
 	@$(STACK) up infra
 
-up: install ## Kafka, PostgreSQL, the local mail and SMS servers and the four services
+up: prerequisites install ## Kafka, PostgreSQL, the local mail and SMS servers and the four services
 	@$(STACK) up all
 
 down:
@@ -34,6 +37,6 @@ clean: ## stop the local stack and delete its data (.local/)
 test-unit: install
 	$(PY) -m pytest -m unit -q
 
-test: install ## starts the local stack when it is not running, then runs every test
+test: prerequisites install ## starts the local stack when it is not running, then runs every test
 	@$(STACK) up infra
 	@source <($(STACK) env) && $(PY) -m pytest -q
