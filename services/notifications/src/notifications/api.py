@@ -1,0 +1,86 @@
+"""HTTP API: delivery status by employee and by event; opt-out and opt-in per channel."""
+
+from datetime import datetime
+from typing import Annotated, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Path, Query
+from pydantic import BaseModel, Field
+
+from karmayogi_runtime.http import Pool, Problem
+
+from . import repository
+
+router = APIRouter(prefix="/v1", tags=["notifications"])
+
+Tenant = Annotated[str, Path(pattern=r"^IN-[A-Z]{2}$", description="State code, e.g. IN-HR.", examples=["IN-HR"])]
+EmployeeId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", examples=["HR0412345"])]
+Channel = Annotated[Literal["email", "sms"], Path(description="email or sms.")]
+
+
+class DeliveryStatus(BaseModel):
+    id: UUID = Field(description="Delivery id; the e-mail's Message-ID is <id@domain>.")
+    event_id: UUID
+    event_type: str = Field(examples=["karmayogi.certificate.issued.v1"])
+    channel: Literal["email", "sms"]
+    address: str | None = Field(description="Where it goes; null when the employee has none (undeliverable).")
+    language: str = Field(examples=["hi"])
+    subject: str | None
+    status: Literal["pending", "sending", "sent", "failed", "undeliverable", "opted_out"]
+    reason: str | None = Field(description="Why it is not sent (yet): the last error, or why it never will be.")
+    attempts: int
+    next_attempt_at: datetime
+    created_at: datetime
+    sent_at: datetime | None
+
+
+class OptOuts(BaseModel):
+    tenant: str
+    employee_id: str
+    opted_out: list[Literal["email", "sms"]] = Field(description="Channels the employee receives nothing on.")
+
+
+def _statuses(rows) -> list[DeliveryStatus]:
+    return [DeliveryStatus(**dict(row)) for row in rows]
+
+
+@router.get("/employees/{tenant}/{employee_id}/deliveries", summary="Deliveries to one employee, oldest first")
+async def employee_deliveries(pool: Pool, tenant: Tenant, employee_id: EmployeeId,
+                              limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[DeliveryStatus]:
+    async with pool.acquire() as connection:
+        return _statuses(await repository.by_employee(connection, tenant, employee_id, limit))
+
+
+@router.get("/events/{event_id}/deliveries", summary="Deliveries caused by one event")
+async def event_deliveries(pool: Pool, event_id: UUID) -> list[DeliveryStatus]:
+    async with pool.acquire() as connection:
+        rows = await repository.by_event(connection, event_id)
+    if not rows:
+        raise Problem(404, f"No deliveries for event {event_id} exist (yet): it may not have been consumed.")
+    return _statuses(rows)
+
+
+@router.get("/employees/{tenant}/{employee_id}/opt-outs", summary="Channels the employee opted out of")
+async def opt_outs(pool: Pool, tenant: Tenant, employee_id: EmployeeId) -> OptOuts:
+    async with pool.acquire() as connection:
+        channels = await repository.opted_out(connection, tenant, employee_id)
+    return OptOuts(tenant=tenant, employee_id=employee_id, opted_out=sorted(channels))
+
+
+@router.put("/employees/{tenant}/{employee_id}/opt-outs/{channel}",
+            summary="Opt out of a channel: its messages are recorded as opted_out and never sent")
+async def opt_out(pool: Pool, tenant: Tenant, employee_id: EmployeeId, channel: Channel) -> OptOuts:
+    return await _set(pool, tenant, employee_id, channel, True)
+
+
+@router.delete("/employees/{tenant}/{employee_id}/opt-outs/{channel}",
+               summary="Opt in again: messages of later events are sent on this channel")
+async def opt_in(pool: Pool, tenant: Tenant, employee_id: EmployeeId, channel: Channel) -> OptOuts:
+    return await _set(pool, tenant, employee_id, channel, False)
+
+
+async def _set(pool, tenant: str, employee_id: str, channel: str, out: bool) -> OptOuts:
+    async with pool.acquire() as connection:
+        await repository.set_opt_out(connection, tenant, employee_id, channel, out)
+        channels = await repository.opted_out(connection, tenant, employee_id)
+    return OptOuts(tenant=tenant, employee_id=employee_id, opted_out=sorted(channels))

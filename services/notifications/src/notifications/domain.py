@@ -1,0 +1,135 @@
+"""What a notification is, decided without I/O: who gets what on which channel, the identity of each
+delivery, SMS segment arithmetic, and the retry schedule. Time is passed in; nothing here reads a clock."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+CHANNELS = ("email", "sms")
+LANGUAGES = ("en", "hi")  # languages with templates; anything else falls back to English
+FALLBACK_LANGUAGE = "en"
+
+# The namespace of delivery ids; an id is also the Message-ID of the e-mail, so it must never change.
+DELIVERY_NAMESPACE = uuid.UUID("6d1c2a52-0f5e-5b8e-9a49-2b0a6f1f7a01")
+
+# GSM 03.38 basic character set; the extension table's characters take two septets each.
+GSM7_BASIC = set(
+    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
+    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
+)
+GSM7_EXTENDED = set("^{}\\[~]|€\f")
+
+
+@dataclass(frozen=True)
+class Contact:
+    tenant: str
+    employee_id: str
+    name: str
+    email: str | None
+    mobile: str | None
+    language: str
+    enrolled_at: datetime
+
+    @property
+    def recipient(self) -> str:
+        return f"{self.tenant}:{self.employee_id}"
+
+    def address(self, channel: str) -> str | None:
+        return self.email if channel == "email" else self.mobile
+
+
+@dataclass(frozen=True)
+class Message:
+    """A rendered message for one channel: subject and HTML only for e-mail."""
+
+    channel: str
+    language: str
+    text: str
+    subject: str | None = None
+    html: str | None = None
+
+
+@dataclass(frozen=True)
+class Delivery:
+    id: uuid.UUID
+    tenant: str
+    employee_id: str
+    event_id: uuid.UUID
+    event_type: str
+    channel: str
+    recipient: str
+    address: str | None
+    message: Message
+    status: str  # pending | undeliverable | opted_out
+    reason: str | None
+
+
+NO_ADDRESS = {
+    "email": "The employee has no e-mail address on record.",
+    "sms": "The employee has no mobile number on record.",
+}
+OPTED_OUT = {
+    "email": "The employee opted out of e-mail notifications.",
+    "sms": "The employee opted out of SMS notifications.",
+}
+
+
+def delivery_id(event_id: uuid.UUID, channel: str, recipient: str) -> uuid.UUID:
+    return uuid.uuid5(DELIVERY_NAMESPACE, f"{event_id}|{channel}|{recipient}")
+
+
+def template_language(tag: str) -> str:
+    """'hi', 'hi-IN', 'hi-Deva-IN' -> 'hi'; a language without templates -> English."""
+    primary = tag.split("-", 1)[0].lower()
+    return primary if primary in LANGUAGES else FALLBACK_LANGUAGE
+
+
+def plan(event_id: uuid.UUID, event_type: str, contact: Contact, messages: list[Message],
+         opted_out: set[str]) -> list[Delivery]:
+    """One delivery per channel: pending, or recorded at once as opted out or undeliverable."""
+    deliveries = []
+    for message in messages:
+        channel, address = message.channel, contact.address(message.channel)
+        status, reason = "pending", None
+        if channel in opted_out:
+            status, reason = "opted_out", OPTED_OUT[channel]
+        elif not address:
+            status, reason = "undeliverable", NO_ADDRESS[channel]
+        deliveries.append(Delivery(
+            delivery_id(event_id, channel, contact.recipient), contact.tenant, contact.employee_id, event_id,
+            event_type, channel, contact.recipient, address, message, status, reason,
+        ))
+    return deliveries
+
+
+def newer(current: Contact | None, candidate: Contact) -> bool:
+    """The directory keeps the details of the newest enrolment; an older one arriving late changes nothing."""
+    return current is None or candidate.enrolled_at >= current.enrolled_at
+
+
+def is_gsm7(text: str) -> bool:
+    return all(char in GSM7_BASIC or char in GSM7_EXTENDED for char in text)
+
+
+def sms_units(text: str) -> int:
+    """Length as the network counts it: septets for GSM-7, UTF-16 code units for Unicode (UCS-2)."""
+    if is_gsm7(text):
+        return sum(2 if char in GSM7_EXTENDED else 1 for char in text)
+    return len(text.encode("utf-16-le")) // 2
+
+
+def sms_segments(text: str) -> int:
+    """Segments an SMS takes: one up to 160 (GSM-7) or 70 (Unicode); concatenated parts hold 153 or 67."""
+    units, (single, part) = sms_units(text), ((160, 153) if is_gsm7(text) else (70, 67))
+    return 1 if units <= single else -(-units // part)
+
+
+def retry_delay(attempts: int, base_seconds: float, max_seconds: float) -> timedelta:
+    """Exponential backoff: base, 2*base, 4*base ... capped."""
+    return timedelta(seconds=min(base_seconds * 2 ** max(attempts - 1, 0), max_seconds))
+
+
+def gives_up(created_at: datetime, now: datetime, give_up_after: timedelta) -> bool:
+    return now - created_at >= give_up_after

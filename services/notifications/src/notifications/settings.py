@@ -1,0 +1,48 @@
+"""Settings of the notifications service: NOTIFICATIONS_X first, then plain X (see ServiceSettings)."""
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import SettingsConfigDict
+
+from karmayogi_runtime.settings import ServiceSettings
+
+
+class NotificationsSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="NOTIFICATIONS_")
+
+    smtp_host: str = Field("127.0.0.1", description="SMTP relay host.")
+    smtp_port: int = Field(2525, ge=1, le=65535, description="SMTP relay port.")
+    smtp_username: str | None = Field(None, description="SMTP user, when the relay wants authentication.")
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
+    smtp_use_tls: bool = Field(False, description="Connect with implicit TLS (port 465 style).")
+    smtp_timeout_seconds: float = Field(10.0, gt=0, le=300)
+    mail_from: str = Field("Karmayogi Training <no-reply@karmayogi.local>", description="From: header of e-mails.")
+    message_id_domain: str = Field("notifications.karmayogi", description="Right-hand side of Message-IDs.")
+
+    sms_gateway_url: str = Field("http://127.0.0.1:8025", description="Base URL of the SMS gateway (POST /messages).")
+    sms_gateway_token: SecretStr | None = Field(None, description="Bearer token for the SMS gateway.")
+    sms_sender_id: str = Field("KRMYGI", description="Sender id shown on the phone.")
+    sms_timeout_seconds: float = Field(10.0, gt=0, le=300)
+
+    email_per_second: float = Field(50.0, gt=0, description="Most e-mails sent per second (rate limit).")
+    sms_per_second: float = Field(10.0, gt=0, description="Most SMS sent per second (rate limit).")
+    sender_workers: int = Field(2, ge=1, le=32, description="Concurrent senders per channel (one connection each).")
+    sender_batch_size: int = Field(100, ge=1, le=1000, description="Deliveries claimed per round.")
+    sender_idle_seconds: float = Field(0.5, gt=0, le=60, description="Pause when nothing is due.")
+    retry_base_seconds: float = Field(5.0, gt=0, description="First retry delay after a transient failure.")
+    retry_max_seconds: float = Field(900.0, gt=0, description="Longest retry delay (exponential backoff cap).")
+    give_up_after_hours: float = Field(72.0, gt=0, description="A delivery still failing after this is failed.")
+    sending_lease_seconds: float = Field(120.0, gt=0, description="A row left 'sending' this long (crash) is retried.")
+    certificate_download_suffix: str = Field(
+        "/pdf", description="Appended to a certificate's verify_url to give its PDF download link."
+    )
+
+    @model_validator(mode="after")
+    def _tls_and_credentials(self) -> "NotificationsSettings":
+        if self.smtp_starttls and self.smtp_use_tls:
+            raise ValueError("Set only one of SMTP_STARTTLS and SMTP_USE_TLS.")
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            raise ValueError("Set both SMTP_USERNAME and SMTP_PASSWORD, or neither.")
+        if not self.sms_gateway_url.startswith(("http://", "https://")):
+            raise ValueError("SMS_GATEWAY_URL must be an http(s) URL.")
+        return self

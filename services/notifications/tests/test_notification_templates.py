@@ -1,0 +1,106 @@
+"""Every template rendered with the contract test vectors, in Hindi and English, with and without e-mail."""
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from karmayogi_contracts import decode
+from karmayogi_contracts.encoding import CLOUDEVENTS_JSON
+
+from notifications.domain import Contact, is_gsm7, plan, sms_segments, template_language
+from notifications.templates import KINDS, TEMPLATES, context_for, render
+
+pytestmark = pytest.mark.unit
+
+EXAMPLES = Path(__file__).resolve().parents[3] / "contracts" / "examples"
+VECTORS = sorted(p for topic in ("employee.enrolled", "course.completed", "certificate.issued",
+                                 "certificate.revoked") for p in (EXAMPLES / topic / "valid").glob("*.json"))
+EXTRA = {
+    "enrolled": {}, "completed": {},
+    "certificate_issued": {"download_url": "https://certificates.example.gov.in/v/1/pdf"},
+    "certificate_revoked": {"course_title": "Digital Land Records (Bhu-Naksha)",
+                            "verify_url": "https://certificates.bihar.gov.in/v/e23fb312"},
+}
+
+
+def vector(path: Path):
+    event = decode(path.read_bytes(), (("content-type", CLOUDEVENTS_JSON.encode()),))
+    assert not hasattr(event, "reason"), f"{path} does not decode: {event}"
+    return event
+
+
+def contact(event, language: str, email: bool) -> Contact:
+    return Contact(event.tenant, event.data.employee_id, "सुनीता देवी" if language == "hi" else "Rakesh Kumar Singh",
+                   "someone@hry.gov.in" if email else None, "+919812345678", language,
+                   datetime(2025, 3, 1, tzinfo=timezone.utc))
+
+
+CASES = [(path, language, email) for path in VECTORS for language in ("en", "hi") for email in (True, False)]
+
+
+def test_there_are_vectors_for_every_event_kind_and_templates_for_every_language():
+    assert {vector(p).type for p in VECTORS} == set(KINDS)
+    for kind in KINDS.values():
+        for language in ("en", "hi"):
+            names = {p.name for p in (TEMPLATES / kind / language).iterdir()}
+            assert names == {"subject.txt", "email.txt", "email.html", "sms.txt"}, (kind, language)
+
+
+@pytest.mark.parametrize(("path", "language", "email"), CASES,
+                         ids=[f"{p.parent.parent.name}/{p.stem}-{lang}-{'email' if e else 'noemail'}" for p, lang, e in CASES])
+def test_every_template_renders_in_the_employees_language_and_sms_fits_one_segment(path, language, email):
+    event = vector(path)
+    kind = KINDS[event.type]
+    who = contact(event, language, email)
+    mail, sms = render(kind, language, context_for(event.type, event.data, who, EXTRA[kind]))
+
+    assert mail.subject and "\n" not in mail.subject and mail.text and mail.html.startswith("<!DOCTYPE html>")
+    assert f'lang="{language}"' in mail.html
+    devanagari = any("\u0900" <= ch <= "\u097f" for ch in mail.subject)
+    assert devanagari == (language == "hi")  # titles in the vectors are English: Devanagari means Hindi text
+    assert any("\u0900" <= ch <= "\u097f" for ch in sms.text) == (language == "hi")
+    if kind == "certificate_issued":
+        assert event.data.verify_url in mail.text and event.data.verify_url in mail.html
+        assert EXTRA[kind]["download_url"] in mail.text
+    if language == "en":
+        assert is_gsm7(sms.text), sms.text
+    # One segment always, except a Hindi certificate SMS to someone without e-mail: the link alone is
+    # longer than a Unicode segment (70), and the SMS is then their only way to the certificate.
+    if kind == "certificate_issued" and language == "hi" and not email:
+        assert event.data.verify_url in sms.text and sms_segments(sms.text) == 2
+    else:
+        assert sms_segments(sms.text) == 1, (len(sms.text), sms.text)
+
+
+def test_html_part_escapes_what_the_event_carries():
+    event = vector(EXAMPLES / "employee.enrolled" / "valid" / "bihar-spoke-bulk-english-name.json")
+    who = Contact("IN-BR", "BR-1", "<script>alert(1)</script>", "a@b.in", None, "en",
+                  datetime(2025, 3, 1, tzinfo=timezone.utc))
+    mail, _ = render("enrolled", "en", context_for(event.type, event.data, who, {}))
+    assert "<script>" not in mail.html and "&lt;script&gt;" in mail.html
+    assert "<script>alert(1)</script>" in mail.text  # the plain-text part is not HTML
+
+
+def test_a_language_without_templates_falls_back_to_english():
+    assert template_language("hi-IN") == "hi"
+    assert template_language("ta") == "en"
+    event = vector(EXAMPLES / "certificate.revoked" / "valid" / "bihar-after-igot-audit.json")
+    mail, sms = render("certificate_revoked", "ta", context_for(event.type, event.data, contact(event, "ta", True), {}))
+    assert mail.language == sms.language == "en" and mail.subject.startswith("Your certificate")
+
+
+def test_sms_segments_count_gsm7_septets_and_unicode_code_units():
+    assert sms_segments("a" * 160) == 1 and sms_segments("a" * 161) == 2
+    assert sms_segments("€" * 80) == 1 and sms_segments("€" * 81) == 2  # extension characters take two septets
+    assert sms_segments("क" * 70) == 1 and sms_segments("क" * 71) == 2 and sms_segments("क" * 135) == 3
+
+
+def test_no_address_or_opt_out_plans_a_recorded_delivery_not_a_send():
+    event = vector(EXAMPLES / "employee.enrolled" / "valid" / "bihar-spoke-bulk-english-name.json")
+    who = contact(event, "en", email=False)
+    messages = render("enrolled", "en", context_for(event.type, event.data, who, {}))
+    by_channel = {d.channel: d for d in plan(event.id, event.type, who, messages, opted_out={"sms"})}
+    assert by_channel["email"].status == "undeliverable" and "no e-mail address" in by_channel["email"].reason
+    assert by_channel["sms"].status == "opted_out"
+    again = {d.channel: d.id for d in plan(event.id, event.type, who, messages, opted_out=set())}
+    assert again == {c: d.id for c, d in by_channel.items()}  # the delivery id depends only on event, channel, employee
