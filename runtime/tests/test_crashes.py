@@ -172,7 +172,7 @@ async def test_nothing_is_lost_or_doubled_through_kills_and_restarts(
     published = await _count_records(kafka_bootstrap, f"{topic_prefix}certificate.revoked")
     ledger.kill()
 
-    print(f"\ncrash test: {len(events)} events + {len(poison)} poison; consumer kills={ledger.kills - 1} "
+    print(f"\ncrash test: {len(events) + POISONED} events + {2 * POISONED} poison; consumer kills={ledger.kills - 1} "
           f"(incl. 1 relay kill at its failpoint); kafka restarts=1; postgres restarts=1; "
           f"effects={distinct} distinct, duplicates={doubled}; audit duplicates={doubled_audit}; "
           f"onward events on Kafka={published} (>{expected} shows the relay's re-publish after its kill); "
@@ -180,7 +180,7 @@ async def test_nothing_is_lost_or_doubled_through_kills_and_restarts(
     assert ledger.kills - 1 >= 4
     assert doubled == 0 and doubled_audit == 0 and distinct == expected and parked == 0
     assert reasons == ["DecodeError.not_json"] * POISONED + ["RuleViolation"] * POISONED
-    poison_ids = {dict(r.headers)["ce_id"] for r in poison if dict(r.headers)["ce_type"].endswith("attended.v1")}
+    poison_ids = {dict(r.headers)["ce_id"] for r in poison if dict(r.headers)["ce_type"].endswith(b"attended.v1")}
     assert {dict(letter.record.headers)["ce_id"] for letter in letters} == poison_ids
     assert published > expected
 
