@@ -48,12 +48,15 @@ async def test_bad_events_are_dead_lettered_with_reasons_while_the_good_ones_flo
         await connection.execute("INSERT INTO barred VALUES ($1)", barred)
     garbage = encode(attended(good, session=9))
     garbage = type(garbage)(garbage.topic, garbage.key, garbage.headers, b"\x00\xffnot json")
-    await ledger.publish([enrolled(good), enrolled(barred), garbage, attended(barred), attended(good)])
+    binary_header = encode(attended(good, session=8))
+    binary_header = type(binary_header)(binary_header.topic, binary_header.key,
+                                        (*binary_header.headers, ("x-scanner", b"\xff\xfe")), binary_header.value)
+    await ledger.publish([enrolled(good), enrolled(barred), garbage, binary_header, attended(barred), attended(good)])
 
     assert await ledger.wait_for_count(EFFECTS, 1, good) == 1
-    letters = await _dead_letters(ledger, 2)
+    letters = await _dead_letters(ledger, 3)
     reasons = {letter.why["error_class"]: letter.why for letter in letters}
-    assert set(reasons) == {"DecodeError.not_json", "RuleViolation"}
+    assert set(reasons) == {"DecodeError.not_json", "DecodeError.invalid_header", "RuleViolation"}
     rule = reasons["RuleViolation"]
     assert rule["consumer_group"] == "ledger.attendance"
     assert rule["original_topic"] == "session.attended"

@@ -25,6 +25,7 @@ from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from faststream.kafka.message import KafkaAckableMessage
 from karmayogi_contracts import CloudEvent, DecodeError, decode
 
 from karmayogi_runtime import dead_letter, inbox, outbox, parking
@@ -119,17 +120,20 @@ class ConsumerRunner:
     def register(self, broker: KafkaBroker) -> None:
         """Attach one batch subscriber per subscription, with an explicit group and manual commits."""
         for subscription in self._subscriptions.values():
+            holder: dict[str, Any] = {}
             subscriber = broker.subscriber(
                 *(self._topic_prefix + topic for topic in subscription.topics),
                 group_id=subscription.group,
                 batch=True,
                 max_records=self._batch_size,
                 ack_policy=AckPolicy.MANUAL,
+                parser=_raw_batch(holder),
                 decoder=_undecoded,
                 title=f"{subscription.group}",
                 description=subscription.description or None,
                 **CONSUMER_DEFAULTS,
             )
+            holder["subscriber"] = subscriber
             subscriber(self._batch_handler(subscription))
             self._subscribers.append(subscriber)
 
@@ -333,6 +337,21 @@ async def _commit(message: Any) -> None:
         # A rebalance took the partitions while the batch ran (CommitFailedError) or the broker is away.
         # The effects are committed and recorded in the inbox, so the next owner's redelivery is skipped.
         log.warning("offsets not committed (%s: %s); redelivery will be deduplicated", type(error).__name__, error)
+
+
+def _raw_batch(holder: dict[str, Any]) -> Callable[..., Awaitable[KafkaAckableMessage]]:
+    """FastStream parser that wraps the records as they are. FastStream's own decodes every header as
+    UTF-8, so one record with a binary header would fail the whole batch before the runner could
+    dead-letter it; the runner decodes CloudEvents itself."""
+
+    async def parse(records: tuple[Any, ...], _default: Any = None) -> KafkaAckableMessage:
+        first, last = records[0], records[-1]
+        return KafkaAckableMessage(
+            raw_message=records, body=b"", consumer=holder["subscriber"].consumer,
+            message_id=f"{first.topic}-{first.partition}-{first.offset}-{last.offset}",
+        )
+
+    return parse
 
 
 async def _undecoded(message: Any) -> None:
