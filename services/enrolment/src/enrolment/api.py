@@ -1,0 +1,234 @@
+"""The HTTP API, thin: every route validates, opens one transaction, calls a handler, answers.
+
+The tenant (the state's ISO 3166-2 code) is a path segment: `/v1/states/IN-HR/...`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import replace
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Any, Literal
+from uuid import UUID, uuid4
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import asyncpg
+from fastapi import APIRouter, Path, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from karmayogi_runtime.http import Pool, Problem
+from karmayogi_runtime.logs import correlation_id
+
+from enrolment import domain, handlers
+from enrolment import repository as sql
+from enrolment.handlers import Clock, Refused
+from enrolment.schemas import (
+    BatchIn, BatchOut, BatchPatch, CentreIn, CentreOut, CentrePatch, CourseIn, CourseOut, CoursePatch, EmployeeIn,
+    EmployeeOut, EnrolIn, EnrolmentOut, Page, WithdrawIn, course_out,
+)
+
+router = APIRouter(prefix="/v1")
+Tenant = Annotated[str, Path(pattern=r"^IN-[A-Z]{2}$", description="The state's ISO 3166-2 code.", examples=["IN-HR"])]
+Limit = Annotated[int, Query(ge=1, le=500, description="Page size, at most 500.")]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+
+
+def clock(request: Request) -> Clock:
+    now = datetime.now(timezone.utc)
+    try:
+        zone: Any = ZoneInfo(request.app.state.runtime.definition.settings.timezone)
+    except ZoneInfoNotFoundError:  # a slim image without tz data: India has one offset and no DST
+        zone = timezone(timedelta(hours=5, minutes=30))
+    return Clock(now=now, today=now.astimezone(zone).date())
+
+
+@contextlib.asynccontextmanager
+async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    """One transaction; a refusal from the rules becomes a 4xx with one sentence per problem."""
+    async with pool.acquire() as connection:
+        try:
+            async with connection.transaction():
+                yield connection
+        except Refused as refused:
+            raise answer(refused) from None
+
+
+def answer(refused: Refused) -> Exception:
+    if refused.status == 422:
+        return RequestValidationError([{"loc": (), "msg": sentence} for sentence in refused.sentences])
+    return Problem(refused.status, " ".join(refused.sentences))
+
+
+def found(row: Any, what: str) -> Any:
+    if row is None:
+        raise Problem(404, f"No {what} exists.")
+    return row
+
+
+def page(items: list[Any], limit: int, offset: int) -> Page:
+    return Page(items=items, next=str(offset + limit) if len(items) == limit else None)
+
+
+# --- courses ---------------------------------------------------------------------------------------------
+
+
+@router.post("/states/{tenant}/courses", status_code=201, response_model=CourseOut, tags=["courses"],
+             summary="Create a course with its competencies and completion rule")
+async def create_course(tenant: Tenant, course: CourseIn, pool: Pool) -> CourseOut:
+    async with transaction(pool) as connection:
+        return course_out(await connection.fetchrow(sql.INSERT_COURSE, tenant, uuid4(), *_course_values(course)))
+
+
+@router.get("/states/{tenant}/courses", response_model=Page, tags=["courses"], summary="List courses")
+async def list_courses(tenant: Tenant, pool: Pool, family: str | None = None, limit: Limit = 100, offset: Offset = 0) -> Page:
+    async with pool.acquire() as connection:
+        rows = await connection.fetch(sql.LIST_COURSES, tenant, family, limit, offset)
+    return page([course_out(row) for row in rows], limit, offset)
+
+
+@router.get("/states/{tenant}/courses/{course_id}", response_model=CourseOut, tags=["courses"], summary="Read a course")
+async def get_course(tenant: Tenant, course_id: UUID, pool: Pool) -> CourseOut:
+    async with pool.acquire() as connection:
+        return course_out(found(await connection.fetchrow(sql.GET_COURSE, tenant, course_id), f"course {course_id}"))
+
+
+@router.patch("/states/{tenant}/courses/{course_id}", response_model=CourseOut, tags=["courses"],
+              summary="Change a course; enrolments keep the completion rule they were made under")
+async def update_course(tenant: Tenant, course_id: UUID, patch: CoursePatch, pool: Pool) -> CourseOut:
+    async with transaction(pool) as connection:
+        current = course_out(found(await connection.fetchrow(sql.GET_COURSE, tenant, course_id), f"course {course_id}"))
+        changed = CourseIn.model_validate({**current.model_dump(include=set(CourseIn.model_fields)),
+                                           **patch.model_dump(exclude_unset=True)})
+        return course_out(await connection.fetchrow(sql.UPDATE_COURSE, tenant, course_id, *_course_values(changed)))
+
+
+def _course_values(course: CourseIn) -> tuple:
+    return (course.title, [c.model_dump() for c in course.competencies], course.completion_rule.minimum_attendance_percent,
+            course.completion_rule.mandatory_session_ids, course.trains_trainers, course.family)
+
+
+# --- centres ---------------------------------------------------------------------------------------------
+
+
+@router.post("/states/{tenant}/centres", status_code=201, response_model=CentreOut, tags=["centres"],
+             summary="Create a training centre: a hub, or a spoke that belongs to a hub")
+async def create_centre(tenant: Tenant, centre: CentreIn, pool: Pool) -> CentreOut:
+    async with transaction(pool) as connection:
+        await _check_hub(connection, tenant, centre.tier, centre.hub_id)
+        row = await connection.fetchrow(sql.INSERT_CENTRE, tenant, uuid4(), centre.name, centre.tier, centre.district,
+                                        centre.hub_id)
+        return CentreOut.model_validate(dict(row))
+
+
+@router.get("/states/{tenant}/centres", response_model=Page, tags=["centres"], summary="List centres")
+async def list_centres(tenant: Tenant, pool: Pool, tier: Literal["hub", "spoke"] | None = None,
+                       district: str | None = None, hub_id: UUID | None = None, limit: Limit = 100,
+                       offset: Offset = 0) -> Page:
+    async with pool.acquire() as connection:
+        rows = await connection.fetch(sql.LIST_CENTRES, tenant, tier, district, hub_id, limit, offset)
+    return page([CentreOut.model_validate(dict(row)) for row in rows], limit, offset)
+
+
+@router.get("/states/{tenant}/centres/{centre_id}", response_model=CentreOut, tags=["centres"], summary="Read a centre")
+async def get_centre(tenant: Tenant, centre_id: UUID, pool: Pool) -> CentreOut:
+    async with pool.acquire() as connection:
+        row = found(await connection.fetchrow(sql.GET_CENTRE, tenant, centre_id), f"centre {centre_id}")
+    return CentreOut.model_validate(dict(row))
+
+
+@router.patch("/states/{tenant}/centres/{centre_id}", response_model=CentreOut, tags=["centres"],
+              summary="Rename a centre, or move a spoke to another hub (the tier never changes)")
+async def update_centre(tenant: Tenant, centre_id: UUID, patch: CentrePatch, pool: Pool) -> CentreOut:
+    async with transaction(pool) as connection:
+        current = found(await connection.fetchrow(sql.GET_CENTRE, tenant, centre_id), f"centre {centre_id}")
+        changed = {**dict(current), **patch.model_dump(exclude_unset=True)}
+        await _check_hub(connection, tenant, current["tier"], changed["hub_id"])
+        row = await connection.fetchrow(sql.UPDATE_CENTRE, tenant, centre_id, changed["name"], changed["district"],
+                                        changed["hub_id"])
+        return CentreOut.model_validate(dict(row))
+
+
+async def _check_hub(connection: asyncpg.Connection, tenant: str, tier: str, hub_id: UUID | None) -> None:
+    hub = await connection.fetchrow(sql.GET_CENTRE, tenant, hub_id) if hub_id else None
+    if problems := domain.centre_problems(tier, hub_id, hub["tier"] if hub else None):
+        raise Refused(*problems)
+
+
+# --- batches ---------------------------------------------------------------------------------------------
+
+
+@router.post("/states/{tenant}/batches", status_code=201, response_model=BatchOut, tags=["batches"],
+             summary="Create a batch; a spoke batch's trainers must be master trainers of the course family")
+async def create_batch(tenant: Tenant, batch: BatchIn, pool: Pool) -> BatchOut:
+    async with transaction(pool) as connection:
+        course = await connection.fetchrow(sql.GET_COURSE, tenant, batch.course_id)
+        centre = await connection.fetchrow(sql.GET_CENTRE, tenant, batch.centre_id)
+        problems = [f"course_id: no course {batch.course_id} exists in {tenant}." if course is None else "",
+                    f"centre_id: no centre {batch.centre_id} exists in {tenant}." if centre is None else "",
+                    domain.batch_date_problem(batch.start_date, batch.end_date) or ""]
+        if any(problems):
+            raise Refused(*(p for p in problems if p))
+        await handlers.check_trainers(connection, tenant, centre, course, batch.trainers)
+        row = await connection.fetchrow(sql.INSERT_BATCH, tenant, uuid4(), *batch.model_dump().values())
+        return BatchOut.model_validate(dict(row))
+
+
+@router.get("/states/{tenant}/batches", response_model=Page, tags=["batches"],
+            summary="List batches by course, centre, the centre's district, or open for enrolment")
+async def list_batches(tenant: Tenant, pool: Pool, course_id: UUID | None = None, centre_id: UUID | None = None,
+                       district: str | None = None, enrolment_open: bool | None = None, limit: Limit = 100,
+                       offset: Offset = 0) -> Page:
+    async with pool.acquire() as connection:
+        rows = await connection.fetch(sql.LIST_BATCHES, tenant, course_id, centre_id, district, enrolment_open, limit, offset)
+    return page([BatchOut.model_validate(dict(row)) for row in rows], limit, offset)
+
+
+@router.get("/states/{tenant}/batches/{batch_id}", response_model=BatchOut, tags=["batches"], summary="Read a batch")
+async def get_batch(tenant: Tenant, batch_id: UUID, pool: Pool) -> BatchOut:
+    async with pool.acquire() as connection:
+        return BatchOut.model_validate(dict(found(await connection.fetchrow(sql.GET_BATCH, tenant, batch_id), f"batch {batch_id}")))
+
+
+@router.patch("/states/{tenant}/batches/{batch_id}", response_model=BatchOut, tags=["batches"],
+              summary="Change dates, capacity, trainers or open/close enrolment; more seats promote the waitlist")
+async def update_batch(tenant: Tenant, batch_id: UUID, patch: BatchPatch, pool: Pool, request: Request) -> BatchOut:
+    async with transaction(pool) as connection:
+        seats = (await sql.lock_batches(connection, tenant, [batch_id])).get(batch_id)
+        current = found(await connection.fetchrow(sql.GET_BATCH, tenant, batch_id) if seats else None, f"batch {batch_id}")
+        changed = BatchIn.model_validate({**{k: current[k] for k in BatchIn.model_fields}, **patch.model_dump(exclude_unset=True)})
+        problems = [domain.batch_date_problem(changed.start_date, changed.end_date),
+                    domain.capacity_problem(changed.capacity, current["enrolled_count"])]
+        if any(problems):
+            raise Refused(*(p for p in problems if p))
+        if patch.trainers is not None:
+            course = await connection.fetchrow(sql.GET_COURSE, tenant, current["course_id"])
+            centre = await connection.fetchrow(sql.GET_CENTRE, tenant, current["centre_id"])
+            await handlers.check_trainers(connection, tenant, centre, course, changed.trainers)
+        values = changed.model_dump()
+        await connection.execute(sql.UPDATE_BATCH, tenant, batch_id, *(values[k] for k in (
+            "start_date", "end_date", "capacity", "mode", "sessions_planned", "trainers", "enrolment_open")))
+        await handlers.promote_waitlisted(connection, tenant, replace(seats, capacity=changed.capacity), clock(request),
+                                          correlation_id.get())
+        return BatchOut.model_validate(dict(await connection.fetchrow(sql.GET_BATCH, tenant, batch_id)))
+
+
+# --- employees -------------------------------------------------------------------------------------------
+
+
+@router.put("/states/{tenant}/employees/{employee_id}", response_model=EmployeeOut, tags=["employees"],
+            summary="Add or update an employee's directory entry (as the state HRMS knows them)",
+            responses={201: {"description": "Added to the directory"}, 200: {"description": "Updated"}})
+async def upsert_employee(tenant: Tenant, employee_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")],
+                          employee: EmployeeIn, pool: Pool, response: Response) -> EmployeeOut:
+    async with transaction(pool) as connection:
+        row = await connection.fetchrow(sql.UPSERT_EMPLOYEE, tenant, employee_id, *employee.model_dump().values())
+    response.status_code = 201 if row["created"] else 200
+    return EmployeeOut.model_validate(dict(row))
+
+
+@router.get("/states/{tenant}/employees/{employee_id}", response_model=EmployeeOut, tags=["employees"],
+            summary="Read an employee's directory entry")
+async def get_employee(tenant: Tenant, employee_id: str, pool: Pool) -> EmployeeOut:
+    async with pool.acquire() as connection:
+        row = found(await connection.fetchrow(sql.GET_EMPLOYEE, tenant, employee_id), f"employee {employee_id}")
+    return EmployeeOut.model_validate(dict(row))

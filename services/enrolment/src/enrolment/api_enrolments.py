@@ -1,0 +1,158 @@
+"""HTTP routes for enrolments: enrol one, withdraw, rosters and search, and bulk files with their reports."""
+
+from __future__ import annotations
+
+import logging
+from typing import Annotated, Literal
+from uuid import UUID, uuid4
+
+import asyncpg
+from fastapi import APIRouter, Query, Request, Response
+from karmayogi_runtime.http import Pool, Problem
+from karmayogi_runtime.logs import correlation_id
+from starlette.requests import ClientDisconnect
+
+from enrolment import bulk, handlers
+from enrolment import repository as sql
+from enrolment.api import Limit, Offset, Tenant, clock, found, page, transaction
+from enrolment.schemas import BulkJobOut, BulkRowOut, EnrolIn, EnrolmentOut, Page, WithdrawIn, job_out
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/v1")
+Status = Literal["enrolled", "waitlisted", "withdrawn", "completed"]
+
+
+@router.post("/states/{tenant}/enrolments", response_model=EnrolmentOut, tags=["enrolments"],
+             summary="Enrol one employee in a batch (idempotent: a repeat returns the same enrolment)",
+             responses={201: {"description": "Enrolled, or waitlisted when the batch is full"},
+                        200: {"description": "This employee already has this enrolment; it is returned unchanged"}})
+async def enrol(tenant: Tenant, body: EnrolIn, pool: Pool, request: Request, response: Response) -> EnrolmentOut:
+    for attempt in (1, 2):
+        try:
+            async with transaction(pool) as connection:
+                outcome, row = await handlers.enrol_one(connection, tenant, body.employee_id, body.batch_id,
+                                                        body.channel, clock(request), correlation_id.get())
+            break
+        except asyncpg.UniqueViolationError:  # a concurrent enrolment of the same employee won; decide again
+            if attempt == 2:
+                raise
+    response.status_code = 201 if outcome.outcome == "accepted" else 200
+    return EnrolmentOut.model_validate(dict(row))
+
+
+@router.get("/states/{tenant}/enrolments", response_model=Page, tags=["enrolments"],
+            summary="Rosters and search: enrolments by batch, centre, course, the centre's district, status, employee")
+async def search(
+    tenant: Tenant, pool: Pool, batch_id: UUID | None = None, centre_id: UUID | None = None,
+    course_id: UUID | None = None, district: str | None = None, status: Status | None = None,
+    employee_id: str | None = None, limit: Limit = 100,
+    after: Annotated[str | None, Query(pattern=r"^[0-9]{1,18}$", description="`next` of the previous page.")] = None,
+) -> Page:
+    async with pool.acquire() as connection:
+        rows = await connection.fetch(sql.SEARCH_ENROLMENTS, tenant, batch_id, centre_id, course_id, district, status,
+                                      employee_id, int(after or 0), limit)
+    return Page(items=[EnrolmentOut.model_validate(dict(r)) for r in rows],
+                next=str(rows[-1]["seq"]) if len(rows) == limit else None)
+
+
+@router.get("/states/{tenant}/enrolments/{enrolment_id}", response_model=EnrolmentOut, tags=["enrolments"],
+            summary="Read an enrolment")
+async def get_enrolment(tenant: Tenant, enrolment_id: UUID, pool: Pool) -> EnrolmentOut:
+    async with pool.acquire() as connection:
+        row = found(await connection.fetchrow(sql.GET_ENROLMENT, tenant, enrolment_id), f"enrolment {enrolment_id}")
+    return EnrolmentOut.model_validate(dict(row))
+
+
+@router.post("/states/{tenant}/enrolments/{enrolment_id}/withdrawal", response_model=EnrolmentOut, tags=["enrolments"],
+             summary="Withdraw an enrolment; the oldest waitlisted employee takes the freed seat")
+async def withdraw(tenant: Tenant, enrolment_id: UUID, body: WithdrawIn, pool: Pool, request: Request) -> EnrolmentOut:
+    async with transaction(pool) as connection:
+        row = await handlers.withdraw(connection, tenant, enrolment_id, body.reason, clock(request), correlation_id.get())
+    return EnrolmentOut.model_validate(dict(row))
+
+
+# --- bulk ------------------------------------------------------------------------------------------------
+
+BULK_DESCRIPTION = f"""Send the file as the request body with `Content-Type: text/csv` or `application/x-ndjson`.
+CSV: a header line naming exactly the columns {', '.join(bulk.COLUMNS)} (any order), then one row per line.
+NDJSON: one JSON object per line with the same fields (email and mobile may be null or absent).
+The file is read as a stream and imported in chunks of {bulk.CHUNK_ROWS} rows, each in one transaction. A file whose
+first line is wrong (columns, encoding, format) is refused whole before anything is written; after that, each bad
+row is reported with its line number and the import goes on. Sending the same file again is safe: rows already
+imported are reported as duplicates and nothing is published twice."""
+
+
+@router.post("/states/{tenant}/bulk-enrolments", status_code=201, response_model=BulkJobOut, tags=["bulk"],
+             summary="Enrol employees from a CSV or NDJSON file (streamed)", description=BULK_DESCRIPTION,
+             openapi_extra={"requestBody": {"required": True, "content": {
+                 "text/csv": {"schema": {"type": "string"}, "example": ",".join(bulk.COLUMNS) + "\nHR0412345,सुनीता देवी,"
+                              "sunita.devi@hry.gov.in,+919812345678,hi,Revenue,Naib Tehsildar,Rohtak,"
+                              "3f2b8c1e-9a4d-4e6f-8b7a-1c2d3e4f5a6b\n"},
+                 "application/x-ndjson": {"schema": {"type": "string"}}}}})
+async def bulk_enrol(tenant: Tenant, request: Request, pool: Pool, response: Response,
+                     channel: Literal["bulk", "hrms"] = "bulk") -> BulkJobOut:
+    fmt = bulk.format_of(request.headers.get("content-type"))
+    if fmt is None:
+        raise Problem(415, "Send the file with Content-Type text/csv or application/x-ndjson.")
+    try:
+        chunks = await bulk.open_file(request.stream(), fmt)
+    except bulk.MalformedFile as error:
+        raise Problem(422, str(error)) from None
+    job_id = uuid4()
+    async with pool.acquire() as connection:
+        await connection.execute(sql.INSERT_JOB, tenant, job_id, fmt, channel)
+    error = None
+    try:
+        async for chunk in chunks:
+            await _import_chunk(pool, tenant, job_id, chunk, channel, request)
+    except ClientDisconnect:
+        error = "The upload stopped before the end of the file; send the same file again to finish (imported rows count as duplicates)."
+    except Exception as failure:
+        log.exception("bulk job %s failed", job_id)
+        error = f"The import stopped ({type(failure).__name__}); send the same file again to finish."
+    async with pool.acquire() as connection:
+        await connection.execute(sql.FINISH_JOB, tenant, job_id, "failed" if error else "completed", error)
+        response.status_code = 500 if error else 201
+        return job_out(await connection.fetchrow(sql.GET_JOB, tenant, job_id))
+
+
+async def _import_chunk(pool: asyncpg.Pool, tenant: str, job_id: UUID, chunk: list[bulk.BulkRow], channel: str,
+                        request: Request) -> None:
+    for attempt in (1, 2):
+        try:
+            async with pool.acquire() as connection, connection.transaction():
+                report = await handlers.enrol_chunk(connection, tenant, job_id, chunk, channel, clock(request))
+                counts = {kind: sum(1 for o in report if o.outcome == kind) for kind in ("accepted", "duplicate", "rejected")}
+                waitlisted = sum(1 for o in report if o.outcome == "accepted" and o.status == "waitlisted")
+                await connection.execute(sql.JOB_PROGRESS, tenant, job_id, chunk[-1].line, counts["accepted"],
+                                         waitlisted, counts["duplicate"], counts["rejected"])
+            return
+        except asyncpg.UniqueViolationError:  # a concurrent enrolment took the same seat or course; decide again
+            if attempt == 2:
+                raise
+
+
+@router.get("/states/{tenant}/bulk-jobs", response_model=Page, tags=["bulk"], summary="Bulk jobs, newest first")
+async def list_jobs(tenant: Tenant, pool: Pool, limit: Limit = 50, offset: Offset = 0) -> Page:
+    async with pool.acquire() as connection:
+        rows = await connection.fetch(sql.LIST_JOBS, tenant, limit, offset)
+    return page([job_out(row) for row in rows], limit, offset)
+
+
+@router.get("/states/{tenant}/bulk-jobs/{job_id}", response_model=BulkJobOut, tags=["bulk"],
+            summary="A bulk job's status and counts")
+async def get_job(tenant: Tenant, job_id: UUID, pool: Pool) -> BulkJobOut:
+    async with pool.acquire() as connection:
+        return job_out(found(await connection.fetchrow(sql.GET_JOB, tenant, job_id), f"bulk job {job_id}"))
+
+
+@router.get("/states/{tenant}/bulk-jobs/{job_id}/rows", response_model=Page, tags=["bulk"],
+            summary="A bulk job's per-row report: accepted, duplicate, or rejected with the reason, by line number")
+async def job_rows(tenant: Tenant, job_id: UUID, pool: Pool,
+                   outcome: Literal["accepted", "duplicate", "rejected"] | None = None, limit: Limit = 100,
+                   after: Annotated[int, Query(ge=0, description="Line number: rows after it (`next`).")] = 0) -> Page:
+    async with pool.acquire() as connection:
+        found(await connection.fetchrow(sql.GET_JOB, tenant, job_id), f"bulk job {job_id}")
+        rows = await connection.fetch(sql.JOB_ROWS, tenant, job_id, outcome, after, limit)
+    return Page(items=[BulkRowOut.model_validate(dict(r)) for r in rows],
+                next=str(rows[-1]["line"]) if len(rows) == limit else None)

@@ -1,0 +1,183 @@
+"""The enrolment rules as pure functions over frozen values: no I/O, no clock (today is passed in).
+
+The rules (README.md explains the choices):
+- a batch takes enrolments while its `enrolment_open` flag is set and until its start date (inclusive);
+- up to `capacity` employees are enrolled; the next ones are waitlisted, and promoted oldest first
+  when a seat frees (a withdrawal, or a larger capacity);
+- an employee has at most one active (enrolled or waitlisted) enrolment per course;
+- the same employee and batch always give the same enrolment (`ids.enrolment_id`): a repeat is a
+  duplicate, and a batch the employee withdrew from cannot be re-joined;
+- the trainers of a spoke batch must each be master trainers of the course's family.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import date
+from typing import Literal
+from uuid import UUID
+
+from karmayogi_contracts import ids
+
+Status = Literal["enrolled", "waitlisted", "withdrawn", "completed"]
+ACTIVE: frozenset[str] = frozenset({"enrolled", "waitlisted"})
+
+
+@dataclass(frozen=True)
+class BatchSeats:
+    """What the enrolment rules need to know about a batch."""
+
+    id: UUID
+    course_id: UUID
+    start_date: date
+    capacity: int
+    enrolment_open: bool
+    enrolled_count: int = 0
+    waitlisted_count: int = 0
+
+
+@dataclass(frozen=True)
+class Existing:
+    """An enrolment already recorded."""
+
+    id: UUID
+    batch_id: UUID
+    status: Status
+
+
+@dataclass(frozen=True)
+class Request:
+    """One employee asking for a seat in one batch (`line` is the line in a bulk file, 0 for the API)."""
+
+    line: int
+    employee_id: str
+    batch_id: UUID
+
+
+@dataclass(frozen=True)
+class Outcome:
+    line: int
+    employee_id: str
+    batch_id: UUID
+    enrolment_id: UUID | None
+    outcome: Literal["accepted", "duplicate", "rejected"]
+    status: Status | None = None
+    reason: str | None = None
+
+
+def closed_reason(batch: BatchSeats, today: date) -> str | None:
+    """Why the batch takes no enrolment today, or None when it is open."""
+    if not batch.enrolment_open:
+        return f"Batch {batch.id} is closed for enrolment; ask the training centre to open it."
+    if today > batch.start_date:
+        return f"Batch {batch.id} started on {batch.start_date.isoformat()}; enrolment closes on the start date."
+    return None
+
+
+def seat_for(batch: BatchSeats) -> Status:
+    return "enrolled" if batch.enrolled_count < batch.capacity else "waitlisted"
+
+
+def take_seat(batch: BatchSeats, status: Status) -> BatchSeats:
+    if status == "enrolled":
+        return replace(batch, enrolled_count=batch.enrolled_count + 1)
+    return replace(batch, waitlisted_count=batch.waitlisted_count + 1)
+
+
+def decide_enrolments(
+    tenant: str,
+    requests: Sequence[Request],
+    batches: Mapping[UUID, BatchSeats],
+    existing: Mapping[UUID, Existing],
+    active_in_course: Mapping[tuple[str, UUID], Existing],
+    today: date,
+) -> tuple[list[Outcome], dict[UUID, BatchSeats]]:
+    """Decide each request in order; returns the outcomes and the batches with their seats taken."""
+    batches, existing, active = dict(batches), dict(existing), dict(active_in_course)
+    outcomes = []
+    for request in requests:
+        outcome = _decide(tenant, request, batches, existing, active, today)
+        outcomes.append(outcome)
+        if outcome.outcome == "accepted" and outcome.status and outcome.enrolment_id:
+            batch = batches[request.batch_id] = take_seat(batches[request.batch_id], outcome.status)
+            recorded = Existing(outcome.enrolment_id, request.batch_id, outcome.status)
+            existing[outcome.enrolment_id] = recorded
+            active[(request.employee_id, batch.course_id)] = recorded
+    return outcomes, batches
+
+
+def _decide(
+    tenant: str,
+    request: Request,
+    batches: Mapping[UUID, BatchSeats],
+    existing: Mapping[UUID, Existing],
+    active: Mapping[tuple[str, UUID], Existing],
+    today: date,
+) -> Outcome:
+    who, batch_id = request.employee_id, request.batch_id
+    enrolment_id = ids.enrolment_id(tenant, who, batch_id)
+
+    def rejected(reason: str) -> Outcome:
+        return Outcome(request.line, who, batch_id, None, "rejected", reason=reason)
+
+    batch = batches.get(batch_id)
+    if batch is None:
+        return rejected(f"Batch {batch_id} does not exist in {tenant}.")
+    before = existing.get(enrolment_id)
+    if before is not None and before.status == "withdrawn":
+        return rejected(f"Employee {who} withdrew from batch {batch_id} and cannot re-join it; enrol in another batch.")
+    if before is not None:
+        return Outcome(request.line, who, batch_id, enrolment_id, "duplicate", status=before.status)
+    other = active.get((who, batch.course_id))
+    if other is not None:
+        return rejected(
+            f"Employee {who} already has an active enrolment ({other.status}) in batch {other.batch_id} of this "
+            "course; withdraw it before enrolling in another batch."
+        )
+    if reason := closed_reason(batch, today):
+        return rejected(reason)
+    return Outcome(request.line, who, batch_id, enrolment_id, "accepted", status=seat_for(batch))
+
+
+def seats_to_promote(capacity: int, enrolled_count: int, waitlisted_count: int) -> int:
+    """How many waitlisted employees get a seat now (oldest first)."""
+    return max(0, min(capacity - enrolled_count, waitlisted_count))
+
+
+def capacity_problem(capacity: int, enrolled_count: int) -> str | None:
+    if capacity < enrolled_count:
+        return (f"capacity {capacity} is below the {enrolled_count} employees already enrolled; "
+                "withdraw enrolments first or choose a larger capacity.")
+    return None
+
+
+def ineligible_trainers(
+    tier: str, family: str, trainers: Iterable[str], master_trainers: Iterable[str]
+) -> list[str]:
+    """One sentence per trainer who may not teach a spoke batch of `family` (hubs have no such rule)."""
+    if tier != "spoke":
+        return []
+    eligible = set(master_trainers)
+    return [
+        f"Trainer {trainer} holds no master-trainer certificate for course family '{family}'; "
+        "a spoke batch can only be taught by master trainers certified at a hub."
+        for trainer in trainers if trainer not in eligible
+    ]
+
+
+def centre_problems(tier: str, hub_id: UUID | None, hub_tier: str | None) -> list[str]:
+    """A spoke belongs to exactly one hub; a hub belongs to none."""
+    if tier == "hub":
+        return ["hub_id: a hub does not belong to another centre; leave hub_id out."] if hub_id else []
+    if hub_id is None:
+        return ["hub_id: a spoke must name the hub it belongs to."]
+    if hub_tier is None:
+        return [f"hub_id: no centre {hub_id} exists."]
+    if hub_tier != "hub":
+        return [f"hub_id: centre {hub_id} is a spoke, not a hub."]
+    return []
+
+
+def batch_date_problem(start: date, end: date) -> str | None:
+    return "end_date: must not be before start_date." if end < start else None

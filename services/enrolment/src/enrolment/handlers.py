@@ -1,0 +1,192 @@
+"""The enrolment use cases, each a short recipe inside the caller's transaction: load, decide, save,
+add to the outbox. Time is passed in; HTTP concerns stay in api.py."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from karmayogi_contracts import CertificateIssued, CloudEvent, ids
+from karmayogi_runtime import outbox
+from karmayogi_runtime.consumer import EventContext
+
+from enrolment import domain, events
+from enrolment import repository as sql
+from enrolment.bulk import BulkRow
+from enrolment.domain import BatchSeats, Outcome, Request
+
+
+class Refused(Exception):
+    """A request the rules refuse: answered 422 (or `status`) with one sentence per problem."""
+
+    def __init__(self, *sentences: str, status: int = 422) -> None:
+        super().__init__(" ".join(sentences))
+        self.sentences = list(sentences)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Clock:
+    now: datetime  # UTC
+    today: date  # the state's calendar day
+
+
+# --- enrolling -------------------------------------------------------------------------------------------
+
+
+async def enrol_one(
+    connection: asyncpg.Connection, tenant: str, employee_id: str, batch_id: UUID, channel: str, clock: Clock,
+    correlation_id: str | None = None,
+) -> tuple[Outcome, Any]:
+    employee = await connection.fetchrow(sql.GET_EMPLOYEE, tenant, employee_id)
+    if employee is None:
+        raise Refused(f"Employee {employee_id} is not in the directory of {tenant}; add them with "
+                      f"PUT /v1/states/{tenant}/employees/{employee_id} first.")
+    [outcome] = await _enrol(connection, tenant, [Request(0, employee_id, batch_id)],
+                             {employee_id: events.profile_from_row(employee)}, channel, clock, correlation_id)
+    if outcome.outcome == "rejected":
+        raise Refused(outcome.reason or "The enrolment was refused.")
+    return outcome, await connection.fetchrow(sql.GET_ENROLMENT, tenant, outcome.enrolment_id)
+
+
+async def enrol_chunk(
+    connection: asyncpg.Connection, tenant: str, job_id: UUID, rows: Sequence[BulkRow], channel: str, clock: Clock,
+) -> list[Outcome]:
+    """One chunk of a bulk file in one transaction: directory upsert, enrolments, events, report rows."""
+    valid = [row for row in rows if row.profile is not None and row.batch_id is not None]
+    await _upsert_profiles(connection, tenant, [row.profile for row in valid])
+    requests = [Request(row.line, row.employee_id, row.batch_id) for row in valid]  # type: ignore[arg-type]
+    profiles = {row.employee_id: row.profile for row in valid}
+    outcomes = await _enrol(connection, tenant, requests, profiles, channel, clock, str(job_id))
+    report = outcomes + [
+        Outcome(row.line, row.employee_id or "", row.batch_id, None, "rejected", reason=row.problem)  # type: ignore[arg-type]
+        for row in rows if row.problem is not None
+    ]
+    await connection.copy_records_to_table("bulk_job_rows", columns=sql.JOB_ROW_COLUMNS, records=[
+        (job_id, o.line, o.outcome, o.status, o.employee_id or None, str(o.batch_id) if o.batch_id else None,
+         o.enrolment_id, o.reason) for o in report
+    ])
+    return report
+
+
+async def _enrol(
+    connection: asyncpg.Connection, tenant: str, requests: Sequence[Request], profiles: dict, channel: str,
+    clock: Clock, correlation_id: str | None,
+) -> list[Outcome]:
+    batches = await sql.lock_batches(connection, tenant, [r.batch_id for r in requests])
+    existing = await sql.find_enrolments(
+        connection, tenant, [ids.enrolment_id(tenant, r.employee_id, r.batch_id) for r in requests])
+    pairs = {(r.employee_id, batches[r.batch_id].course_id) for r in requests if r.batch_id in batches}
+    active = await sql.active_in_courses(connection, tenant, sorted(pairs, key=str))
+    outcomes, seated = domain.decide_enrolments(tenant, requests, batches, existing, active, clock.today)
+    accepted = [o for o in outcomes if o.outcome == "accepted"]
+    if not accepted:
+        return outcomes
+    await connection.execute(
+        sql.INSERT_ENROLMENTS, tenant, [o.enrolment_id for o in accepted], [o.employee_id for o in accepted],
+        [o.batch_id for o in accepted], channel, clock.now, [o.status for o in accepted])
+    await sql.save_seats(connection, tenant, [b for b in seated.values() if b != batches[b.id]])
+    enrolled = [o for o in accepted if o.status == "enrolled"]
+    snapshots = await _snapshots(connection, tenant, {o.batch_id for o in enrolled})
+    await outbox.add_many(connection, [
+        events.enrolled(tenant, o.enrolment_id, profiles[o.employee_id], snapshots[o.batch_id], at=clock.now,  # type: ignore[arg-type]
+                        channel=channel, correlation_id=correlation_id)
+        for o in enrolled
+    ])
+    return outcomes
+
+
+async def _upsert_profiles(connection: asyncpg.Connection, tenant: str, profiles: Sequence[Any]) -> None:
+    latest = {p.id: p for p in profiles}  # one row per employee per statement; the last line wins
+    if not latest:
+        return
+    columns = ("id",) + events.PROFILE_FIELDS
+    await connection.execute(sql.UPSERT_EMPLOYEES, tenant,
+                             *([getattr(p, name) for p in latest.values()] for name in columns))
+
+
+async def _snapshots(connection: asyncpg.Connection, tenant: str, batch_ids: set[UUID]) -> dict[UUID, events.BatchSnapshot]:
+    if not batch_ids:
+        return {}
+    rows = await sql.batch_snapshots(connection, tenant, list(batch_ids))
+    return {batch_id: events.batch_snapshot(row) for batch_id, row in rows.items()}
+
+
+# --- withdrawing and promoting ---------------------------------------------------------------------------
+
+
+async def withdraw(
+    connection: asyncpg.Connection, tenant: str, enrolment_id: UUID, reason: str, clock: Clock,
+    correlation_id: str | None = None,
+) -> Any:
+    found = await connection.fetchrow(sql.GET_ENROLMENT, tenant, enrolment_id)
+    if found is None:
+        raise Refused(f"No enrolment {enrolment_id} exists in {tenant}.", status=404)
+    # The batch is locked before the enrolment, in the same order as enrolling, so the two never deadlock.
+    batch = (await sql.lock_batches(connection, tenant, [found["batch_id"]]))[found["batch_id"]]
+    enrolment = await connection.fetchrow(sql.LOCK_ENROLMENT, tenant, enrolment_id)
+    if enrolment["status"] == "completed":
+        raise Refused(f"Enrolment {enrolment_id} is completed and cannot be withdrawn.", status=409)
+    if enrolment["status"] == "withdrawn":
+        return found
+    await connection.execute(sql.WITHDRAW, tenant, enrolment_id, clock.now, reason)
+    if enrolment["status"] == "enrolled":
+        batch = replace(batch, enrolled_count=batch.enrolled_count - 1)
+        await outbox.add(connection, events.withdrawn(
+            tenant, enrolment_id, enrolment["employee_id"], enrolment["batch_id"], at=clock.now, reason=reason,
+            correlation_id=correlation_id))
+    else:
+        batch = replace(batch, waitlisted_count=batch.waitlisted_count - 1)
+    await promote_waitlisted(connection, tenant, batch, clock, correlation_id)
+    return await connection.fetchrow(sql.GET_ENROLMENT, tenant, enrolment_id)
+
+
+async def promote_waitlisted(
+    connection: asyncpg.Connection, tenant: str, batch: BatchSeats, clock: Clock, correlation_id: str | None
+) -> None:
+    """Give free seats to the oldest waitlisted, announce them as enrolled, and save the batch's seats."""
+    count = domain.seats_to_promote(batch.capacity, batch.enrolled_count, batch.waitlisted_count)
+    promoted = await connection.fetch(sql.PROMOTE_OLDEST, tenant, batch.id, count, clock.now) if count else []
+    promoted = sorted(promoted, key=lambda row: row["seq"])
+    batch = replace(batch, enrolled_count=batch.enrolled_count + len(promoted),
+                    waitlisted_count=batch.waitlisted_count - len(promoted))
+    await sql.save_seats(connection, tenant, [batch])
+    if not promoted:
+        return
+    profiles = {row["id"]: events.profile_from_row(row)
+                for row in await connection.fetch(sql.PROFILES, tenant, [p["employee_id"] for p in promoted])}
+    snapshot = (await _snapshots(connection, tenant, {batch.id}))[batch.id]
+    await outbox.add_many(connection, [
+        events.enrolled(tenant, row["id"], profiles[row["employee_id"]], snapshot, at=clock.now, channel=row["channel"],
+                        correlation_id=correlation_id)
+        for row in promoted
+    ])
+
+
+# --- batches and trainers --------------------------------------------------------------------------------
+
+
+async def check_trainers(connection: asyncpg.Connection, tenant: str, centre: Any, course: Any, trainers: Sequence[str]) -> None:
+    """The hub-and-spoke rule: refuses a spoke batch any trainer who is not a master trainer of the family."""
+    if centre["tier"] != "spoke" or not trainers:
+        return
+    rows = await connection.fetch(sql.MASTER_TRAINERS, tenant, course["family"], list(trainers))
+    problems = domain.ineligible_trainers(centre["tier"], course["family"], trainers, [r["employee_id"] for r in rows])
+    if problems:
+        raise Refused(*problems)
+
+
+# --- consumed events -------------------------------------------------------------------------------------
+
+
+async def on_certificate_issued(context: EventContext, event: CloudEvent) -> None:
+    """A master-trainer certificate makes its holder eligible to train spoke batches of the course family."""
+    data: CertificateIssued = event.data
+    if not data.trains_trainers:
+        return
+    await context.connection.execute(sql.RECORD_MASTER_TRAINER, data.tenant, data.employee_id, data.course_family,
+                                     data.certificate_id, data.issued_at)

@@ -1,0 +1,219 @@
+"""SQL of the enrolment service, as named statements over asyncpg. Every statement is scoped by tenant."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from enrolment.domain import BatchSeats, Existing
+
+Connection = asyncpg.Connection
+
+# --- employees -------------------------------------------------------------------------------------------
+
+UPSERT_EMPLOYEE = """
+    INSERT INTO employees AS e (tenant, id, name, email, mobile, preferred_language, department, designation, district)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    ON CONFLICT (tenant, id) DO UPDATE SET
+        name = excluded.name, email = excluded.email, mobile = excluded.mobile,
+        preferred_language = excluded.preferred_language, department = excluded.department,
+        designation = excluded.designation, district = excluded.district, updated_at = now()
+    RETURNING (xmax = 0) AS created, *
+"""
+# The same, for a chunk of a bulk file; an unchanged row is left alone (a re-run changes nothing).
+UPSERT_EMPLOYEES = """
+    INSERT INTO employees AS e (tenant, id, name, email, mobile, preferred_language, department, designation, district)
+    SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+    ON CONFLICT (tenant, id) DO UPDATE SET
+        name = excluded.name, email = excluded.email, mobile = excluded.mobile,
+        preferred_language = excluded.preferred_language, department = excluded.department,
+        designation = excluded.designation, district = excluded.district, updated_at = now()
+    WHERE (e.name, e.email, e.mobile, e.preferred_language, e.department, e.designation, e.district)
+        IS DISTINCT FROM (excluded.name, excluded.email, excluded.mobile, excluded.preferred_language,
+                          excluded.department, excluded.designation, excluded.district)
+"""
+GET_EMPLOYEE = "SELECT * FROM employees WHERE tenant = $1 AND id = $2"
+
+# --- courses, centres, batches -----------------------------------------------------------------------------
+
+INSERT_COURSE = """
+    INSERT INTO courses (tenant, id, title, competencies, minimum_attendance_percent, mandatory_session_ids,
+                         trains_trainers, family)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING *
+"""
+UPDATE_COURSE = """
+    UPDATE courses SET title = $3, competencies = $4, minimum_attendance_percent = $5, mandatory_session_ids = $6,
+                       trains_trainers = $7, family = $8
+    WHERE tenant = $1 AND id = $2 RETURNING *
+"""
+GET_COURSE = "SELECT * FROM courses WHERE tenant = $1 AND id = $2"
+LIST_COURSES = """
+    SELECT * FROM courses WHERE tenant = $1 AND ($2::text IS NULL OR family = $2)
+    ORDER BY created_at, id LIMIT $3 OFFSET $4
+"""
+
+INSERT_CENTRE = "INSERT INTO centres (tenant, id, name, tier, district, hub_id) VALUES ($1, $2, $3, $4, $5, $6) RETURNING *"
+UPDATE_CENTRE = "UPDATE centres SET name = $3, district = $4, hub_id = $5 WHERE tenant = $1 AND id = $2 RETURNING *"
+GET_CENTRE = "SELECT * FROM centres WHERE tenant = $1 AND id = $2"
+LIST_CENTRES = """
+    SELECT * FROM centres WHERE tenant = $1 AND ($2::text IS NULL OR tier = $2) AND ($3::text IS NULL OR district = $3)
+        AND ($4::uuid IS NULL OR hub_id = $4)
+    ORDER BY created_at, id LIMIT $5 OFFSET $6
+"""
+
+BATCH_COLUMNS = "course_id, centre_id, start_date, end_date, capacity, mode, sessions_planned, trainers, enrolment_open"
+INSERT_BATCH = f"""
+    INSERT INTO batches (tenant, id, {BATCH_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING *
+"""
+UPDATE_BATCH = """
+    UPDATE batches SET start_date = $3, end_date = $4, capacity = $5, mode = $6, sessions_planned = $7, trainers = $8,
+                       enrolment_open = $9
+    WHERE tenant = $1 AND id = $2 RETURNING *
+"""
+GET_BATCH = "SELECT * FROM batches WHERE tenant = $1 AND id = $2"
+LOCK_BATCHES = "SELECT * FROM batches WHERE tenant = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR UPDATE"
+LIST_BATCHES = """
+    SELECT b.* FROM batches b JOIN centres c ON c.tenant = b.tenant AND c.id = b.centre_id
+    WHERE b.tenant = $1 AND ($2::uuid IS NULL OR b.course_id = $2) AND ($3::uuid IS NULL OR b.centre_id = $3)
+        AND ($4::text IS NULL OR c.district = $4) AND ($5::boolean IS NULL OR b.enrolment_open = $5)
+    ORDER BY b.start_date, b.id LIMIT $6 OFFSET $7
+"""
+# A batch joined with what `employee.enrolled` snapshots of its course and centre.
+BATCH_SNAPSHOT = """
+    SELECT b.*, co.title AS course_title, co.competencies, co.trains_trainers, co.family,
+           co.minimum_attendance_percent, co.mandatory_session_ids,
+           c.name AS centre_name, c.tier, c.district AS centre_district
+    FROM batches b
+    JOIN courses co ON co.tenant = b.tenant AND co.id = b.course_id
+    JOIN centres c ON c.tenant = b.tenant AND c.id = b.centre_id
+    WHERE b.tenant = $1 AND b.id = ANY($2::uuid[])
+"""
+SET_SEATS = """
+    UPDATE batches b SET enrolled_count = v.enrolled, waitlisted_count = v.waitlisted
+    FROM unnest($2::uuid[], $3::int[], $4::int[]) AS v(id, enrolled, waitlisted)
+    WHERE b.tenant = $1 AND b.id = v.id
+"""
+MASTER_TRAINERS = """
+    SELECT employee_id FROM trainer_eligibility WHERE tenant = $1 AND course_family = $2 AND employee_id = ANY($3::text[])
+"""
+RECORD_MASTER_TRAINER = """
+    INSERT INTO trainer_eligibility (tenant, employee_id, course_family, certificate_id, issued_at)
+    VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant, employee_id, course_family) DO NOTHING
+"""
+
+# --- enrolments --------------------------------------------------------------------------------------------
+
+FIND_ENROLMENTS = "SELECT id, batch_id, status FROM enrolments WHERE tenant = $1 AND id = ANY($2::uuid[])"
+ACTIVE_IN_COURSES = """
+    SELECT e.id, e.batch_id, e.status, e.employee_id, e.course_id FROM enrolments e
+    JOIN unnest($2::text[], $3::uuid[]) AS r(employee_id, course_id)
+        ON e.employee_id = r.employee_id AND e.course_id = r.course_id
+    WHERE e.tenant = $1 AND e.status IN ('enrolled', 'waitlisted')
+"""
+INSERT_ENROLMENTS = """
+    INSERT INTO enrolments (tenant, id, employee_id, batch_id, course_id, centre_id, status, channel, requested_at,
+                            enrolled_at)
+    SELECT $1, v.id, v.employee_id, v.batch_id, b.course_id, b.centre_id, v.status, $5, $6::timestamptz,
+           CASE WHEN v.status = 'enrolled' THEN $6::timestamptz END
+    FROM unnest($2::uuid[], $3::text[], $4::uuid[], $7::text[]) WITH ORDINALITY AS v(id, employee_id, batch_id, status, n)
+    JOIN batches b ON b.tenant = $1 AND b.id = v.batch_id
+    ORDER BY v.n
+"""
+ENROLMENT_VIEW = """
+    SELECT e.id, e.tenant, e.seq, e.employee_id, emp.name AS employee_name, emp.district AS employee_district,
+           e.batch_id, e.course_id, e.centre_id, c.district AS centre_district, e.status, e.channel,
+           e.requested_at, e.enrolled_at, e.withdrawn_at, e.withdrawal_reason
+    FROM enrolments e
+    JOIN employees emp ON emp.tenant = e.tenant AND emp.id = e.employee_id
+    JOIN centres c ON c.tenant = e.tenant AND c.id = e.centre_id
+"""
+GET_ENROLMENT = ENROLMENT_VIEW + " WHERE e.tenant = $1 AND e.id = $2"
+LOCK_ENROLMENT = "SELECT * FROM enrolments WHERE tenant = $1 AND id = $2 FOR UPDATE"
+SEARCH_ENROLMENTS = ENROLMENT_VIEW + """
+    WHERE e.tenant = $1 AND ($2::uuid IS NULL OR e.batch_id = $2) AND ($3::uuid IS NULL OR e.centre_id = $3)
+        AND ($4::uuid IS NULL OR e.course_id = $4) AND ($5::text IS NULL OR c.district = $5)
+        AND ($6::text IS NULL OR e.status = $6) AND ($7::text IS NULL OR e.employee_id = $7)
+        AND e.seq > $8
+    ORDER BY e.seq LIMIT $9
+"""
+WITHDRAW = """
+    UPDATE enrolments SET status = 'withdrawn', withdrawn_at = $3, withdrawal_reason = $4
+    WHERE tenant = $1 AND id = $2
+"""
+# The oldest waitlisted first: `seq` follows the order requests were accepted (and lines of a bulk file).
+PROMOTE_OLDEST = """
+    WITH chosen AS MATERIALIZED (
+        SELECT id FROM enrolments WHERE tenant = $1 AND batch_id = $2 AND status = 'waitlisted'
+        ORDER BY seq LIMIT $3 FOR UPDATE)
+    UPDATE enrolments e SET status = 'enrolled', enrolled_at = $4
+    FROM chosen WHERE e.tenant = $1 AND e.id = chosen.id
+    RETURNING e.id, e.employee_id, e.channel, e.seq
+"""
+PROFILES = "SELECT * FROM employees WHERE tenant = $1 AND id = ANY($2::text[])"
+
+# --- bulk jobs ---------------------------------------------------------------------------------------------
+
+INSERT_JOB = "INSERT INTO bulk_jobs (tenant, id, format, channel, status) VALUES ($1, $2, $3, $4, 'running')"
+JOB_PROGRESS = """
+    UPDATE bulk_jobs SET lines_read = $3, accepted = accepted + $4, waitlisted = waitlisted + $5,
+                         duplicate = duplicate + $6, rejected = rejected + $7, heartbeat_at = now()
+    WHERE tenant = $1 AND id = $2
+"""
+FINISH_JOB = """
+    UPDATE bulk_jobs SET status = $3, error = $4, finished_at = now(), heartbeat_at = now()
+    WHERE tenant = $1 AND id = $2
+"""
+# A job whose importer stopped sending heartbeats (the process was killed) shows as interrupted.
+GET_JOB = """
+    SELECT *, CASE WHEN status = 'running' AND heartbeat_at < now() - interval '2 minutes' THEN 'interrupted'
+                   ELSE status END AS shown_status
+    FROM bulk_jobs WHERE tenant = $1 AND id = $2
+"""
+LIST_JOBS = """
+    SELECT *, CASE WHEN status = 'running' AND heartbeat_at < now() - interval '2 minutes' THEN 'interrupted'
+                   ELSE status END AS shown_status
+    FROM bulk_jobs WHERE tenant = $1 ORDER BY started_at DESC LIMIT $2 OFFSET $3
+"""
+JOB_ROW_COLUMNS = ("job_id", "line", "outcome", "status", "employee_id", "batch_id", "enrolment_id", "reason")
+JOB_ROWS = """
+    SELECT r.* FROM bulk_job_rows r JOIN bulk_jobs j ON j.id = r.job_id AND j.tenant = $1
+    WHERE r.job_id = $2 AND ($3::text IS NULL OR r.outcome = $3) AND r.line > $4
+    ORDER BY r.line LIMIT $5
+"""
+
+
+def batch_seats(row: Any) -> BatchSeats:
+    return BatchSeats(row["id"], row["course_id"], row["start_date"], row["capacity"], row["enrolment_open"],
+                      row["enrolled_count"], row["waitlisted_count"])
+
+
+async def lock_batches(connection: Connection, tenant: str, batch_ids: Sequence[UUID]) -> dict[UUID, BatchSeats]:
+    rows = await connection.fetch(LOCK_BATCHES, tenant, sorted(set(batch_ids)))
+    return {row["id"]: batch_seats(row) for row in rows}
+
+
+async def find_enrolments(connection: Connection, tenant: str, enrolment_ids: Sequence[UUID]) -> dict[UUID, Existing]:
+    rows = await connection.fetch(FIND_ENROLMENTS, tenant, list(enrolment_ids))
+    return {row["id"]: Existing(row["id"], row["batch_id"], row["status"]) for row in rows}
+
+
+async def active_in_courses(
+    connection: Connection, tenant: str, pairs: Sequence[tuple[str, UUID]]
+) -> dict[tuple[str, UUID], Existing]:
+    if not pairs:
+        return {}
+    rows = await connection.fetch(ACTIVE_IN_COURSES, tenant, [p[0] for p in pairs], [p[1] for p in pairs])
+    return {(row["employee_id"], row["course_id"]): Existing(row["id"], row["batch_id"], row["status"]) for row in rows}
+
+
+async def save_seats(connection: Connection, tenant: str, batches: Sequence[BatchSeats]) -> None:
+    if batches:
+        await connection.execute(SET_SEATS, tenant, [b.id for b in batches], [b.enrolled_count for b in batches],
+                                 [b.waitlisted_count for b in batches])
+
+
+async def batch_snapshots(connection: Connection, tenant: str, batch_ids: Sequence[UUID]) -> dict[UUID, Any]:
+    return {row["id"]: row for row in await connection.fetch(BATCH_SNAPSHOT, tenant, list(set(batch_ids)))}
