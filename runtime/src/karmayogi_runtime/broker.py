@@ -5,6 +5,7 @@ in-sync replica has the event), no topic auto-creation (topics are declared by t
 production), consumers that never auto-commit and start from the earliest offset when their group is new.
 """
 
+import logging
 import ssl
 from typing import Any
 
@@ -40,6 +41,9 @@ def create_broker(settings: ServiceSettings, *, client_id: str, description: str
     return KafkaBroker(
         settings.kafka_bootstrap_servers,
         client_id=client_id,
+        # FastStream's records go through our JSON logs; one line per message only at DEBUG.
+        logger=logging.getLogger("karmayogi.broker"),
+        log_level=logging.DEBUG,
         security=_faststream_security(settings),
         allow_auto_create_topics=False,
         description=description,
