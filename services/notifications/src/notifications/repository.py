@@ -36,8 +36,10 @@ INSERT_DELIVERY = """
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
     ON CONFLICT (event_id, channel, recipient) DO NOTHING
 """
-# Marked 'sending' (with a lease) and committed before anything is sent: a sender that dies mid-send
-# leaves the row to be taken again when the lease runs out, and the resend carries the same Message-ID.
+# A claimed batch is leased (next_attempt_at moves past the lease) and committed, so other senders skip it;
+# each row is then marked 'sending' just before its own send. After a crash, a leased row that was never
+# sent comes back when the lease runs out; only a row left 'sending' may have reached the relay already,
+# and its resend carries the same Message-ID.
 CLAIM_DUE = """
     WITH due AS (
         SELECT id FROM deliveries
@@ -46,7 +48,7 @@ CLAIM_DUE = """
         FOR UPDATE SKIP LOCKED
     )
     UPDATE deliveries d
-    SET status = 'sending', attempts = d.attempts + 1, updated_at = now(),
+    SET attempts = d.attempts + 1, updated_at = now(),
         next_attempt_at = now() + make_interval(secs => $3)
     FROM due WHERE d.id = due.id
     RETURNING d.id, d.tenant, d.employee_id, d.channel, d.address, d.subject, d.body_text, d.body_html,
@@ -54,10 +56,11 @@ CLAIM_DUE = """
               EXISTS (SELECT 1 FROM opt_outs o WHERE o.tenant = d.tenant AND o.employee_id = d.employee_id
                       AND o.channel = d.channel) AS opted_out
 """
+MARK_SENDING = "UPDATE deliveries SET status = 'sending', updated_at = now() WHERE id = $1"
 RECORD_OUTCOME = """
     UPDATE deliveries SET status = $2, reason = $3, next_attempt_at = coalesce($4, next_attempt_at),
                           sent_at = CASE WHEN $2 = 'sent' THEN now() END, updated_at = now()
-    WHERE id = $1 AND status = 'sending'
+    WHERE id = $1 AND status IN ('pending', 'sending')
 """
 DELIVERY_COLUMNS = """
     id, tenant, employee_id, event_id, event_type, channel, address, language, subject, status, reason,
@@ -117,6 +120,10 @@ async def add_deliveries(connection: asyncpg.Connection, deliveries: Sequence[De
 async def claim_due(connection: asyncpg.Connection, channel: str, limit: int, lease_seconds: float) -> list[asyncpg.Record]:
     async with connection.transaction():
         return await connection.fetch(CLAIM_DUE, channel, limit, lease_seconds)
+
+
+async def mark_sending(connection: asyncpg.Connection, delivery: uuid.UUID) -> None:
+    await connection.execute(MARK_SENDING, delivery)
 
 
 async def record_outcome(connection: asyncpg.Connection, delivery: uuid.UUID, status: str, reason: str | None,

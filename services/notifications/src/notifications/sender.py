@@ -1,8 +1,8 @@
 """The sender loop: takes due deliveries, sends them, records what happened.
 
-Per channel, a few workers each claim a batch (`FOR UPDATE SKIP LOCKED`, marked 'sending' with a lease and
-committed), send one by one through the channel's transport under the channel's rate limit, and record each
-outcome as soon as it is known: 'sent'; back to 'pending' with exponential backoff on a transient failure;
+Per channel, a few workers each claim a batch (`FOR UPDATE SKIP LOCKED`, leased and committed), mark each
+row 'sending' just before sending it through the channel's transport under the channel's rate limit, and
+record each outcome as soon as it is known: 'sent'; back to 'pending' with exponential backoff on a transient failure;
 'failed' with the reason on a permanent one (or when transient failures outlast `give_up_after_hours`).
 A row left 'sending' by a crash is taken again when its lease runs out; the resend carries the same
 Message-ID (or SMS reference), so the relay or reader can tell it is the same message. See README.md.
@@ -56,10 +56,11 @@ def email_message(row: Any, settings: NotificationsSettings) -> EmailMessage:
     message["Subject"] = row["subject"]
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = message_id(row["id"], settings.message_id_domain)
-    message["Content-Language"] = row["language"]
     message["X-Karmayogi-Delivery"] = str(row["id"])
     message.set_content(row["body_text"])
     message.add_alternative(row["body_html"], subtype="html")
+    # After the parts exist: making the message multipart moves Content-* headers into its first part.
+    message["Content-Language"] = row["language"]
     return message
 
 
@@ -156,13 +157,13 @@ class ChannelSender:
             rows = await repository.claim_due(connection, self.channel, s.sender_batch_size, s.sending_lease_seconds)
             unavailable: str | None = None  # once the relay is away, the rest of the batch waits without trying
             for row in rows:
-                status, reason, retry_at, unreachable = await self._attempt(row, unavailable)
+                status, reason, retry_at, unreachable = await self._attempt(connection, row, unavailable)
                 if unreachable:
                     unavailable = reason
                 await repository.record_outcome(connection, row["id"], status, reason, retry_at)
             return len(rows)
 
-    async def _attempt(self, row: Any, unavailable: str | None) -> tuple[str, str | None, datetime | None, bool]:
+    async def _attempt(self, connection: Any, row: Any, unavailable: str | None) -> tuple[str, str | None, datetime | None, bool]:
         """(status, reason, next attempt, whether the relay is unreachable) for one claimed row."""
         if row["opted_out"]:
             return "opted_out", OPTED_OUT[self.channel], None, False
@@ -170,6 +171,7 @@ class ChannelSender:
             if unavailable:
                 raise Transient(unavailable, unreachable=True)
             await self.pacer.wait()
+            await repository.mark_sending(connection, row["id"])
             await self.transport.send(row)
             return "sent", None, None, False
         except Permanent as error:
