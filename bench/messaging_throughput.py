@@ -31,7 +31,7 @@ from karmayogi_runtime.outbox import OutboxRelay
 from karmayogi_runtime.schema import MESSAGING_TABLES
 from karmayogi_runtime.settings import ServiceSettings
 
-BATCH = 500
+BATCH = int(os.environ.get("BENCH_BATCH", "500"))
 TABLE = "CREATE TABLE effects (event_id uuid NOT NULL, employee_id text NOT NULL, minutes integer NOT NULL)"
 INSERT = "INSERT INTO effects (event_id, employee_id, minutes) VALUES ($1, $2, $3)"
 
