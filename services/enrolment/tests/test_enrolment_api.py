@@ -78,7 +78,7 @@ async def test_a_full_batch_waitlists_and_a_withdrawal_promotes_the_oldest_waitl
     assert promoted["status"] == "enrolled"
     assert (await enrolment.http.get(enrolment.path(f"enrolments/{later['id']}"))).json()["status"] == "waitlisted"
     enrolled = [e.data for _, e in await enrolment.published("employee.enrolled")]
-    assert [d.employee.id for d in enrolled] == [first, second]
+    assert sorted(d.employee.id for d in enrolled) == sorted([first, second])  # different partitions: no order
     [(_, withdrawal)] = await enrolment.published("enrolment.withdrawn")
     assert isinstance(withdrawal.data, EnrolmentWithdrawn)
     assert (withdrawal.data.employee_id, withdrawal.data.reason) == (first, "Transferred to Hisar.")
