@@ -137,7 +137,7 @@ def _check_first_object(first: str) -> None:
 
 async def _chunks(reader: LineReader, pending: list[tuple[int, bytes]], parse: Any) -> AsyncIterator[list[BulkRow]]:
     chunk: list[BulkRow] = []
-    while pending:
+    while True:
         for number, raw in pending:
             row = parse(number, raw)
             if row is not None:
@@ -146,6 +146,8 @@ async def _chunks(reader: LineReader, pending: list[tuple[int, bytes]], parse: A
             yield chunk
             chunk = []
         pending = await reader.next_lines()
+        if not pending:
+            break
     if (last := getattr(parse, "finish", None)) and (row := last()):
         chunk.append(row)
     if chunk:

@@ -1,0 +1,158 @@
+"""The enrolment rules and the bulk-file reader, without infrastructure."""
+
+import uuid
+from datetime import date, datetime, timezone
+
+import pytest
+from karmayogi_contracts import decode, encode, ids
+
+from enrolment import bulk, domain, events
+from enrolment.domain import BatchSeats, Existing, Request
+
+pytestmark = pytest.mark.unit
+
+TENANT = "IN-BR"
+TODAY = date(2026, 3, 1)
+COURSE = uuid.uuid4()
+
+
+def batch(**changes) -> BatchSeats:
+    values = {"id": uuid.uuid4(), "course_id": COURSE, "start_date": date(2026, 3, 10), "capacity": 2,
+              "enrolment_open": True, **changes}
+    return BatchSeats(**values)
+
+
+def decide(requests, batches, existing=None, active=None, today=TODAY):
+    return domain.decide_enrolments(TENANT, requests, {b.id: b for b in batches}, existing or {}, active or {}, today)
+
+
+def test_seats_go_to_the_first_requests_and_the_rest_are_waitlisted():
+    b = batch()
+    outcomes, seated = decide([Request(n, f"BR{n}", b.id) for n in range(4)], [b])
+    assert [o.status for o in outcomes] == ["enrolled", "enrolled", "waitlisted", "waitlisted"]
+    assert (seated[b.id].enrolled_count, seated[b.id].waitlisted_count) == (2, 2)
+
+
+def test_the_same_employee_and_batch_is_one_enrolment_with_a_deterministic_id():
+    b = batch()
+    outcomes, seated = decide([Request(2, "BR1", b.id), Request(3, "BR1", b.id)], [b])
+    assert [o.outcome for o in outcomes] == ["accepted", "duplicate"]
+    assert outcomes[0].enrolment_id == outcomes[1].enrolment_id == ids.enrolment_id(TENANT, "BR1", b.id)
+    assert seated[b.id].enrolled_count == 1
+
+
+def test_a_batch_the_employee_withdrew_from_cannot_be_rejoined():
+    b = batch()
+    enrolment_id = ids.enrolment_id(TENANT, "BR1", b.id)
+    [outcome], _ = decide([Request(0, "BR1", b.id)], [b], existing={enrolment_id: Existing(enrolment_id, b.id, "withdrawn")})
+    assert outcome.outcome == "rejected" and "withdrew" in outcome.reason
+
+
+def test_one_active_enrolment_per_course_even_within_one_file():
+    one, two = batch(), batch()
+    outcomes, _ = decide([Request(2, "BR1", one.id), Request(3, "BR1", two.id)], [one, two])
+    assert [o.outcome for o in outcomes] == ["accepted", "rejected"]
+    assert f"active enrolment (enrolled) in batch {one.id}" in outcomes[1].reason
+
+
+def test_another_course_is_no_obstacle():
+    one, two = batch(), batch(course_id=uuid.uuid4())
+    outcomes, _ = decide([Request(2, "BR1", one.id), Request(3, "BR1", two.id)], [one, two])
+    assert [o.outcome for o in outcomes] == ["accepted", "accepted"]
+
+
+@pytest.mark.parametrize(("changes", "today", "open_"), [
+    ({}, date(2026, 3, 10), True),  # the start date itself still takes enrolments
+    ({}, date(2026, 3, 11), False),
+    ({"enrolment_open": False}, TODAY, False),
+])
+def test_a_batch_takes_enrolments_while_open_and_until_its_start_date(changes, today, open_):
+    assert (domain.closed_reason(batch(**changes), today) is None) is open_
+
+
+def test_an_unknown_batch_is_rejected_with_its_id():
+    missing = uuid.uuid4()
+    [outcome], _ = decide([Request(7, "BR1", missing)], [])
+    assert outcome.reason == f"Batch {missing} does not exist in {TENANT}."
+
+
+@pytest.mark.parametrize(("capacity", "enrolled", "waitlisted", "promoted"), [(2, 1, 5, 1), (10, 1, 3, 3), (2, 2, 4, 0), (1, 0, 0, 0)])
+def test_freed_seats_promote_as_many_waitlisted_as_fit(capacity, enrolled, waitlisted, promoted):
+    assert domain.seats_to_promote(capacity, enrolled, waitlisted) == promoted
+
+
+def test_capacity_cannot_drop_below_the_enrolled():
+    assert "below the 5 employees already enrolled" in domain.capacity_problem(4, 5)
+    assert domain.capacity_problem(5, 5) is None
+
+
+def test_spoke_trainers_must_be_master_trainers_of_the_family_and_hub_trainers_need_not():
+    problems = domain.ineligible_trainers("spoke", "gem-procurement", ["BR1", "BR2"], ["BR2"])
+    assert problems == ["Trainer BR1 holds no master-trainer certificate for course family 'gem-procurement'; "
+                        "a spoke batch can only be taught by master trainers certified at a hub."]
+    assert domain.ineligible_trainers("hub", "gem-procurement", ["BR1"], []) == []
+
+
+def test_a_spoke_belongs_to_a_hub_and_a_hub_to_nothing():
+    hub = uuid.uuid4()
+    assert domain.centre_problems("spoke", hub, "hub") == []
+    assert domain.centre_problems("spoke", hub, "spoke") == [f"hub_id: centre {hub} is a spoke, not a hub."]
+    assert domain.centre_problems("spoke", None, None) == ["hub_id: a spoke must name the hub it belongs to."]
+    assert domain.centre_problems("hub", hub, "hub")
+
+
+def test_the_enrolled_event_built_without_revalidation_is_a_valid_contract_event():
+    b = uuid.uuid4()
+    snapshot = events.batch_snapshot({
+        "id": b, "course_id": uuid.uuid4(), "course_title": "GeM Procurement", "competencies": [{"name": "Procurement", "kind": "functional"}],
+        "trains_trainers": False, "family": "gem-procurement", "centre_id": uuid.uuid4(), "centre_name": "DTC Gaya",
+        "tier": "spoke", "centre_district": "Gaya", "start_date": date(2026, 3, 10), "end_date": date(2026, 3, 12),
+        "mode": "blended", "sessions_planned": 3, "minimum_attendance_percent": 80, "mandatory_session_ids": [],
+    })
+    profile = events.profile_from_row({"id": "BR7", "name": "राम प्रसाद यादव", "email": None, "mobile": "+919430012345",
+                                       "preferred_language": "hi", "department": "Rural Development",
+                                       "designation": "Block Development Officer", "district": "Gaya"})
+    enrolment_id = ids.enrolment_id(TENANT, "BR7", b)
+    event = events.enrolled(TENANT, enrolment_id, profile, snapshot, at=datetime(2026, 3, 1, tzinfo=timezone.utc), channel="bulk")
+    record = encode(event)
+    decoded = decode(record.value, record.headers)
+    assert decoded.data == event.data
+    assert record.key == b"IN-BR:BR7" and decoded.id == enrolment_id
+
+
+async def _read(body: bytes, fmt: str = "csv", piece: int = 7) -> list[bulk.BulkRow]:
+    async def stream():
+        for start in range(0, len(body), piece):  # tiny pieces: lines are cut anywhere
+            yield body[start:start + piece]
+
+    return [row async for chunk in await bulk.open_file(stream(), fmt) for row in chunk]
+
+
+HEADER = b"batch_id,employee_id,name,email,mobile,preferred_language,department,designation,district\r\n"
+BATCH = b"3f2b8c1e-9a4d-4e6f-8b7a-1c2d3e4f5a6b"
+
+
+async def test_csv_rows_are_read_in_any_column_order_with_line_numbers_and_reasons():
+    body = (HEADER + BATCH + b",BR1,\xe0\xa4\xb0\xe0\xa4\xbe\xe0\xa4\xae,,,hi,Revenue,\"Clerk, Grade II\",Patna\r\n"
+            + b"\r\n" + BATCH + b",BR2,Sita,bad,,hi,Revenue,Clerk,Patna\n" + BATCH + b",BR3,Gita,,,hi,Revenue,\"Clerk\n")
+    rows = await _read(body)
+    assert [(r.line, r.employee_id) for r in rows] == [(2, "BR1"), (4, "BR2"), (5, None)]
+    assert rows[0].profile.name == "राम" and rows[0].profile.designation == "Clerk, Grade II"
+    assert rows[1].problem.startswith("email: value is not a valid email address")
+    assert rows[2].problem == "a quoted field is not closed before the end of the file."
+
+
+async def test_a_file_with_a_bom_and_no_final_newline_is_read():
+    rows = await _read(b"\xef\xbb\xbf" + HEADER + BATCH + b",BR1,Ram,,,hi,Revenue,Clerk,Patna")
+    assert rows[0].profile is not None
+
+
+@pytest.mark.parametrize(("body", "says"), [
+    (b"\xff\xfe" + HEADER, "not UTF-8"),
+    (b"employee_id,name\n", "missing columns"),
+    (b"%PDF-1.7\n", "missing columns"),
+    (b"", "empty"),
+])
+async def test_a_wrong_first_line_refuses_the_whole_file(body, says):
+    with pytest.raises(bulk.MalformedFile, match=says):
+        await _read(body)
