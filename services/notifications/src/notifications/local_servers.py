@@ -53,13 +53,15 @@ class MailDrop:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
+        self.seen = {path.stem.rsplit("-", 1)[-1] for path in directory.glob("*.eml")}  # kept across restarts
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         content = envelope.original_content or envelope.content
         headers = BytesHeaderParser(policy=default_policy).parsebytes(content)
         message_id = str(headers.get("Message-ID") or f"<missing-{uuid.uuid4()}@local>")
         key = message_key(message_id)
-        duplicate = any(self.directory.glob(f"*-{key}.eml"))
+        duplicate = key in self.seen
+        self.seen.add(key)
         name = f"{_stamp()}-{next(_sequence):06d}-{key}.eml"
         _write_atomically(self.directory / name, content)
         log.info("mail %s to %s%s", message_id, ",".join(envelope.rcpt_tos), " (duplicate)" if duplicate else "")
