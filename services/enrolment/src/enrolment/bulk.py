@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -231,12 +232,30 @@ def validated_row(line: int, fields: dict[str, Any]) -> BulkRow:
         if data[optional] == "":
             data[optional] = None
     try:
-        profile = EmployeeProfile.model_validate(data)
+        profile = _profile(data)
     except ValidationError as error:
         problems += [_sentence(problem) for problem in error.errors()]
     if problems:
         return rejected(line, "; ".join(problems) + ".", employee_id, batch_id)
     return BulkRow(line, profile.id, batch_id, profile)  # type: ignore[union-attr]
+
+
+# E-mail validation is the costliest check of a row (~40 us). An address whose domain has already passed
+# the full check and whose local part is a plain lowercase dot-atom is valid and already normalised, so
+# the full check is skipped for it: same result, a fraction of the time, on 300,000 rows of one state.
+_PLAIN_EMAIL = re.compile(r"([a-z0-9]+(?:[._+-][a-z0-9]+)*)@([a-z0-9.-]+)")
+_CHECKED_DOMAINS: set[str] = set()
+
+
+def _profile(data: dict[str, Any]) -> EmployeeProfile:
+    email = data.get("email")
+    plain = _PLAIN_EMAIL.fullmatch(email) if isinstance(email, str) and len(email) <= 254 else None
+    if plain and len(plain[1]) <= 64 and plain[2] in _CHECKED_DOMAINS:
+        return EmployeeProfile.model_validate({**data, "email": None}).model_copy(update={"email": email})
+    profile = EmployeeProfile.model_validate(data)
+    if plain and profile.email == email and len(_CHECKED_DOMAINS) < 10_000:
+        _CHECKED_DOMAINS.add(plain[2])
+    return profile
 
 
 def _sentence(problem: Any) -> str:

@@ -53,6 +53,11 @@ class Request:
     line: int
     employee_id: str
     batch_id: UUID
+    enrolment_id: UUID
+
+
+def request(tenant: str, line: int, employee_id: str, batch_id: UUID) -> Request:
+    return Request(line, employee_id, batch_id, ids.enrolment_id(tenant, employee_id, batch_id))
 
 
 @dataclass(frozen=True)
@@ -115,8 +120,7 @@ def _decide(
     active: Mapping[tuple[str, UUID], Existing],
     today: date,
 ) -> Outcome:
-    who, batch_id = request.employee_id, request.batch_id
-    enrolment_id = ids.enrolment_id(tenant, who, batch_id)
+    who, batch_id, enrolment_id = request.employee_id, request.batch_id, request.enrolment_id
 
     def rejected(reason: str) -> Outcome:
         return Outcome(request.line, who, batch_id, None, "rejected", reason=reason)

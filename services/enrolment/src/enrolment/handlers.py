@@ -10,8 +10,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from karmayogi_contracts import CertificateIssued, CloudEvent, ids
-from karmayogi_runtime import outbox
+from karmayogi_contracts import CertificateIssued, CloudEvent
 from karmayogi_runtime.consumer import EventContext
 
 from enrolment import domain, events
@@ -46,7 +45,7 @@ async def enrol_one(
     if employee is None:
         raise Refused(f"Employee {employee_id} is not in the directory of {tenant}; add them with "
                       f"PUT /v1/states/{tenant}/employees/{employee_id} first.")
-    [outcome] = await _enrol(connection, tenant, [Request(0, employee_id, batch_id)],
+    [outcome] = await _enrol(connection, tenant, [domain.request(tenant, 0, employee_id, batch_id)],
                              {employee_id: events.profile_from_row(employee)}, channel, clock, correlation_id)
     if outcome.outcome == "rejected":
         raise Refused(outcome.reason or "The enrolment was refused.")
@@ -59,7 +58,7 @@ async def enrol_chunk(
     """One chunk of a bulk file in one transaction: directory upsert, enrolments, events, report rows."""
     valid = [row for row in rows if row.profile is not None and row.batch_id is not None]
     await _upsert_profiles(connection, tenant, [row.profile for row in valid])
-    requests = [Request(row.line, row.employee_id, row.batch_id) for row in valid]  # type: ignore[arg-type]
+    requests = [domain.request(tenant, row.line, row.employee_id, row.batch_id) for row in valid]  # type: ignore[arg-type]
     profiles = {row.employee_id: row.profile for row in valid}
     outcomes = await _enrol(connection, tenant, requests, profiles, channel, clock, str(job_id))
     report = outcomes + [
@@ -79,7 +78,7 @@ async def _enrol(
 ) -> list[Outcome]:
     batches = await sql.lock_batches(connection, tenant, [r.batch_id for r in requests])
     existing = await sql.find_enrolments(
-        connection, tenant, [ids.enrolment_id(tenant, r.employee_id, r.batch_id) for r in requests])
+        connection, tenant, [r.enrolment_id for r in requests])
     pairs = {(r.employee_id, batches[r.batch_id].course_id) for r in requests if r.batch_id in batches}
     active = await sql.active_in_courses(connection, tenant, sorted(pairs, key=str))
     outcomes, seated = domain.decide_enrolments(tenant, requests, batches, existing, active, clock.today)
@@ -92,7 +91,7 @@ async def _enrol(
     await sql.save_seats(connection, tenant, [b for b in seated.values() if b != batches[b.id]])
     enrolled = [o for o in accepted if o.status == "enrolled"]
     snapshots = await _snapshots(connection, tenant, {o.batch_id for o in enrolled})
-    await outbox.add_many(connection, [
+    await sql.add_to_outbox(connection, [
         events.enrolled(tenant, o.enrolment_id, profiles[o.employee_id], snapshots[o.batch_id], at=clock.now,  # type: ignore[arg-type]
                         channel=channel, correlation_id=correlation_id)
         for o in enrolled
@@ -136,9 +135,9 @@ async def withdraw(
     await connection.execute(sql.WITHDRAW, tenant, enrolment_id, clock.now, reason)
     if enrolment["status"] == "enrolled":
         batch = replace(batch, enrolled_count=batch.enrolled_count - 1)
-        await outbox.add(connection, events.withdrawn(
+        await sql.add_to_outbox(connection, [events.withdrawn(
             tenant, enrolment_id, enrolment["employee_id"], enrolment["batch_id"], at=clock.now, reason=reason,
-            correlation_id=correlation_id))
+            correlation_id=correlation_id)])
     else:
         batch = replace(batch, waitlisted_count=batch.waitlisted_count - 1)
     await promote_waitlisted(connection, tenant, batch, clock, correlation_id)
@@ -160,7 +159,7 @@ async def promote_waitlisted(
     profiles = {row["id"]: events.profile_from_row(row)
                 for row in await connection.fetch(sql.PROFILES, tenant, [p["employee_id"] for p in promoted])}
     snapshot = (await _snapshots(connection, tenant, {batch.id}))[batch.id]
-    await outbox.add_many(connection, [
+    await sql.add_to_outbox(connection, [
         events.enrolled(tenant, row["id"], profiles[row["employee_id"]], snapshot, at=clock.now, channel=row["channel"],
                         correlation_id=correlation_id)
         for row in promoted

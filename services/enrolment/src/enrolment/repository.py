@@ -7,7 +7,10 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
+from karmayogi_contracts import CloudEvent
+from karmayogi_runtime.outbox import split_headers
 
+from enrolment import events
 from enrolment.domain import BatchSeats, Existing
 
 Connection = asyncpg.Connection
@@ -217,3 +220,22 @@ async def save_seats(connection: Connection, tenant: str, batches: Sequence[Batc
 
 async def batch_snapshots(connection: Connection, tenant: str, batch_ids: Sequence[UUID]) -> dict[UUID, Any]:
     return {row["id"]: row for row in await connection.fetch(BATCH_SNAPSHOT, tenant, list(set(batch_ids)))}
+
+
+OUTBOX_COLUMNS = ("topic", "key", "header_names", "header_values", "value", "event_id")
+
+
+async def add_to_outbox(connection: Connection, published: Sequence[CloudEvent]) -> None:
+    """Queue events in the runtime's outbox table, in the caller's transaction, with one COPY.
+
+    The same rows `karmayogi_runtime.outbox.add_many` writes, but COPY takes a 1,000-event chunk of a bulk
+    file in a few milliseconds where the prepared INSERT per row took ten times as long. COPY fires the
+    table's statement trigger, so the relay is woken as usual."""
+    if not published:
+        return
+    rows = []
+    for event in published:
+        record = events.record(event)
+        names, values = split_headers(record.headers)
+        rows.append((record.topic, record.key, names, values, record.value, str(event.id)))
+    await connection.copy_records_to_table("outbox", columns=OUTBOX_COLUMNS, records=rows)
