@@ -1,0 +1,181 @@
+"""The HTTP API for trainers and state systems, thin: validate, one transaction, a use case, answer.
+
+The tenant (the state's ISO 3166-2 code) is a path segment: `/v1/states/IN-HR/...`. Marking answers
+202: the attendance is published, and recorded when this service consumes it a moment later.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import datetime, timezone
+from typing import Annotated, Literal
+from uuid import UUID
+
+import asyncpg
+from fastapi import APIRouter, Body, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
+from karmayogi_contracts.fields import EMPLOYEE_ID_PATTERN, UtcDatetime
+from karmayogi_runtime.http import Pool, Problem
+from karmayogi_runtime.logs import correlation_id
+from pydantic import BaseModel, ConfigDict, Field
+
+from attendance import bulk, marking
+from attendance.bulk import BadLine, Mark
+from attendance.handlers import Clock
+from attendance.marking import Outcome, PlannedSession, Refused
+
+router = APIRouter(prefix="/v1")
+Tenant = Annotated[str, Path(pattern=r"^IN-[A-Z]{2}$", description="The state's ISO 3166-2 code.", examples=["IN-HR"])]
+EmployeeId = Annotated[str, Path(pattern=EMPLOYEE_ID_PATTERN, description="The employee's HRMS id.")]
+MarkedBy = Literal["trainer", "biometric", "igot", "admin"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SessionIn(Strict):
+    starts_at: UtcDatetime = Field(examples=["2026-11-16T10:00:00+05:30"])
+    duration_minutes: int = Field(ge=1, le=1440, examples=[90])
+    mode: Literal["classroom", "online"] = "classroom"
+
+
+class ScheduleIn(Strict):
+    sessions: list[SessionIn] = Field(min_length=1, max_length=200)
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"sessions": [
+        {"starts_at": "2026-11-16T10:00:00+05:30", "duration_minutes": 90, "mode": "classroom"}]}]})
+
+
+class SessionOut(BaseModel):
+    id: UUID
+    batch_id: UUID
+    starts_at: datetime
+    duration_minutes: int
+    mode: str
+
+
+class AttendeeIn(Strict):
+    employee_id: str = Field(pattern=EMPLOYEE_ID_PATTERN, examples=["HR0012345"])
+    minutes_attended: int | None = Field(None, ge=0, le=1440, description="Empty: the whole session.")
+
+
+class MarkListIn(Strict):
+    marked_by: MarkedBy = "trainer"
+    attendees: list[AttendeeIn] = Field(min_length=1, max_length=1000)
+
+
+class MarkOneIn(Strict):
+    marked_by: MarkedBy = "trainer"
+    minutes_attended: int | None = Field(None, ge=0, le=1440, description="Empty: the whole session.")
+
+
+class OutcomeOut(BaseModel):
+    line: int
+    employee_id: str | None
+    session_id: UUID | None
+    status: marking.Status
+    reason: str | None = None
+    attendance_id: UUID | None = None
+
+
+class MarkOut(BaseModel):
+    accepted: int
+    duplicate: int
+    rejected: int
+    rows: list[OutcomeOut]
+
+
+def clock(request: Request) -> Clock:
+    return Clock(now=datetime.now(timezone.utc), zone=request.app.state.runtime.definition.settings.zone())
+
+
+@contextlib.asynccontextmanager
+async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
+    async with pool.acquire() as connection:
+        try:
+            async with connection.transaction():
+                yield connection
+        except Refused as refused:
+            if refused.status == 422:
+                raise RequestValidationError([{"loc": (), "msg": s} for s in refused.sentences]) from None
+            raise Problem(refused.status, " ".join(refused.sentences)) from None
+
+
+@router.post("/states/{tenant}/batches/{batch_id}/sessions", status_code=201, response_model=list[SessionOut],
+             tags=["sessions"], summary="Schedule sessions of a batch",
+             description="Adds sessions (each within the batch's dates) to a batch known from its enrolments; "
+                         "scheduling the same start time again changes nothing. Answers every session of the batch.")
+async def schedule_sessions(tenant: Tenant, batch_id: UUID, body: ScheduleIn, pool: Pool, request: Request) -> list[dict]:
+    plan = [PlannedSession(s.starts_at, s.duration_minutes, s.mode) for s in body.sessions]
+    async with transaction(pool) as connection:
+        return [dict(r) for r in await marking.schedule(connection, tenant, batch_id, plan, clock(request))]
+
+
+@router.get("/states/{tenant}/batches/{batch_id}/sessions", response_model=list[SessionOut], tags=["sessions"],
+            summary="Sessions of a batch")
+async def list_sessions(tenant: Tenant, batch_id: UUID, pool: Pool) -> list[dict]:
+    async with transaction(pool) as connection:
+        await marking.known_batch(connection, tenant, batch_id)
+        return [dict(r) for r in await connection.fetch(marking.sql.SESSIONS_OF_BATCH, tenant, batch_id)]
+
+
+async def _mark_session(pool: asyncpg.Pool, request: Request, tenant: str, session_id: UUID, marks: list[Mark],
+                        marked_by: str) -> MarkOut:
+    async with transaction(pool) as connection:
+        if await connection.fetchrow(marking.sql.SESSION, tenant, session_id) is None:
+            raise Refused(404, f"No session {session_id} is scheduled in {tenant}.")
+        outcomes = await marking.mark(connection, tenant, marks, marked_by, clock(request), correlation_id.get())
+        if rejected := [o.reason for o in outcomes if o.status == "rejected"]:
+            raise Refused(422, *rejected)  # a trainer's list is all or nothing
+    return report(outcomes, [])
+
+
+@router.post("/states/{tenant}/sessions/{session_id}/attendance", status_code=202, response_model=MarkOut,
+             tags=["attendance"], summary="Mark attendance for a session (a list of employees)",
+             description="All or nothing: if any employee cannot be marked, nothing is and every problem is "
+                         "answered. An employee already marked is reported as a duplicate.")
+async def mark_session(tenant: Tenant, session_id: UUID, body: MarkListIn, pool: Pool, request: Request) -> MarkOut:
+    marks = [Mark(i + 1, a.employee_id, session_id, a.minutes_attended) for i, a in enumerate(body.attendees)]
+    return await _mark_session(pool, request, tenant, session_id, marks, body.marked_by)
+
+
+@router.put("/states/{tenant}/sessions/{session_id}/attendance/{employee_id}", status_code=202, response_model=MarkOut,
+            tags=["attendance"], summary="Mark one employee present at a session")
+async def mark_one(tenant: Tenant, session_id: UUID, employee_id: EmployeeId, pool: Pool, request: Request,
+                   body: Annotated[MarkOneIn | None, Body()] = None) -> MarkOut:
+    body = body or MarkOneIn()
+    return await _mark_session(pool, request, tenant, session_id, [Mark(1, employee_id, session_id, body.minutes_attended)],
+                               body.marked_by)
+
+
+@router.post("/states/{tenant}/attendance-imports", response_model=MarkOut, tags=["attendance"],
+             summary="Import attendance from a state system (CSV or NDJSON, streamed)",
+             description="Columns: employee_id, session_id, minutes_attended (empty: whole session), marked_at "
+                         "(RFC 3339; empty: now). Every line gets a status: accepted, duplicate or rejected with "
+                         "the reason. Committed in chunks of 1,000 lines: sending the same file again is safe.")
+async def import_attendance(tenant: Tenant, request: Request, pool: Pool,
+                            marked_by: Annotated[MarkedBy, Query(description="The system the file comes from.")] = "biometric") -> MarkOut:
+    try:
+        kind = bulk.file_format(request.headers.get("content-type"))
+        outcomes: list[Outcome] = []
+        bad: list[BadLine] = []
+        async for chunk in bulk.rows(request.stream(), kind):
+            bad += [row for row in chunk if isinstance(row, BadLine)]
+            marks = [row for row in chunk if isinstance(row, Mark)]
+            async with transaction(pool) as connection:
+                outcomes += await marking.mark(connection, tenant, marks, marked_by, clock(request), correlation_id.get())
+    except bulk.MalformedFile as malformed:
+        raise Problem(415 if "Content-Type" in str(malformed) else 400, str(malformed)) from None
+    return report(outcomes, bad)
+
+
+def report(outcomes: list[Outcome], bad: list[BadLine]) -> MarkOut:
+    rows = [OutcomeOut(line=o.line, employee_id=o.employee_id, session_id=o.session_id, status=o.status,
+                       reason=o.reason, attendance_id=o.attendance_id) for o in outcomes]
+    rows += [OutcomeOut(line=b.line, employee_id=None, session_id=None, status="rejected", reason=f"Line {b.line} {b.reason}")
+             for b in bad]
+    rows.sort(key=lambda r: r.line)
+    count = {status: sum(r.status == status for r in rows) for status in ("accepted", "duplicate", "rejected")}
+    return MarkOut(**count, rows=rows)

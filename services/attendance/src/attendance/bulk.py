@@ -1,0 +1,149 @@
+"""Reading an attendance file from a state system (CSV or NDJSON) as a stream of rows, chunk by chunk.
+
+Columns: `employee_id`, `session_id` (required), `minutes_attended` (empty: the whole session),
+`marked_at` (RFC 3339; empty: when the file is received). The file is never held in memory: bytes are
+split into lines as they arrive. A bad line is reported with its number and the import goes on; a file
+whose first line is unreadable is refused as a whole.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from karmayogi_contracts.fields import EMPLOYEE_ID_PATTERN
+
+Format = Literal["csv", "ndjson"]
+CHUNK_ROWS = 1000
+MAX_LINE_BYTES = 16 * 1024
+REQUIRED = ("employee_id", "session_id")
+COLUMNS = (*REQUIRED, "minutes_attended", "marked_at")
+CONTENT_TYPES: dict[str, Format] = {
+    "text/csv": "csv", "application/csv": "csv",
+    "application/x-ndjson": "ndjson", "application/ndjson": "ndjson", "application/jsonl": "ndjson",
+}
+_EMPLOYEE_ID = re.compile(EMPLOYEE_ID_PATTERN)
+
+
+class MalformedFile(Exception):
+    """The file as a whole cannot be read; nothing was imported."""
+
+
+@dataclass(frozen=True)
+class Mark:
+    """One attendance to mark: from a file line, or from a trainer's request."""
+
+    line: int
+    employee_id: str
+    session_id: UUID
+    minutes: int | None = None
+    marked_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class BadLine:
+    line: int
+    reason: str
+
+
+def file_format(content_type: str | None) -> Format:
+    kind = (content_type or "").split(";")[0].strip().lower()
+    if kind not in CONTENT_TYPES:
+        raise MalformedFile("Send the file as text/csv or application/x-ndjson (Content-Type header).")
+    return CONTENT_TYPES[kind]
+
+
+async def lines(stream: AsyncIterator[bytes]) -> AsyncIterator[tuple[int, str]]:
+    """Numbered, decoded, non-blank lines of a byte stream."""
+    pending, number = b"", 0
+    async for chunk in stream:
+        pending += chunk
+        *complete, pending = pending.split(b"\n")
+        if len(pending) > MAX_LINE_BYTES:
+            raise MalformedFile(f"Line {number + len(complete) + 1} is longer than {MAX_LINE_BYTES} bytes.")
+        for raw in complete:
+            number += 1
+            if raw.strip():
+                yield number, _decode(raw, number)
+    if pending.strip():
+        yield number + 1, _decode(pending, number + 1)
+
+
+def _decode(raw: bytes, number: int) -> str:
+    try:
+        return raw.decode("utf-8-sig" if number == 1 else "utf-8").rstrip("\r")
+    except UnicodeDecodeError:
+        raise MalformedFile(f"Line {number} is not UTF-8 text; save the file as UTF-8.") from None
+
+
+async def rows(stream: AsyncIterator[bytes], kind: Format) -> AsyncIterator[list[Mark | BadLine]]:
+    """Chunks of parsed rows, each a `Mark` or a `BadLine` with its reason."""
+    chunk: list[Mark | BadLine] = []
+    header: list[str] | None = None
+    async for number, text in lines(stream):
+        if kind == "csv" and header is None:
+            header = [name.strip() for name in next(csv.reader([text]))]
+            if missing := [c for c in REQUIRED if c not in header]:
+                raise MalformedFile(f"The CSV header lacks the column(s) {', '.join(missing)}; "
+                                    f"expected {', '.join(COLUMNS)}.")
+            continue
+        chunk.append(_csv_row(number, text, header) if kind == "csv" else _json_row(number, text))
+        if len(chunk) >= CHUNK_ROWS:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _csv_row(number: int, text: str, header: list[str] | None) -> Mark | BadLine:
+    values = next(csv.reader([text]), [])
+    if len(values) != len(header or ()):
+        return BadLine(number, f"has {len(values)} fields; the header has {len(header or ())}.")
+    return parse(number, dict(zip(header or (), values)))
+
+
+def _json_row(number: int, text: str) -> Mark | BadLine:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError:
+        return BadLine(number, "is not a JSON object.")
+    if not isinstance(value, dict):
+        return BadLine(number, "is not a JSON object.")
+    return parse(number, value)
+
+
+def parse(number: int, row: dict[str, Any]) -> Mark | BadLine:
+    employee_id = str(row.get("employee_id") or "").strip()
+    if not _EMPLOYEE_ID.fullmatch(employee_id):
+        return BadLine(number, "employee_id must be 1-64 letters, digits, '.', '_' or '-'.")
+    try:
+        session_id = UUID(str(row.get("session_id") or "").strip())
+    except ValueError:
+        return BadLine(number, "session_id must be a session id (a UUID) given when the session was scheduled.")
+    minutes = row.get("minutes_attended")
+    if minutes in (None, ""):
+        minutes = None
+    else:
+        try:
+            minutes = int(str(minutes).strip())
+        except ValueError:
+            return BadLine(number, "minutes_attended must be a whole number of minutes.")
+        if minutes < 0:
+            return BadLine(number, "minutes_attended must not be negative.")
+    marked_at = row.get("marked_at")
+    if marked_at in (None, ""):
+        marked_at = None
+    else:
+        try:
+            marked_at = datetime.fromisoformat(str(marked_at).strip())
+        except ValueError:
+            return BadLine(number, "marked_at must be an RFC 3339 date-time with an offset.")
+        if marked_at.tzinfo is None:
+            return BadLine(number, "marked_at must carry a UTC offset, e.g. 2026-11-20T10:30:00+05:30.")
+    return Mark(number, employee_id, session_id, minutes, marked_at)

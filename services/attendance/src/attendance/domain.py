@@ -1,0 +1,105 @@
+"""The rules of attendance and completion: pure functions over frozen values, no I/O, no clock.
+
+Attendance percentage (the figure the completion rule is compared with, and the one reported in
+`course.completed`):
+
+    attendance_percent = 100 x (sum over distinct sessions s of min(1, minutes_s / duration_s)) / sessions_planned
+
+- A session counts once, however many times and from however many sources (trainer, biometric, iGOT)
+  it is reported: its minutes are the most any report gave, so a later, smaller report never lowers it.
+- Every planned session weighs the same; a session attended in full counts 1, half of it 0.5. When every
+  session has the same length (the usual case) this is exactly attended minutes over planned minutes,
+  which is what the contract describes; it does not need the length of sessions not yet scheduled.
+- The percentage is capped at 100 (a state system may report more sessions than were planned).
+- `sessions_attended` counts sessions with at least one minute attended.
+
+A course is complete when the percentage reaches the rule's minimum (compared exactly, without
+rounding), every mandatory session was attended, and at least one session was attended (a 0% rule does
+not complete an employee who never came). A withdrawn enrolment never completes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta, tzinfo
+from fractions import Fraction
+from uuid import UUID
+
+# A publisher's clock may run a little ahead of ours; more than this is a future timestamp.
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Rule:
+    minimum_attendance_percent: int
+    mandatory_session_ids: frozenset[UUID] = frozenset()
+
+
+@dataclass(frozen=True)
+class Attended:
+    """What is recorded for one session of one enrolment (the best of every report)."""
+
+    session_id: UUID
+    minutes: int
+    duration_minutes: int
+
+
+@dataclass(frozen=True)
+class Progress:
+    sessions_attended: int
+    sessions_planned: int
+    credit: Fraction  # sessions' worth attended, each session at most 1
+
+    @property
+    def percent(self) -> Fraction:
+        return min(Fraction(100), 100 * self.credit / self.sessions_planned)
+
+    @property
+    def rounded_percent(self) -> float:
+        return round(float(self.percent), 2)
+
+
+def progress(sessions_planned: int, attended: Iterable[Attended]) -> Progress:
+    best: dict[UUID, Attended] = {}
+    for record in attended:
+        known = best.get(record.session_id)
+        if known is None or record.minutes > known.minutes:
+            best[record.session_id] = record
+    present = [r for r in best.values() if r.minutes > 0]
+    credit = sum((min(Fraction(1), Fraction(r.minutes, r.duration_minutes)) for r in present), Fraction(0))
+    return Progress(len(present), sessions_planned, credit)
+
+
+def completion_reached(rule: Rule, sessions_planned: int, attended: Sequence[Attended], *, withdrawn: bool) -> bool:
+    if withdrawn:
+        return False
+    reached = progress(sessions_planned, attended)
+    present = {r.session_id for r in attended if r.minutes > 0}
+    return (
+        reached.sessions_attended > 0
+        and reached.percent >= rule.minimum_attendance_percent
+        and rule.mandatory_session_ids <= present
+    )
+
+
+# --- checks on one attendance, shared by the API and the consumer (one sentence per problem) ----------
+
+
+def session_within_batch(starts_at: datetime, start: date, end: date, zone: tzinfo) -> str | None:
+    day = starts_at.astimezone(zone).date()
+    if start <= day <= end:
+        return None
+    return f"The session on {day.isoformat()} is outside the batch dates ({start.isoformat()} to {end.isoformat()})."
+
+
+def attendance_problem(session_starts_at: datetime, marked_at: datetime, now: datetime) -> str | None:
+    """Why an attendance cannot be true at `now`, or None."""
+    if session_starts_at > now + CLOCK_SKEW:
+        return (f"The session starts at {session_starts_at.isoformat()}, in the future: attendance can be marked "
+                "once it has started.")
+    if marked_at > now + CLOCK_SKEW:
+        return f"The attendance is marked at {marked_at.isoformat()}, in the future: check the sender's clock."
+    return None
+
+

@@ -1,0 +1,133 @@
+"""The use cases behind the API: scheduling sessions, and marking attendance.
+
+Marking never writes attendance: it checks each mark against what this service knows (the session,
+the roster, the clock), and publishes `session.attended` through the outbox for the ones that hold.
+The consumer of `session.attended` then records them like any state system's report (one write path).
+A mark already recorded, or repeated in the same request, is reported as a duplicate and not published.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Literal
+from uuid import UUID, uuid5
+
+import asyncpg
+from karmayogi_contracts import CloudEvent, ids
+from karmayogi_runtime import outbox
+
+from attendance import domain, events
+from attendance import repository as sql
+from attendance.bulk import Mark
+from attendance.handlers import Clock
+
+Status = Literal["accepted", "duplicate", "rejected"]
+
+
+class Refused(Exception):
+    """The request cannot be done as asked; answered as `status` with these sentences."""
+
+    def __init__(self, status: int, *sentences: str) -> None:
+        super().__init__(" ".join(sentences))
+        self.status = status
+        self.sentences = list(sentences)
+
+
+@dataclass(frozen=True)
+class PlannedSession:
+    starts_at: datetime
+    duration_minutes: int
+    mode: str
+
+
+@dataclass(frozen=True)
+class Outcome:
+    line: int
+    employee_id: str
+    session_id: UUID
+    status: Status
+    reason: str | None = None
+    attendance_id: UUID | None = None
+
+
+def session_id(tenant: str, batch_id: UUID, starts_at: datetime) -> UUID:
+    """One session per batch and start time: scheduling the same plan twice changes nothing."""
+    return uuid5(ids.NAMESPACE, f"session:{tenant}:{batch_id}:{starts_at.astimezone(timezone.utc).isoformat()}")
+
+
+async def known_batch(connection: asyncpg.Connection, tenant: str, batch_id: UUID) -> asyncpg.Record:
+    batch = await connection.fetchrow(sql.BATCH, tenant, batch_id)
+    if batch is None:
+        raise Refused(404, f"No batch {batch_id} is known in {tenant}: sessions can be scheduled once someone "
+                           "is enrolled in the batch.")
+    return batch
+
+
+async def schedule(connection: asyncpg.Connection, tenant: str, batch_id: UUID, plan: Sequence[PlannedSession],
+                   clock: Clock) -> list[asyncpg.Record]:
+    await connection.execute(sql.LOCK_BATCH, batch_id)
+    batch = await known_batch(connection, tenant, batch_id)
+    problems = [p for s in plan if (p := domain.session_within_batch(s.starts_at, batch["start_date"],
+                                                                      batch["end_date"], clock.zone))]
+    if problems:
+        raise Refused(422, *dict.fromkeys(problems))
+    for session in plan:
+        await connection.execute(sql.INSERT_SESSION, tenant, session_id(tenant, batch_id, session.starts_at),
+                                 batch_id, session.starts_at, session.duration_minutes, session.mode)
+    scheduled = await connection.fetch(sql.SESSIONS_OF_BATCH, tenant, batch_id)
+    if len(scheduled) > batch["sessions_planned"]:
+        raise Refused(409, f"Batch {batch_id} plans {batch['sessions_planned']} sessions; scheduling these would "
+                           f"make {len(scheduled)}. Change the batch's sessions planned first.")
+    return scheduled
+
+
+async def mark(connection: asyncpg.Connection, tenant: str, marks: Sequence[Mark], marked_by: str,
+               clock: Clock, correlation_id: str | None = None) -> list[Outcome]:
+    """Check every mark, publish the good ones in the caller's transaction, and say what became of each."""
+    sessions = {r["id"]: r for r in await connection.fetch(
+        sql.SESSIONS_BY_IDS, tenant, list({m.session_id for m in marks}))}
+    enrolment_of = {m: ids.enrolment_id(tenant, m.employee_id, sessions[m.session_id]["batch_id"])
+                    for m in marks if m.session_id in sessions}
+    enrolments = {r["enrolment_id"]: r for r in await connection.fetch(sql.ENROLMENTS, list(set(enrolment_of.values())))}
+    recorded = {(r["enrolment_id"], r["session_id"]) for r in await connection.fetch(
+        sql.KNOWN_ATTENDANCE, list(set(enrolment_of.values())), list(sessions))}
+    outcomes, publish, seen = [], [], set()
+    for m in marks:
+        session = sessions.get(m.session_id)
+        enrolment = enrolments.get(enrolment_of.get(m))
+        reason = _problem(m, session, enrolment, clock)
+        if reason is not None:
+            outcomes.append(Outcome(m.line, m.employee_id, m.session_id, "rejected", reason))
+            continue
+        attendance_id = ids.attendance_id(tenant, m.employee_id, m.session_id)
+        if (enrolment["enrolment_id"], m.session_id) in recorded or attendance_id in seen:
+            outcomes.append(Outcome(m.line, m.employee_id, m.session_id, "duplicate",
+                                    "This attendance is already recorded.", attendance_id))
+            continue
+        seen.add(attendance_id)
+        publish.append(_event(tenant, m, session, enrolment, marked_by, clock, correlation_id))
+        outcomes.append(Outcome(m.line, m.employee_id, m.session_id, "accepted", None, attendance_id))
+    await outbox.add_many(connection, publish)
+    return outcomes
+
+
+def _problem(m: Mark, session, enrolment, clock: Clock) -> str | None:
+    if session is None:
+        return f"No session {m.session_id} is scheduled in this state."
+    if enrolment is None:
+        return f"Employee {m.employee_id} is not enrolled in batch {session['batch_id']} of session {m.session_id}."
+    if enrolment["withdrawn_at"] is not None:
+        return f"Employee {m.employee_id} withdrew from batch {session['batch_id']}; attendance cannot be marked."
+    if m.minutes is not None and m.minutes > session["duration_minutes"]:
+        return (f"minutes_attended {m.minutes} is more than the session's {session['duration_minutes']} minutes.")
+    return domain.attendance_problem(session["starts_at"], m.marked_at or clock.now, clock.now)
+
+
+def _event(tenant: str, m: Mark, session, enrolment, marked_by: str, clock: Clock,
+           correlation_id: str | None) -> CloudEvent:
+    minutes = session["duration_minutes"] if m.minutes is None else m.minutes
+    return events.attended(tenant, m.employee_id, session, minutes=minutes, marked_by=marked_by,
+                           marked_at=m.marked_at or clock.now, enrolment_id=enrolment["enrolment_id"],
+                           correlation_id=correlation_id)

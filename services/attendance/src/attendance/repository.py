@@ -1,0 +1,101 @@
+"""SQL as named statements over asyncpg. Every row carries its tenant; every write is idempotent."""
+
+UPSERT_BATCH = """
+    INSERT INTO batches (tenant, id, course, centre, start_date, end_date, mode, sessions_planned, snapshot_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    ON CONFLICT (id) DO UPDATE SET
+        course = excluded.course, centre = excluded.centre, start_date = excluded.start_date,
+        end_date = excluded.end_date, mode = excluded.mode, sessions_planned = excluded.sessions_planned,
+        snapshot_at = excluded.snapshot_at
+    WHERE batches.snapshot_at < excluded.snapshot_at
+"""
+INSERT_ENROLMENT = """
+    INSERT INTO enrolments (tenant, enrolment_id, employee_id, employee_name, batch_id, course, centre, centre_id,
+                            district, sessions_planned, minimum_attendance_percent, mandatory_session_ids,
+                            enrolled_at, withdrawn_at)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13,
+            (SELECT withdrawn_at FROM withdrawals WHERE enrolment_id = $2))
+    ON CONFLICT (enrolment_id) DO NOTHING
+"""
+INSERT_WITHDRAWAL = """
+    INSERT INTO withdrawals (tenant, enrolment_id, employee_id, batch_id, withdrawn_at, reason)
+    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (enrolment_id) DO NOTHING
+"""
+MARK_WITHDRAWN = "UPDATE enrolments SET withdrawn_at = $2 WHERE enrolment_id = $1 AND withdrawn_at IS NULL"
+
+# The row lock orders a completion against a concurrent withdrawal of the same enrolment.
+ENROLMENT_FOR_UPDATE = """
+    SELECT e.*, b.start_date, b.end_date
+    FROM enrolments e JOIN batches b ON b.id = e.batch_id
+    WHERE e.enrolment_id = $1 FOR UPDATE OF e
+"""
+ENROLMENT = """
+    SELECT e.*, b.start_date, b.end_date
+    FROM enrolments e JOIN batches b ON b.id = e.batch_id
+    WHERE e.tenant = $1 AND e.enrolment_id = $2
+"""
+ENROLMENTS = "SELECT enrolment_id, employee_id, batch_id, withdrawn_at FROM enrolments WHERE enrolment_id = ANY($1::uuid[])"
+BATCH = "SELECT * FROM batches WHERE tenant = $1 AND id = $2"
+
+INSERT_SESSION = """
+    INSERT INTO sessions (tenant, id, batch_id, starts_at, duration_minutes, mode)
+    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING
+"""
+SESSION = "SELECT * FROM sessions WHERE tenant = $1 AND id = $2"
+SESSIONS_BY_IDS = "SELECT * FROM sessions WHERE tenant = $1 AND id = ANY($2::uuid[])"
+SESSION_BY_ID = "SELECT * FROM sessions WHERE id = $1"
+SESSIONS_OF_BATCH = "SELECT * FROM sessions WHERE tenant = $1 AND batch_id = $2 ORDER BY starts_at, id"
+COUNT_SESSIONS = "SELECT count(*) FROM sessions WHERE batch_id = $1"
+LOCK_BATCH = "SELECT pg_advisory_xact_lock(hashtext('sessions:' || $1::uuid::text))"
+
+RECORD_ATTENDANCE = """
+    INSERT INTO attendance (tenant, enrolment_id, session_id, employee_id, minutes, duration_minutes, starts_at,
+                            marked_at, sources)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, ARRAY[$9::text])
+    ON CONFLICT (enrolment_id, session_id) DO UPDATE SET
+        minutes = GREATEST(attendance.minutes, excluded.minutes),
+        marked_at = CASE WHEN excluded.minutes > attendance.minutes THEN excluded.marked_at ELSE attendance.marked_at END,
+        sources = CASE WHEN $9 = ANY(attendance.sources) THEN attendance.sources ELSE attendance.sources || $9 END
+"""
+ATTENDED = """
+    SELECT session_id, minutes, duration_minutes, marked_at FROM attendance WHERE enrolment_id = $1
+"""
+# GREATEST: progress never goes backwards, even if a snapshot or a rule were to change.
+SAVE_PROGRESS = """
+    UPDATE enrolments SET sessions_attended = GREATEST(sessions_attended, $2),
+                          attendance_percent = GREATEST(attendance_percent, $3)
+    WHERE enrolment_id = $1
+"""
+RECORD_COMPLETION = """
+    INSERT INTO completions (tenant, enrolment_id, completion_id, completed_at) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (enrolment_id) DO NOTHING RETURNING completion_id
+"""
+MARK_COMPLETED = "UPDATE enrolments SET completed_at = $2 WHERE enrolment_id = $1"
+KNOWN_ATTENDANCE = """
+    SELECT enrolment_id, session_id FROM attendance
+    WHERE enrolment_id = ANY($1::uuid[]) AND session_id = ANY($2::uuid[])
+"""
+
+# --- progress for training officers --------------------------------------------------------------
+
+ROSTER = """
+    SELECT enrolment_id, employee_id, employee_name, sessions_planned, sessions_attended, attendance_percent,
+           minimum_attendance_percent, withdrawn_at, completed_at, enrolled_at
+    FROM enrolments WHERE tenant = $1 AND batch_id = $2 ORDER BY employee_name, employee_id
+"""
+# enrolled: not withdrawn; attending: enrolled, at least one session attended, not completed yet;
+# completed: a completion was recorded; withdrawn: withdrawn.
+_FIGURES = """
+    count(*) FILTER (WHERE withdrawn_at IS NULL OR completed_at IS NOT NULL) AS enrolled,
+    count(*) FILTER (WHERE withdrawn_at IS NULL AND completed_at IS NULL AND sessions_attended > 0) AS attending,
+    count(*) FILTER (WHERE completed_at IS NOT NULL) AS completed,
+    count(*) FILTER (WHERE withdrawn_at IS NOT NULL AND completed_at IS NULL) AS withdrawn
+"""
+BY_STATE = f"SELECT {_FIGURES} FROM enrolments WHERE tenant = $1"
+BY_DISTRICT = f"""
+    SELECT district, {_FIGURES} FROM enrolments WHERE tenant = $1 GROUP BY district ORDER BY district
+"""
+BY_CENTRE = f"""
+    SELECT centre_id, min(centre->>'name') AS centre_name, min(district) AS district, {_FIGURES}
+    FROM enrolments WHERE tenant = $1 GROUP BY centre_id ORDER BY centre_name, centre_id
+"""

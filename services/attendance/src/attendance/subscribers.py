@@ -1,0 +1,39 @@
+"""The consumer groups: adapters from the topics to the handlers, nothing more.
+
+The roster group reads enrolments and withdrawals; the attendance group reads every `session.attended`,
+this service's own included (one write path). The clock is read here, at the edge, and passed in.
+"""
+
+from datetime import datetime, timezone
+
+from karmayogi_contracts import CloudEvent
+from karmayogi_runtime.consumer import EventContext, Subscription
+
+from attendance import handlers
+from attendance.settings import AttendanceSettings
+
+ROSTER_GROUP = "attendance.roster"
+MARKS_GROUP = "attendance.marks"
+
+
+async def on_roster_event(context: EventContext, event: CloudEvent) -> None:
+    if event.topic == "employee.enrolled":
+        await handlers.record_enrolment(context, event)
+    elif event.topic == "enrolment.withdrawn":
+        await handlers.record_withdrawal(context, event)
+
+
+def subscriptions(settings: AttendanceSettings) -> tuple[Subscription, ...]:
+    """Group ids carry the topic prefix: environments (and tests) sharing one cluster never share a group."""
+    zone, prefix = settings.zone(), settings.kafka_topic_prefix
+
+    async def on_attended(context: EventContext, event: CloudEvent) -> None:
+        clock = handlers.Clock(now=datetime.now(timezone.utc), zone=zone)
+        await handlers.record_attendance(context, event, clock)
+
+    return (
+        Subscription(f"{prefix}{ROSTER_GROUP}", ("employee.enrolled", "enrolment.withdrawn"), on_roster_event,
+                     description="Keeps the roster: enrolments with their completion-rule snapshot, and withdrawals."),
+        Subscription(f"{prefix}{MARKS_GROUP}", ("session.attended",), on_attended,
+                     description="Records attendance from every source and publishes course.completed once."),
+    )
