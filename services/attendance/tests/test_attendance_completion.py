@@ -92,6 +92,7 @@ async def test_duplicates_two_sources_and_redelivery_after_a_crash_change_nothin
         assert await attendance.wait_for(
             "SELECT count(*) FROM attendance WHERE sources @> ARRAY['biometric', 'igot', 'trainer']", 1) == 1
         await _consumed_everything(attendance)
+        assert attendance.runtime.runner.handled >= 17 + 6  # the first run's events came again, and more
         assert await attendance.sql(ATTENDED, enrolment_id) == 5
         assert await attendance.sql("SELECT (sessions_attended, attendance_percent)::text FROM enrolments") == before
         assert before == "(5,83.33)"

@@ -1,0 +1,204 @@
+"""The HTTP API as trainers, state systems and training officers use it: sessions, marking, bulk import,
+progress; bad input answered with a 4xx sentence and nothing published."""
+
+import json
+import random
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from attendance_samples import (
+    IST, TENANT, TODAY, BatchPlan, attended, employee_id, enrolled, session_start, withdrawn,
+)
+from karmayogi_contracts import SessionAttended, ids
+
+pytestmark = pytest.mark.integration
+
+
+async def enrol(attendance, batch: BatchPlan, *employees: str) -> None:
+    await attendance.publish(*[enrolled(e, batch) for e in employees])
+    assert await attendance.wait_for("SELECT count(*) FROM enrolments WHERE batch_id = $1", len(employees), batch.id) \
+        == len(employees)
+
+
+def detail(response) -> str:
+    return " ".join(response.json()["detail"])
+
+
+async def test_sessions_are_scheduled_only_for_known_batches_within_their_dates_and_plan(attendance):
+    batch = BatchPlan(sessions_planned=3)
+    body = {"sessions": [{"starts_at": session_start(1).isoformat(), "duration_minutes": 90}]}
+    unknown = await attendance.http.post(attendance.path(f"batches/{batch.id}/sessions"), json=body)
+    assert unknown.status_code == 404
+    assert f"No batch {batch.id} is known in {TENANT}" in detail(unknown)
+
+    await enrol(attendance, batch, employee_id())
+    outside = await attendance.http.post(attendance.path(f"batches/{batch.id}/sessions"), json={"sessions": [
+        {"starts_at": (session_start(1) - timedelta(days=3)).isoformat(), "duration_minutes": 90}]})
+    assert outside.status_code == 422
+    assert f"is outside the batch dates ({batch.start.isoformat()} to {batch.end.isoformat()})" in detail(outside)
+
+    first = await attendance.schedule(batch, [1, 2])
+    again = await attendance.schedule(batch, [1, 2, 3])  # scheduling the same start again changes nothing
+    assert [s["id"] for s in again[:2]] == [s["id"] for s in first] and len(again) == 3
+    too_many = await attendance.http.post(attendance.path(f"batches/{batch.id}/sessions"), json={"sessions": [
+        {"starts_at": session_start(4).isoformat(), "duration_minutes": 90}]})
+    assert too_many.status_code == 409
+    assert f"Batch {batch.id} plans 3 sessions; scheduling these would make 4." in detail(too_many)
+
+    invalid = await attendance.http.post(attendance.path(f"batches/{batch.id}/sessions"), json={"sessions": [
+        {"starts_at": "2026-11-16T10:00:00", "duration_minutes": 0}]})
+    assert invalid.status_code == 422
+    assert any("duration_minutes" in s for s in invalid.json()["detail"])
+
+
+async def test_marking_bad_attendance_is_refused_with_a_sentence_and_nothing_is_published(attendance):
+    batch = BatchPlan(end=TODAY + timedelta(days=20))
+    present, leaver, stranger = employee_id(), employee_id(), employee_id()
+    await enrol(attendance, batch, present, leaver)
+    await attendance.publish(withdrawn(leaver, batch))
+    assert await attendance.wait_for("SELECT count(*) FROM enrolments WHERE withdrawn_at IS NOT NULL", 1) == 1
+    [past, future] = await attendance.schedule(batch, [1, 15])
+    assert datetime.fromisoformat(future["starts_at"]) > datetime.now(timezone.utc)
+
+    cases = [
+        (f"sessions/{uuid.uuid4()}/attendance/{present}", 404, "is scheduled in IN-HR"),
+        (f"sessions/{future['id']}/attendance/{present}", 422, "in the future: attendance can be marked once it has started"),
+        (f"sessions/{past['id']}/attendance/{stranger}", 422, f"Employee {stranger} is not enrolled in batch {batch.id}"),
+        (f"sessions/{past['id']}/attendance/{leaver}", 422, f"Employee {leaver} withdrew from batch {batch.id}"),
+        (f"sessions/{past['id']}/attendance/bad%20id", 422, "employee_id"),
+    ]
+    for rest, status, sentence in cases:
+        response = await attendance.http.put(attendance.path(rest))
+        assert response.status_code == status, (rest, response.text)
+        assert sentence in detail(response) or sentence in response.text
+    too_long = await attendance.http.put(attendance.path(f"sessions/{past['id']}/attendance/{present}"),
+                                         json={"minutes_attended": 91})
+    assert too_long.status_code == 422
+    assert "minutes_attended 91 is more than the session's 90 minutes." in detail(too_long)
+    # A list is all or nothing: one stranger refuses the whole list.
+    listed = await attendance.http.post(attendance.path(f"sessions/{past['id']}/attendance"), json={
+        "attendees": [{"employee_id": present}, {"employee_id": stranger}]})
+    assert listed.status_code == 422
+
+    assert await attendance.sql("SELECT count(*) FROM outbox") == 0
+
+
+async def test_a_trainer_marks_a_list_and_repeats_are_reported_as_duplicates(attendance):
+    batch = BatchPlan()
+    people = [employee_id() for _ in range(3)]
+    await enrol(attendance, batch, *people)
+    [session] = await attendance.schedule(batch, [1])
+    body = {"attendees": [{"employee_id": people[0]}, {"employee_id": people[1], "minutes_attended": 45}]}
+    response = await attendance.http.post(attendance.path(f"sessions/{session['id']}/attendance"), json=body)
+    assert response.status_code == 202, response.text
+    assert response.json()["accepted"] == 2
+    assert await attendance.wait_for("SELECT count(*) FROM attendance", 2) == 2
+
+    again = await attendance.http.post(attendance.path(f"sessions/{session['id']}/attendance"), json={
+        "attendees": [{"employee_id": people[0]}, {"employee_id": people[2]}, {"employee_id": people[2]}]})
+    assert [r["status"] for r in again.json()["rows"]] == ["duplicate", "accepted", "duplicate"]
+
+    published = [event for _, event in await attendance.published("session.attended")]
+    assert len(published) == 3
+    half = next(e for e in published if e.data.employee_id == people[1])
+    assert isinstance(half.data, SessionAttended)
+    assert half.id == half.data.attendance_id == ids.attendance_id(TENANT, people[1], uuid.UUID(session["id"]))
+    assert (half.data.minutes_attended, half.data.marked_by, half.data.enrolment_id) == (
+        45, "trainer", ids.enrolment_id(TENANT, people[1], batch.id))
+    roster = (await attendance.http.get(attendance.path(f"batches/{batch.id}/progress"))).json()
+    assert await attendance.wait_for("SELECT count(*) FROM attendance", 3) == 3
+    roster = (await attendance.http.get(attendance.path(f"batches/{batch.id}/progress"))).json()
+    assert {r["employee_id"]: r["attendance_percent"] for r in roster} == {
+        people[0]: 16.67, people[1]: 8.33, people[2]: 16.67}
+
+
+async def test_a_bulk_file_gets_a_status_for_every_line(attendance):
+    batch = BatchPlan()
+    people = [employee_id() for _ in range(2)]
+    await enrol(attendance, batch, *people)
+    sessions = await attendance.schedule(batch, [1, 2])
+    s1, s2 = sessions[0]["id"], sessions[1]["id"]
+    tomorrow = (datetime.now(IST) + timedelta(days=1)).isoformat()
+    csv = "\n".join([
+        "employee_id,session_id,minutes_attended,marked_at",
+        f"{people[0]},{s1},,",                    # 2 accepted
+        f"{people[1]},{s1},60,",                  # 3 accepted
+        f"{people[0]},{s1},,",                    # 4 duplicate (line 2)
+        f"{people[0]},{uuid.uuid4()},,",          # 5 unknown session
+        f"{people[1]},{s2},,{tomorrow}",          # 6 marked in the future
+        f"{people[0]},not-a-uuid,,",              # 7 unreadable
+        "",
+        f"{people[0]},{s2},abc,",                 # 9 bad minutes
+    ]).encode()
+    response = await attendance.http.post(attendance.path("attendance-imports"), content=csv,
+                                          headers={"content-type": "text/csv"})
+    assert response.status_code == 200, response.text
+    report = response.json()
+    assert (report["accepted"], report["duplicate"], report["rejected"]) == (2, 1, 4)
+    statuses = {row["line"]: (row["status"], row["reason"]) for row in report["rows"]}
+    assert [statuses[n][0] for n in (2, 3, 4, 5, 6, 7, 9)] == [
+        "accepted", "accepted", "duplicate", "rejected", "rejected", "rejected", "rejected"]
+    assert "is scheduled in this state" in statuses[5][1]
+    assert "in the future" in statuses[6][1]
+    assert statuses[7][1].startswith("Line 7 session_id must be a session id")
+    assert "minutes_attended must be a whole number" in statuses[9][1]
+    assert await attendance.wait_for("SELECT count(*) FROM attendance", 2) == 2
+    sources = await attendance.sql("SELECT array_agg(DISTINCT s) FROM attendance, unnest(sources) s")
+    assert sources == ["biometric"]
+
+    # The same lines as NDJSON from iGOT: already recorded, so all duplicates.
+    ndjson = "\n".join(json.dumps({"employee_id": p, "session_id": s1}) for p in people).encode()
+    again = await attendance.http.post(attendance.path("attendance-imports?marked_by=igot"), content=ndjson,
+                                       headers={"content-type": "application/x-ndjson"})
+    assert (again.json()["accepted"], again.json()["duplicate"]) == (0, 2)
+
+    wrong = await attendance.http.post(attendance.path("attendance-imports"), content=b"{}",
+                                       headers={"content-type": "application/pdf"})
+    assert wrong.status_code == 415
+    assert "text/csv or application/x-ndjson" in detail(wrong)
+    headless = await attendance.http.post(attendance.path("attendance-imports"), content=b"name,date\nx,y\n",
+                                          headers={"content-type": "text/csv"})
+    assert headless.status_code == 400
+    assert "lacks the column(s) employee_id, session_id" in detail(headless)
+
+
+async def test_progress_aggregates_match_an_independent_count(attendance):
+    rng = random.Random(6)
+    batches = [BatchPlan(centre_name="DTC Rohtak", district="Rohtak"),
+               BatchPlan(centre_name="HIPA Gurugram", district="Gurugram"),
+               BatchPlan(centre_name="DTC Gurugram", district="Gurugram")]
+    plan = []  # (batch, employee, sessions attended, withdrawn)
+    for batch in batches:
+        for _ in range(8):
+            plan.append((batch, employee_id(), rng.randint(0, 6), rng.random() < 0.2))
+    await attendance.publish(*[enrolled(e, b) for b, e, _, _ in plan])
+    assert await attendance.wait_for("SELECT count(*) FROM enrolments", len(plan)) == len(plan)
+    await attendance.publish(*[withdrawn(e, b) for b, e, _, w in plan if w])
+    leavers = sum(w for *_, w in plan)
+    assert await attendance.wait_for("SELECT count(*) FROM enrolments WHERE withdrawn_at IS NOT NULL", leavers) == leavers
+    await attendance.publish(*[attended(e, b, n) for b, e, k, _ in plan for n in range(1, k + 1)])
+    total = sum(k for _, _, k, _ in plan)
+    assert await attendance.wait_for("SELECT count(*) FROM attendance", total) == total
+    await attendance.drained()
+
+    def figures(rows) -> dict:
+        # Withdrawals are recorded before any attendance, so a withdrawn employee never completes.
+        return {
+            "enrolled": sum(not w for _, _, _, w in rows),
+            "attending": sum(not w and 0 < k < 5 for _, _, k, w in rows),
+            "completed": sum(not w and k >= 5 for _, _, k, w in rows),
+            "withdrawn": sum(w for _, _, _, w in rows),
+        }
+
+    state = (await attendance.http.get(attendance.path("progress"))).json()
+    assert state == figures(plan)
+    districts = (await attendance.http.get(attendance.path("progress/districts"))).json()
+    assert {d.pop("district"): d for d in districts} == {
+        name: figures([p for p in plan if p[0].district == name]) for name in ("Gurugram", "Rohtak")}
+    centres = (await attendance.http.get(attendance.path("progress/centres"))).json()
+    assert {uuid.UUID(c["centre_id"]): {k: c[k] for k in ("enrolled", "attending", "completed", "withdrawn")}
+            for c in centres} == {b.centre_id: figures([p for p in plan if p[0] is b]) for b in batches}
+    assert len(await attendance.published("course.completed")) == figures(plan)["completed"]
+    other_state = (await attendance.http.get(attendance.path("progress", "IN-BR"))).json()
+    assert other_state == {"enrolled": 0, "attending": 0, "completed": 0, "withdrawn": 0}
