@@ -1,0 +1,119 @@
+"""The pure rules: the attendance percentage, completion, the checks on one attendance, and the file reader."""
+
+import uuid
+from datetime import date, datetime, timedelta, timezone
+from fractions import Fraction
+
+import pytest
+from attendance import bulk
+from attendance.bulk import BadLine, Mark
+from attendance.domain import Attended, Rule, attendance_problem, completion_reached, progress, session_within_batch
+
+pytestmark = pytest.mark.unit
+
+S = [uuid.uuid4() for _ in range(8)]
+IST = timezone(timedelta(hours=5, minutes=30))
+
+
+def full(*sessions: int) -> list[Attended]:
+    return [Attended(S[n], 90, 90) for n in sessions]
+
+
+def test_five_of_six_full_sessions_meet_a_75_percent_rule_and_four_do_not():
+    rule = Rule(75)
+    assert not completion_reached(rule, 6, full(0, 1, 2, 3), withdrawn=False)
+    assert completion_reached(rule, 6, full(0, 1, 2, 3, 4), withdrawn=False)
+    assert progress(6, full(0, 1, 2, 3, 4)).rounded_percent == 83.33
+
+
+def test_the_threshold_is_compared_exactly_not_after_rounding():
+    # 2 of 3 sessions is 66.666...%: below a 67% rule, although it rounds to 67.
+    assert not completion_reached(Rule(67), 3, full(0, 1), withdrawn=False)
+    assert completion_reached(Rule(66), 3, full(0, 1), withdrawn=False)
+    assert completion_reached(Rule(100), 3, full(0, 1, 2), withdrawn=False)
+
+
+def test_a_session_reported_many_times_or_by_many_sources_counts_once_at_its_best():
+    reports = [Attended(S[0], 30, 90), Attended(S[0], 90, 90), Attended(S[0], 10, 90), Attended(S[1], 45, 90)]
+    reached = progress(4, reports)
+    assert reached.sessions_attended == 2
+    assert reached.credit == Fraction(3, 2)
+    assert reached.percent == Fraction(75, 2)
+
+
+def test_part_of_a_session_counts_in_proportion_and_zero_minutes_is_absent():
+    reached = progress(2, [Attended(S[0], 45, 90), Attended(S[1], 0, 90)])
+    assert (reached.sessions_attended, reached.percent) == (1, 25)
+
+
+def test_more_sessions_than_planned_never_make_more_than_100_percent():
+    assert progress(2, full(0, 1, 2)).percent == 100
+
+
+def test_a_withdrawn_enrolment_never_completes():
+    assert not completion_reached(Rule(50), 6, full(0, 1, 2, 3, 4, 5), withdrawn=True)
+
+
+def test_every_mandatory_session_must_be_attended_whatever_the_percentage():
+    rule = Rule(50, frozenset({S[5]}))
+    assert not completion_reached(rule, 6, full(0, 1, 2, 3, 4), withdrawn=False)
+    assert completion_reached(rule, 6, full(0, 1, 5), withdrawn=False)
+    assert not completion_reached(rule, 6, [*full(0, 1, 2), Attended(S[5], 0, 90)], withdrawn=False)
+
+
+def test_a_zero_percent_rule_still_needs_one_session_attended():
+    assert not completion_reached(Rule(0), 6, [], withdrawn=False)
+    assert completion_reached(Rule(0), 6, full(0), withdrawn=False)
+
+
+def test_a_session_is_within_its_batch_by_the_states_calendar_day():
+    start, end = date(2026, 11, 16), date(2026, 11, 21)
+    # 20:00 UTC on the 15th is 01:30 on the 16th in India: inside.
+    assert session_within_batch(datetime(2026, 11, 15, 20, tzinfo=timezone.utc), start, end, IST) is None
+    outside = session_within_batch(datetime(2026, 11, 22, 4, tzinfo=timezone.utc), start, end, IST)
+    assert outside == "The session on 2026-11-22 is outside the batch dates (2026-11-16 to 2026-11-21)."
+
+
+def test_attendance_for_a_session_not_started_or_marked_in_the_future_is_impossible():
+    now = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
+    assert attendance_problem(now - timedelta(hours=3), now, now) is None
+    assert attendance_problem(now + timedelta(minutes=2), now, now) is None  # clock skew tolerated
+    assert "in the future: attendance can be marked once it has started" in attendance_problem(
+        now + timedelta(hours=1), now, now)
+    assert "is marked at" in attendance_problem(now - timedelta(hours=1), now + timedelta(hours=1), now)
+
+
+async def _stream(*chunks: bytes):
+    for chunk in chunks:
+        yield chunk
+
+
+async def _read(kind, *chunks: bytes) -> list:
+    return [row async for chunk in bulk.rows(_stream(*chunks), kind) for row in chunk]
+
+
+async def test_a_csv_split_anywhere_is_read_line_by_line_with_numbers():
+    session = uuid.uuid4()
+    text = f"employee_id,session_id,minutes_attended\r\nHR1,{session},45\r\n\r\nHR2,{session},\r\nHR3,x,\n".encode()
+    rows = await _read("csv", *[text[i:i + 7] for i in range(0, len(text), 7)])
+    assert rows[:2] == [Mark(2, "HR1", session, 45), Mark(4, "HR2", session, None)]
+    assert isinstance(rows[2], BadLine) and rows[2].line == 5
+
+
+async def test_ndjson_rows_are_checked_one_by_one():
+    session = uuid.uuid4()
+    rows = await _read("ndjson", b'{"employee_id": "HR1", "session_id": "%s", "marked_at": "2026-11-20T10:00:00+05:30"}\n'
+                       % str(session).encode(), b"[1]\n", b'{"employee_id": "HR 2", "session_id": "x"}\n',
+                       b'{"employee_id": "HR3", "session_id": "%s", "marked_at": "2026-11-20T10:00:00"}' % str(session).encode())
+    assert rows[0] == Mark(1, "HR1", session, None, datetime(2026, 11, 20, 10, tzinfo=IST))
+    assert [(r.line, r.reason[:20]) for r in rows[1:]] == [
+        (2, "is not a JSON object"), (3, "employee_id must be "), (4, "marked_at must carry")]
+
+
+async def test_a_file_without_the_required_columns_or_not_utf8_is_refused_as_a_whole():
+    with pytest.raises(bulk.MalformedFile, match="lacks the column"):
+        await _read("csv", b"employee,session\n")
+    with pytest.raises(bulk.MalformedFile, match="not UTF-8"):
+        await _read("csv", b"employee_id,session_id\n\xff\xfe,x\n")
+    with pytest.raises(bulk.MalformedFile, match="Content-Type"):
+        bulk.file_format("application/pdf")
