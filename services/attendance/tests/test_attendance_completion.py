@@ -203,3 +203,19 @@ async def test_impossible_attendance_on_the_topic_is_dead_lettered_with_the_reas
     assert "in the future: attendance can be marked once it has started" in reasons[1]
     assert "is outside the batch dates" in reasons[0]
     assert {letter.why["error_class"] for letter in letters} == {"RuleViolation"}
+
+
+async def test_six_attendances_handled_in_one_batch_complete_on_the_fifth_as_if_one_by_one(attendance):
+    batch, employee = BatchPlan(), employee_id()
+    enrolment_id = ids.enrolment_id(TENANT, employee, batch.id)
+    await attendance.publish(enrolled(employee, batch))
+    assert await attendance.wait_for("SELECT count(*) FROM enrolments", 1) == 1
+    reports = [attended(employee, batch, n) for n in range(1, 7)]
+    await attendance.publish(*reports)  # one key, one partition: in order, most likely in one batch
+
+    assert await attendance.wait_for(COMPLETIONS, 1, enrolment_id) == 1
+    [(_, event)] = await completions_for(attendance, enrolment_id)
+    assert (event.data.basis.sessions_attended, event.data.basis.attendance_percent) == (5, 83.33)
+    assert event.data.completed_at == reports[4].data.marked_at
+    assert event.causation_id == str(reports[4].id)
+    assert await attendance.sql("SELECT attendance_percent FROM enrolments") == 100

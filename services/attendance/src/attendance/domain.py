@@ -43,6 +43,17 @@ class Attended:
     session_id: UUID
     minutes: int
     duration_minutes: int
+    marked_at: datetime | None = None
+
+
+def best_of(known: Attended | None, report: Attended) -> Attended:
+    """What a session keeps of another report of it: the most minutes any report gave, and that report's time."""
+    return report if known is None or report.minutes > known.minutes else known
+
+
+def completed_at(attended: Iterable[Attended]) -> datetime:
+    """When the rule was met: the latest report that counts, so a re-run over the same events agrees."""
+    return max(r.marked_at for r in attended if r.minutes > 0 and r.marked_at is not None)
 
 
 @dataclass(frozen=True)
@@ -63,9 +74,7 @@ class Progress:
 def progress(sessions_planned: int, attended: Iterable[Attended]) -> Progress:
     best: dict[UUID, Attended] = {}
     for record in attended:
-        known = best.get(record.session_id)
-        if known is None or record.minutes > known.minutes:
-            best[record.session_id] = record
+        best[record.session_id] = best_of(best.get(record.session_id), record)
     present = [r for r in best.values() if r.minutes > 0]
     credit = sum((min(Fraction(1), Fraction(r.minutes, r.duration_minutes)) for r in present), Fraction(0))
     return Progress(len(present), sessions_planned, credit)

@@ -6,6 +6,7 @@ API, a biometric system, iGOT): the API only publishes `session.attended`, and t
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
@@ -58,56 +59,86 @@ async def record_withdrawal(context: EventContext, event: CloudEvent[EnrolmentWi
     await connection.execute(sql.MARK_WITHDRAWN, data.enrolment_id, data.withdrawn_at)
 
 
-async def record_attendance(context: EventContext, event: CloudEvent[SessionAttended], clock: Clock) -> None:
-    data, connection = event.data, context.connection
+async def record_attendances(context: EventContext, batch: Sequence[CloudEvent[SessionAttended]], clock: Clock) -> None:
+    """Record a batch of attendances (one event is a batch of one) with a few statements for the whole batch.
+
+    Each event is checked first; the first that breaks a rule or waits for its enrolment raises, and the
+    runner then applies the batch event by event, so only that one is dead-lettered or parked. Completion
+    is evaluated after each event in turn, exactly as if they came one by one."""
+    connection = context.connection
+    enrolment_ids = [_checked(event, clock) for event in batch]
+    sessions = {r["id"]: r for r in await connection.fetch(sql.SESSIONS_BY_ID, list({e.data.session.id for e in batch}))}
+    enrolments = {r["enrolment_id"]: r for r in await connection.fetch(sql.ENROLMENTS_FOR_UPDATE, list(set(enrolment_ids)))}
+    for event, enrolment_id in zip(batch, enrolment_ids):
+        _check_against(event, sessions.get(event.data.session.id), enrolments.get(enrolment_id), clock)
+    before = await connection.fetch(sql.ATTENDED, list(enrolments))
+    await connection.executemany(sql.RECORD_ATTENDANCE, [
+        (e.data.tenant, enrolment_id, e.data.session.id, e.data.employee_id, e.data.minutes_attended,
+         e.data.session.duration_minutes, e.data.session.starts_at, e.data.marked_at, e.data.marked_by)
+        for e, enrolment_id in zip(batch, enrolment_ids)
+    ])
+    await _evaluate(context, enrolments, before, list(zip(batch, enrolment_ids)))
+
+
+def _checked(event: CloudEvent[SessionAttended], clock: Clock):
+    data = event.data
+    if not isinstance(data, SessionAttended):
+        raise RuleViolation(f"A {event.type} event does not belong on the session.attended topic.")
     enrolment_id = ids.enrolment_id(data.tenant, data.employee_id, data.batch_id)
     if data.enrolment_id is not None and data.enrolment_id != enrolment_id:
         raise RuleViolation(f"enrolment_id {data.enrolment_id} is not the enrolment of employee {data.employee_id} "
                             f"in batch {data.batch_id}.")
     if problem := domain.attendance_problem(data.session.starts_at, data.marked_at, clock.now):
         raise RuleViolation(problem)
-    await _check_session(connection, data)
-    enrolment = await connection.fetchrow(sql.ENROLMENT_FOR_UPDATE, enrolment_id)
+    return enrolment_id
+
+
+def _check_against(event: CloudEvent[SessionAttended], session, enrolment, clock: Clock) -> None:
+    """A session this service scheduled must be reported with its own batch; others (a state system's
+    own sessions) are taken as reported, within the batch's dates."""
+    data = event.data
+    if session is not None and (session["tenant"] != data.tenant or session["batch_id"] != data.batch_id):
+        raise RuleViolation(f"Session {data.session.id} belongs to another batch than {data.batch_id}.")
     if enrolment is None:
+        enrolment_id = ids.enrolment_id(data.tenant, data.employee_id, data.batch_id)
         raise DependencyMissing(waiting_for(enrolment_id),
                                 f"employee {data.employee_id} is not known to be enrolled in batch {data.batch_id} yet")
     if problem := domain.session_within_batch(data.session.starts_at, enrolment["start_date"], enrolment["end_date"],
                                               clock.zone):
         raise RuleViolation(problem)
-    await connection.execute(
-        sql.RECORD_ATTENDANCE, data.tenant, enrolment_id, data.session.id, data.employee_id, data.minutes_attended,
-        data.session.duration_minutes, data.session.starts_at, data.marked_at, data.marked_by,
-    )
-    await _evaluate(context, enrolment, event)
 
 
-async def _check_session(connection, data: SessionAttended) -> None:
-    """A session this service scheduled must be reported with its own batch; others (a state system's
-    own sessions) are taken as reported."""
-    known = await connection.fetchrow(sql.SESSION_BY_ID, data.session.id)
-    if known is not None and (known["tenant"] != data.tenant or known["batch_id"] != data.batch_id):
-        raise RuleViolation(f"Session {data.session.id} belongs to another batch than {data.batch_id}.")
-
-
-async def _evaluate(context: EventContext, enrolment, cause: CloudEvent) -> None:
-    """Save the progress and, the first time the rule is met, publish the completion (exactly once)."""
+async def _evaluate(context: EventContext, enrolments, before, applied) -> None:
+    """Replay the batch's reports over what was recorded before it, enrolment by enrolment; save the
+    progress and, the first time the rule is met, publish the completion (exactly once)."""
     connection = context.connection
-    rows = await connection.fetch(sql.ATTENDED, enrolment["enrolment_id"])
-    attended = [domain.Attended(r["session_id"], r["minutes"], r["duration_minutes"]) for r in rows]
-    progress = domain.progress(enrolment["sessions_planned"], attended)
-    await connection.execute(sql.SAVE_PROGRESS, enrolment["enrolment_id"], progress.sessions_attended,
-                             progress.rounded_percent)
-    rule = domain.Rule(enrolment["minimum_attendance_percent"], frozenset(enrolment["mandatory_session_ids"]))
-    withdrawn = enrolment["withdrawn_at"] is not None
-    if enrolment["completed_at"] is not None or not domain.completion_reached(
-        rule, enrolment["sessions_planned"], attended, withdrawn=withdrawn
-    ):
-        return
-    # When the rule was met: the latest report that counts, so a re-run over the same events agrees.
-    at = max(r["marked_at"] for r in rows if r["minutes"] > 0)
-    completion_id = ids.completion_id(enrolment["tenant"], enrolment["enrolment_id"])
-    if await connection.fetchval(sql.RECORD_COMPLETION, enrolment["tenant"], enrolment["enrolment_id"],
-                                 completion_id, at) is None:
-        return
-    await connection.execute(sql.MARK_COMPLETED, enrolment["enrolment_id"], at)
-    await context.publish(events.completed(enrolment, progress, at=at, cause=cause))
+    best: dict = {enrolment_id: {} for enrolment_id in enrolments}
+    for r in before:
+        best[r["enrolment_id"]][r["session_id"]] = domain.Attended(r["session_id"], r["minutes"], r["duration_minutes"],
+                                                                   r["marked_at"])
+    reached: dict = {}
+    for event, enrolment_id in applied:
+        data, enrolment = event.data, enrolments[enrolment_id]
+        report = domain.Attended(data.session.id, data.minutes_attended, data.session.duration_minutes, data.marked_at)
+        sessions = best[enrolment_id]
+        sessions[data.session.id] = domain.best_of(sessions.get(data.session.id), report)
+        if enrolment["completed_at"] is None and enrolment_id not in reached and domain.completion_reached(
+            _rule(enrolment), enrolment["sessions_planned"], list(sessions.values()),
+            withdrawn=enrolment["withdrawn_at"] is not None,
+        ):
+            attended = list(sessions.values())
+            reached[enrolment_id] = (domain.progress(enrolment["sessions_planned"], attended),
+                                     domain.completed_at(attended), event)
+    progress = {i: domain.progress(enrolments[i]["sessions_planned"], best[i].values()) for i in enrolments}
+    await connection.executemany(sql.SAVE_PROGRESS, [(i, p.sessions_attended, p.rounded_percent)
+                                                     for i, p in progress.items()])
+    for enrolment_id, (figures, at, cause) in reached.items():
+        enrolment = enrolments[enrolment_id]
+        completion_id = ids.completion_id(enrolment["tenant"], enrolment_id)
+        if await connection.fetchval(sql.RECORD_COMPLETION, enrolment["tenant"], enrolment_id, completion_id, at):
+            await connection.execute(sql.MARK_COMPLETED, enrolment_id, at)
+            await context.publish(events.completed(enrolment, figures, at=at, cause=cause))
+
+
+def _rule(enrolment) -> domain.Rule:
+    return domain.Rule(enrolment["minimum_attendance_percent"], frozenset(enrolment["mandatory_session_ids"]))

@@ -24,10 +24,10 @@ INSERT_WITHDRAWAL = """
 MARK_WITHDRAWN = "UPDATE enrolments SET withdrawn_at = $2 WHERE enrolment_id = $1 AND withdrawn_at IS NULL"
 
 # The row lock orders a completion against a concurrent withdrawal of the same enrolment.
-ENROLMENT_FOR_UPDATE = """
+ENROLMENTS_FOR_UPDATE = """
     SELECT e.*, b.start_date, b.end_date
     FROM enrolments e JOIN batches b ON b.id = e.batch_id
-    WHERE e.enrolment_id = $1 FOR UPDATE OF e
+    WHERE e.enrolment_id = ANY($1::uuid[]) ORDER BY e.enrolment_id FOR UPDATE OF e
 """
 ENROLMENT = """
     SELECT e.*, b.start_date, b.end_date
@@ -43,7 +43,7 @@ INSERT_SESSION = """
 """
 SESSION = "SELECT * FROM sessions WHERE tenant = $1 AND id = $2"
 SESSIONS_BY_IDS = "SELECT * FROM sessions WHERE tenant = $1 AND id = ANY($2::uuid[])"
-SESSION_BY_ID = "SELECT * FROM sessions WHERE id = $1"
+SESSIONS_BY_ID = "SELECT * FROM sessions WHERE id = ANY($1::uuid[])"
 SESSIONS_OF_BATCH = "SELECT * FROM sessions WHERE tenant = $1 AND batch_id = $2 ORDER BY starts_at, id"
 COUNT_SESSIONS = "SELECT count(*) FROM sessions WHERE batch_id = $1"
 LOCK_BATCH = "SELECT pg_advisory_xact_lock(hashtext('sessions:' || $1::uuid::text))"
@@ -54,11 +54,14 @@ RECORD_ATTENDANCE = """
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, ARRAY[$9::text])
     ON CONFLICT (enrolment_id, session_id) DO UPDATE SET
         minutes = GREATEST(attendance.minutes, excluded.minutes),
+        duration_minutes = CASE WHEN excluded.minutes > attendance.minutes
+                                THEN excluded.duration_minutes ELSE attendance.duration_minutes END,
         marked_at = CASE WHEN excluded.minutes > attendance.minutes THEN excluded.marked_at ELSE attendance.marked_at END,
         sources = CASE WHEN $9 = ANY(attendance.sources) THEN attendance.sources ELSE attendance.sources || $9 END
 """
 ATTENDED = """
-    SELECT session_id, minutes, duration_minutes, marked_at FROM attendance WHERE enrolment_id = $1
+    SELECT enrolment_id, session_id, minutes, duration_minutes, marked_at FROM attendance
+    WHERE enrolment_id = ANY($1::uuid[])
 """
 # GREATEST: progress never goes backwards, even if a snapshot or a rule were to change.
 SAVE_PROGRESS = """

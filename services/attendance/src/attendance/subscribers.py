@@ -4,10 +4,11 @@ The roster group reads enrolments and withdrawals; the attendance group reads ev
 this service's own included (one write path). The clock is read here, at the edge, and passed in.
 """
 
+from collections.abc import Sequence
 from datetime import datetime, timezone
 
 from karmayogi_contracts import CloudEvent
-from karmayogi_runtime.consumer import EventContext, Subscription
+from karmayogi_runtime.consumer import EventContext, RuleViolation, Subscription
 
 from attendance import handlers
 from attendance.settings import AttendanceSettings
@@ -21,6 +22,8 @@ async def on_roster_event(context: EventContext, event: CloudEvent) -> None:
         await handlers.record_enrolment(context, event)
     elif event.topic == "enrolment.withdrawn":
         await handlers.record_withdrawal(context, event)
+    else:
+        raise RuleViolation(f"A {event.type} event does not belong on the employee.enrolled or enrolment.withdrawn topics.")
 
 
 def subscriptions(settings: AttendanceSettings) -> tuple[Subscription, ...]:
@@ -28,12 +31,16 @@ def subscriptions(settings: AttendanceSettings) -> tuple[Subscription, ...]:
     zone, prefix = settings.zone(), settings.kafka_topic_prefix
 
     async def on_attended(context: EventContext, event: CloudEvent) -> None:
+        await on_attended_batch(context, [event])
+
+    async def on_attended_batch(context: EventContext, events: Sequence[CloudEvent]) -> None:
         clock = handlers.Clock(now=datetime.now(timezone.utc), zone=zone)
-        await handlers.record_attendance(context, event, clock)
+        await handlers.record_attendances(context, events, clock)
 
     return (
         Subscription(f"{prefix}{ROSTER_GROUP}", ("employee.enrolled", "enrolment.withdrawn"), on_roster_event,
                      description="Keeps the roster: enrolments with their completion-rule snapshot, and withdrawals."),
         Subscription(f"{prefix}{MARKS_GROUP}", ("session.attended",), on_attended,
-                     description="Records attendance from every source and publishes course.completed once."),
+                     description="Records attendance from every source and publishes course.completed once.",
+                     handle_many=on_attended_batch),
     )
