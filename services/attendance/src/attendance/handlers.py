@@ -132,12 +132,14 @@ async def _evaluate(context: EventContext, enrolments, before, applied) -> None:
     progress = {i: domain.progress(enrolments[i]["sessions_planned"], best[i].values()) for i in enrolments}
     await connection.executemany(sql.SAVE_PROGRESS, [(i, p.sessions_attended, p.rounded_percent)
                                                      for i, p in progress.items()])
-    for enrolment_id, (figures, at, cause) in reached.items():
-        enrolment = enrolments[enrolment_id]
-        completion_id = ids.completion_id(enrolment["tenant"], enrolment_id)
-        if await connection.fetchval(sql.RECORD_COMPLETION, enrolment["tenant"], enrolment_id, completion_id, at):
-            await connection.execute(sql.MARK_COMPLETED, enrolment_id, at)
-            await context.publish(events.completed(enrolment, figures, at=at, cause=cause))
+    if not reached:
+        return
+    rows = [(enrolments[i]["tenant"], i, ids.completion_id(enrolments[i]["tenant"], i), at)
+            for i, (_, at, _) in reached.items()]
+    recorded = await connection.fetch(sql.RECORD_COMPLETIONS, *map(list, zip(*rows)))  # the exactly-once guard
+    for row in recorded:
+        figures, at, cause = reached[row["enrolment_id"]]
+        await context.publish(events.completed(enrolments[row["enrolment_id"]], figures, at=at, cause=cause))
 
 
 def _rule(enrolment) -> domain.Rule:

@@ -69,11 +69,17 @@ SAVE_PROGRESS = """
                           attendance_percent = GREATEST(attendance_percent, $3)
     WHERE enrolment_id = $1
 """
-RECORD_COMPLETION = """
-    INSERT INTO completions (tenant, enrolment_id, completion_id, completed_at) VALUES ($1, $2, $3, $4)
-    ON CONFLICT (enrolment_id) DO NOTHING RETURNING completion_id
+# Only the rows this statement inserts are published: a completion already recorded is never sent again.
+RECORD_COMPLETIONS = """
+    WITH recorded AS (
+        INSERT INTO completions (tenant, enrolment_id, completion_id, completed_at)
+        SELECT * FROM unnest($1::text[], $2::uuid[], $3::uuid[], $4::timestamptz[])
+        ON CONFLICT (enrolment_id) DO NOTHING
+        RETURNING enrolment_id, completed_at
+    )
+    UPDATE enrolments e SET completed_at = r.completed_at FROM recorded r
+    WHERE e.enrolment_id = r.enrolment_id RETURNING e.enrolment_id
 """
-MARK_COMPLETED = "UPDATE enrolments SET completed_at = $2 WHERE enrolment_id = $1"
 KNOWN_ATTENDANCE = """
     SELECT enrolment_id, session_id FROM attendance
     WHERE enrolment_id = ANY($1::uuid[]) AND session_id = ANY($2::uuid[])
