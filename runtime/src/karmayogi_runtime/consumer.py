@@ -123,7 +123,8 @@ class ConsumerRunner:
             holder: dict[str, Any] = {}
             subscriber = broker.subscriber(
                 *(self._topic_prefix + topic for topic in subscription.topics),
-                group_id=subscription.group,
+                # Environments (and tests) that share a cluster through a topic prefix never share a group.
+                group_id=self._topic_prefix + subscription.group,
                 batch=True,
                 max_records=self._batch_size,
                 ack_policy=AckPolicy.MANUAL,

@@ -27,8 +27,7 @@ async def on_roster_event(context: EventContext, event: CloudEvent) -> None:
 
 
 def subscriptions(settings: AttendanceSettings) -> tuple[Subscription, ...]:
-    """Group ids carry the topic prefix: environments (and tests) sharing one cluster never share a group."""
-    zone, prefix = settings.zone(), settings.kafka_topic_prefix
+    zone = settings.zone()
 
     async def on_attended(context: EventContext, event: CloudEvent) -> None:
         await on_attended_batch(context, [event])
@@ -38,9 +37,9 @@ def subscriptions(settings: AttendanceSettings) -> tuple[Subscription, ...]:
         await handlers.record_attendances(context, events, clock)
 
     return (
-        Subscription(f"{prefix}{ROSTER_GROUP}", ("employee.enrolled", "enrolment.withdrawn"), on_roster_event,
+        Subscription(ROSTER_GROUP, ("employee.enrolled", "enrolment.withdrawn"), on_roster_event,
                      description="Keeps the roster: enrolments with their completion-rule snapshot, and withdrawals."),
-        Subscription(f"{prefix}{MARKS_GROUP}", ("session.attended",), on_attended,
+        Subscription(MARKS_GROUP, ("session.attended",), on_attended,
                      description="Records attendance from every source and publishes course.completed once.",
                      handle_many=on_attended_batch),
     )
