@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STACK := deploy/local/stack.sh
 
-.PHONY: prerequisites install lock up infra-up down status clean test test-unit demo
+.PHONY: asyncapi prerequisites install lock up infra-up down status clean test test-unit demo
 
 $(PY):
 	@command -v uv >/dev/null || python3 -m pip install --quiet uv
@@ -33,6 +33,12 @@ status:
 
 clean: ## stop the local stack and delete its data (.local/)
 	@$(STACK) down --purge
+
+demo: up ## the whole system end to end: a Haryana training cycle through the four services
+	@source <($(STACK) env) && cd demo && ../$(PY) haryana.py
+
+asyncapi: install ## regenerate the AsyncAPI documents under docs/asyncapi/ from the services' code
+	@$(PY) docs/asyncapi/generate.py
 
 test-unit: install
 	$(PY) -m pytest -m unit -q

@@ -1,0 +1,170 @@
+"""Chaos: while a cohort flows through the four services, every service is SIGKILLed at random moments
+(at least twice each) and restarted, Kafka is restarted once and PostgreSQL once, through the stack
+scripts. Afterwards nothing is lost and nothing is doubled."""
+
+import asyncio
+import csv
+import io
+import random
+import uuid
+from collections import Counter
+
+import asyncpg
+import httpx
+import pytest
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from karmayogi_contracts import KafkaRecord
+from karmayogi_runtime import topics
+from karmayogi_runtime.ops import read_dead_letters, read_records
+
+from system_harness import SERVICES, STATE, TENANT, publish
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+BATCHES, PER_BATCH, POISON = 3, 40, 5
+GROUPS = {
+    "enrolment": ["enrolment.master-trainers"],
+    "attendance": ["attendance.roster", "attendance.marks"],
+    "certification": ["certification.issuer"],
+    "notifications": ["notifications.messages"],
+}
+
+
+async def test_nothing_is_lost_or_doubled_while_services_are_killed_and_kafka_and_postgresql_restart(
+    system, training, local_stack
+):
+    rng = random.Random(11)
+    hub = await training.centre("hub", district="Gurugram")
+    course = await training.course()
+    batches = [(await training.batch(course, hub)).json() for _ in range(BATCHES)]
+    people = {b["id"]: [f"HR-{training.run}-{b['id'][:4]}-{n:03d}" for n in range(PER_BATCH)] for b in batches}
+    await training.call("enrolment", "POST", f"{STATE}/bulk-enrolments", content=_csv(people),
+                        headers={"content-type": "text/csv"})
+    poison = [KafkaRecord(topic, f"{TENANT}:poison-{n}".encode(), (("content-type", b"application/json"),), b"{oops")
+              for topic in ("session.attended", "course.completed") for n in range(POISON)]
+    await publish(system.kafka_bootstrap, system.prefix, poison)
+
+    chaos = asyncio.create_task(_chaos(system, local_stack, rng))
+    for batch in batches:
+        sessions = await _retry(lambda b=batch: training.sessions(b["id"], roster=PER_BATCH, timeout=300))
+        for session in sessions[:5]:
+            await _retry(lambda s=session, b=batch: training.attend(s, people[b["id"]]))
+    await chaos
+    await system.ready()
+
+    total = BATCHES * PER_BATCH
+    figures = await _settle(system, training, total)
+    print("\nchaos:", {"kills": dict(system.kills), "kafka restarts": 1, "postgresql restarts": 1, **figures})
+    assert figures["attendance roster"] == total and figures["notification contacts"] == total
+    assert figures["certificates"] == figures["completions"] == total
+    assert figures["certificate.issued distinct"] == total
+    assert figures["deliveries sent"] == figures["deliveries expected"]
+    assert figures["mails distinct"] == 3 * total  # welcome, completion, certificate
+    assert figures["mail duplicates"] <= system.kills.get("notifications", 0)  # only a message cut mid-send
+    assert figures["dead letters"] == {"session.attended": POISON, "course.completed": 2 * POISON}
+    assert figures["outbox pending"] == 0
+    assert figures["consumer lag"] == 0
+    assert all(system.kills.get(s, 0) >= 2 for s in SERVICES)
+
+
+async def _chaos(system, local_stack, rng) -> None:
+    """Two SIGKILLs of every service, in random order at random moments, and one restart each of Kafka
+    and PostgreSQL through the project's stack script."""
+    plan = [s for s in SERVICES for _ in range(2)] + ["kafka", "postgres"]
+    rng.shuffle(plan)
+    for victim in plan:
+        await asyncio.sleep(rng.uniform(1, 4))
+        if victim in ("kafka", "postgres"):
+            await asyncio.to_thread(local_stack.restart, victim)
+        else:
+            system.kill(victim)
+            await asyncio.sleep(rng.uniform(0, 2))
+            system.start(victim)
+
+
+async def _retry(action, attempts: int = 60):
+    """As a state system does: an API that is down for a moment is called again."""
+    for attempt in range(attempts):
+        try:
+            return await action()
+        except (httpx.HTTPError, AssertionError):
+            if attempt == attempts - 1:
+                raise
+            await asyncio.sleep(2)
+
+
+async def _settle(system, training, total: int, timeout: float = 300) -> dict:
+    async def settled():
+        figures = await _figures(system)
+        done = (figures["certificates"] >= total and figures["mails distinct"] >= 3 * total
+                and figures["outbox pending"] == 0 and figures["consumer lag"] == 0
+                and figures["deliveries sent"] == figures["deliveries expected"])
+        return figures if done else None
+
+    try:
+        return await training.eventually(settled, timeout)
+    except AssertionError:
+        return await _figures(system)  # the assertions then say what is missing
+
+
+async def _figures(system) -> dict:
+    async def value(service: str, sql: str) -> int:
+        connection = await asyncpg.connect(system.databases[service])
+        try:
+            return await connection.fetchval(sql)
+        finally:
+            await connection.close()
+
+    pending = sum([await value(s, "SELECT count(*) FROM outbox WHERE sent_at IS NULL") for s in SERVICES])
+    mails = Counter(p.name.rsplit("-", 1)[-1] for p in system.mail_dir.glob("*.eml"))
+    issued = await read_records(system.kafka_bootstrap, [f"{system.prefix}certificate.issued"])
+    letters = await read_dead_letters(system.kafka_bootstrap, [f"{system.prefix}{t}.dlq" for t in ("session.attended", "course.completed")])
+    async with httpx.AsyncClient() as client:
+        certificates = (await client.get(f"{system.url('certification')}/v1/states/{TENANT}/certificates/count")).json()
+    return {
+        "attendance roster": await value("attendance", "SELECT count(*) FROM enrolments"),
+        "completions": await value("attendance", "SELECT count(*) FROM completions"),
+        "certificates": certificates["issued"],
+        "certificate.issued distinct": len({dict(r.record.headers)["ce_id"] for r in issued}),
+        "notification contacts": await value("notifications", "SELECT count(*) FROM contacts"),
+        "deliveries expected": await value("notifications", "SELECT count(*) FROM deliveries WHERE address IS NOT NULL"),
+        "deliveries sent": await value("notifications", "SELECT count(*) FROM deliveries WHERE status = 'sent'"),
+        "mails distinct": len(mails),
+        "mail duplicates": sum(n - 1 for n in mails.values()),
+        "dead letters": dict(Counter(letter.why["original_topic"] for letter in letters)),
+        "outbox pending": pending,
+        "consumer lag": await _lag(system),
+    }
+
+
+async def _lag(system) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=system.kafka_bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=system.kafka_bootstrap)
+    await admin.start()
+    await consumer.start()
+    try:
+        lag = 0
+        for group in (g for groups in GROUPS.values() for g in groups):
+            committed = await admin.list_consumer_group_offsets(system.prefix + group)
+            if not committed:
+                continue
+            end = await consumer.end_offsets(list(committed))
+            lag += sum(end[tp] - meta.offset for tp, meta in committed.items())
+        return lag
+    finally:
+        await consumer.stop()
+        await admin.close()
+
+
+def _csv(people: dict[str, list[str]]) -> bytes:
+    rows = io.StringIO()
+    writer = csv.writer(rows)
+    writer.writerow(["employee_id", "name", "email", "mobile", "preferred_language", "department", "designation",
+                     "district", "batch_id"])
+    for batch_id, ids in people.items():
+        for n, employee_id in enumerate(ids):
+            name, language = ("क्षितिज द्विवेदी", "hi") if n % 2 else ("Harjeet Singh", "en")
+            writer.writerow([employee_id, name, f"{employee_id.lower()}@hry.example.in", "+919812345678", language,
+                             "Revenue", "Patwari", "Gurugram", batch_id])
+    return rows.getvalue().encode()

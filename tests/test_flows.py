@@ -1,0 +1,154 @@
+"""Cross-service flows: the four services as separate processes over the real Kafka and PostgreSQL, driven
+through their APIs and topics as training officers and state systems drive them."""
+
+import json
+import uuid
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import httpx
+import pytest
+from karmayogi_contracts import CourseCompleted, EmployeeEnrolled, SessionAttended, encode_structured, ids, new_event
+from karmayogi_runtime.ops import read_dead_letters
+
+from system_harness import STATE, TENANT, publish, raw_records
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+EXAMPLES = Path(__file__).parents[1] / "contracts" / "examples"
+
+
+async def _complete(training, batch_id: str, employee_ids: list[str], attended: int = 6) -> None:
+    sessions = await training.sessions(batch_id, roster=len(employee_ids))
+    for session in sessions[:attended]:
+        await training.attend(session, employee_ids)
+
+
+async def test_an_enrolment_ends_as_a_signed_certificate_and_mail_in_the_employees_language(training):
+    hub = await training.centre("hub", district="Gurugram")
+    course = await training.course()
+    batch = (await training.batch(course, hub)).json()
+    sunita = await training.employee("सुनीता देवी", language="hi")
+    enrolment = await training.enrol(sunita, batch["id"])
+
+    await _complete(training, batch["id"], [sunita], attended=5)
+
+    certificate = await training.certificate(str(ids.certificate_id(TENANT, enrolment["id"])))
+    assert certificate["status"] == "valid" and certificate["employee_name"] == "सुनीता देवी"
+    address = f"{sunita.lower()}@hry.example.in"
+    mails = await training.mails(address, 3)  # welcome, completion, certificate
+    bodies = [m.get_body(("plain",)).get_content() for m in mails.values()]
+    assert any(certificate["verify_url"] in body for body in bodies)
+    assert all("सुनीता" in body for body in bodies)  # Hindi, her language
+    async with httpx.AsyncClient() as client:
+        page = await client.get(certificate["verify_url"])
+    assert page.status_code == 200 and "सुनीता देवी" in page.text
+
+
+async def test_a_state_system_publishing_structured_cloudevents_straight_to_the_topics_is_served(training, system):
+    enrolled = _enrolled_example(training.run)
+    enrolment_id = enrolled.data.enrolment_id
+    marks = [_attended(enrolled, n) for n in range(5)]
+    await publish(system.kafka_bootstrap, system.prefix, [encode_structured(e) for e in [enrolled, *marks]])
+
+    certificate = await training.certificate(str(ids.certificate_id(TENANT, enrolment_id)), timeout=90)
+    assert certificate["employee_name"] == enrolled.data.employee.name
+    await training.mails(enrolled.data.employee.email, 3)
+
+
+async def test_invalid_events_from_a_state_system_are_dead_lettered_with_reasons_while_valid_ones_flow(training, system):
+    invalid = raw_records(EXAMPLES / "employee.enrolled" / "invalid") + raw_records(EXAMPLES / "session.attended" / "invalid")
+    enrolled = _enrolled_example(training.run)
+    await publish(system.kafka_bootstrap, system.prefix, [*invalid, encode_structured(enrolled)])
+
+    await training.mails(enrolled.data.employee.email, 1, timeout=90)
+    topics = [f"{system.prefix}employee.enrolled.dlq", f"{system.prefix}session.attended.dlq"]
+    letters = await training.eventually(lambda: _at_least(system, topics, len(invalid)), timeout=90)
+    assert all(letter.why["error_class"].startswith("DecodeError.") for letter in letters)
+    assert all(letter.why["error_message"] for letter in letters)
+
+
+async def test_an_igot_completion_published_directly_yields_a_certificate_and_a_message(training, system):
+    hub = await training.centre("hub", district="Gurugram")
+    course = await training.course()
+    batch = (await training.batch(course, hub)).json()
+    amit = await training.employee("Amit Yadav", language="en")
+    await training.enrol(amit, batch["id"])
+    await training.mails(f"{amit.lower()}@hry.example.in", 1)  # the welcome: notifications knows him now
+
+    online_enrolment = uuid.uuid4()
+    completed = CourseCompleted.model_validate({
+        "tenant": TENANT, "completion_id": str(ids.completion_id(TENANT, online_enrolment)),
+        "enrolment_id": str(online_enrolment), "employee": {"id": amit, "name": "Amit Yadav"},
+        "course": {"id": str(uuid.uuid4()), "title": "Cyber Security Awareness (iGOT)", "competencies": [],
+                   "trains_trainers": False, "family": "cyber-security"},
+        "completed_at": datetime.now(timezone.utc).isoformat(),
+        "basis": {"kind": "external", "source": "igot", "reference": "igot-do_1138"},
+    })
+    await publish(system.kafka_bootstrap, system.prefix,
+                  [encode_structured(new_event(completed, source="urn:state:IN-HR:igot", id=completed.completion_id))])
+
+    certificate = await training.certificate(str(ids.certificate_id(TENANT, online_enrolment)))
+    assert certificate["course_title"] == "Cyber Security Awareness (iGOT)"
+    mails = await training.mails(f"{amit.lower()}@hry.example.in", 3)
+    assert any(certificate["verify_url"] in m.get_body(("plain",)).get_content() for m in mails.values())
+
+
+async def test_a_master_trainer_certified_at_a_hub_is_then_accepted_as_trainer_of_a_spoke_batch(training):
+    hub = await training.centre("hub", district="Gurugram")
+    spoke = await training.centre("spoke", hub_id=hub["id"], district="Rewari")
+    master_course = await training.course(trains_trainers=True)
+    spoke_course = await training.course()
+    trainer = await training.employee("Kavita Malik", language="en")
+
+    refused = await training.batch(spoke_course, spoke, [trainer], expect=422)
+    assert trainer in refused.text and "ethics-in-governance" in refused.text
+
+    hub_batch = (await training.batch(master_course, hub)).json()
+    enrolment = await training.enrol(trainer, hub_batch["id"])
+    await _complete(training, hub_batch["id"], [trainer])
+    await training.certificate(str(ids.certificate_id(TENANT, enrolment["id"])))
+
+    async def accepted():
+        response = await training.call("enrolment", "POST", f"{STATE}/batches", expect=(201, 422), json={
+            "course_id": spoke_course["id"], "centre_id": spoke["id"],
+            "start_date": datetime.now(timezone.utc).date().isoformat(),
+            "end_date": datetime.now(timezone.utc).date().isoformat(), "capacity": 40, "mode": "classroom",
+            "sessions_planned": 6, "trainers": [trainer]})
+        return response.status_code == 201
+
+    assert await training.eventually(accepted, timeout=60)
+
+
+async def _at_least(system, topics, count):
+    letters = await read_dead_letters(system.kafka_bootstrap, topics)
+    return letters if len(letters) >= count else None
+
+
+def _enrolled_example(run: str):
+    """A valid enrolment from the contract test vectors, with ids of this test's own."""
+    data = json.loads(next((EXAMPLES / "employee.enrolled" / "valid").glob("*.json")).read_text())["data"]
+    employee_id = f"HR-{run}-{uuid.uuid4().hex[:6]}"
+    batch_id = uuid.uuid4()
+    data["employee"] |= {"id": employee_id, "email": f"{employee_id.lower()}@hry.example.in"}
+    data["batch"]["id"] = str(batch_id)
+    today = datetime.now(timezone.utc).date()
+    data["batch"] |= {"start_date": today.isoformat(), "end_date": today.isoformat(), "sessions_planned": 6}
+    data["completion_rule"] = {"minimum_attendance_percent": 75, "mandatory_session_ids": []}
+    data["tenant"] = TENANT
+    data["enrolment_id"] = str(ids.enrolment_id(TENANT, employee_id, batch_id))
+    model = EmployeeEnrolled.model_validate(data)
+    return new_event(model, source="urn:state:IN-HR:hrms", id=model.enrolment_id)
+
+
+def _attended(enrolled, n: int):
+    data = enrolled.data
+    session_id = uuid.uuid5(data.batch.id, f"session-{n}")
+    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    starts = max(now - timedelta(minutes=65), now.replace(hour=0, minute=0)) + timedelta(minutes=10 * n)
+    attended = SessionAttended.model_validate({
+        "tenant": TENANT, "attendance_id": str(ids.attendance_id(TENANT, data.employee.id, session_id)),
+        "employee_id": data.employee.id, "batch_id": str(data.batch.id), "enrolment_id": str(data.enrolment_id),
+        "session": {"id": str(session_id), "starts_at": starts.isoformat(), "duration_minutes": 9, "mode": "classroom"},
+        "minutes_attended": 9, "marked_by": "biometric", "marked_at": (starts + timedelta(minutes=9)).isoformat(),
+    })
+    return new_event(attended, source="urn:state:IN-HR:biometric", id=attended.attendance_id)
