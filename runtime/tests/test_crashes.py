@@ -19,7 +19,7 @@ import httpx
 import pytest
 from karmayogi_contracts import encode
 
-from conftest import publish, wait_for_count
+from ledger_harness import publish, wait_for_count
 from karmayogi_runtime import topics
 from karmayogi_runtime.ops import read_dead_letters, read_records
 from ledger.events import attended, employee, enrolled
