@@ -19,12 +19,23 @@ service_env() {
     echo "SMTP_HOST=127.0.0.1"
     echo "SMTP_PORT=$SMTP_PORT"
     echo "SMS_GATEWAY_URL=http://127.0.0.1:$SMS_PORT"
+    if [[ $name == certification ]]; then
+        echo "CERTIFICATION_PUBLIC_BASE_URL=http://127.0.0.1:${SERVICE_PORT[certification]}"
+        echo "CERTIFICATION_ADMIN_TOKEN=$(local_admin_token)"
+    fi
     if [[ $name != "$MAIL_NAME" ]]; then
         echo "DATABASE_URL=postgresql://$PG_USER:$PG_PASSWORD@$PG_HOST:$PG_PORT/$name"
         echo "HTTP_PORT=${SERVICE_PORT[$name]}"
     else
         echo "SMS_HTTP_PORT=$SMS_PORT"
     fi
+}
+
+# The local stack's admin token (certificate revocation): random, made once, kept in .local/run/.
+local_admin_token() {
+    local file="$RUN/admin-token"
+    [[ -s $file ]] || (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$file")
+    cat "$file"
 }
 
 service_ready() {
