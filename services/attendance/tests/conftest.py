@@ -1,7 +1,6 @@
 """Fixtures of the attendance tests: the service in-process on the real Kafka and PostgreSQL."""
 
 import contextlib
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,8 +10,7 @@ from karmayogi_runtime.testing import service_client
 from attendance.main import MIGRATIONS_DIR, definition
 from attendance.settings import AttendanceSettings
 
-sys.path.insert(0, str(Path(__file__).parent))
-from attendance_samples import Attendance  # noqa: E402
+from attendance_samples import Attendance
 
 
 @pytest.fixture

@@ -1,0 +1,156 @@
+"""HTTP API: the public verification page and JSON, the credential check, the JWKS, the PDF, revocation,
+and listings for training officers."""
+
+import asyncio
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Query
+from fastapi.responses import HTMLResponse, Response
+from karmayogi_runtime.http import Pool, Problem
+from pydantic import BaseModel, Field
+
+from certification import credential, handlers, page, pdf, repository
+from certification.handlers import Issuer
+from certification.keys import KeyRing
+from certification.settings import CertificationSettings
+
+class RevocationIn(BaseModel):
+    reason: str = Field(min_length=3, max_length=500, examples=["Issued for the wrong employee after a data-entry error."])
+
+
+class PresentedCredential(BaseModel):
+    credential: str = Field(min_length=1, max_length=100_000, description="The certificate's JWT as presented.")
+
+
+@dataclass(frozen=True)
+class Certification:
+    """What the routes need besides the database: settings, the key ring and the issuer."""
+
+    settings: CertificationSettings
+    keys: KeyRing
+    issuer: Issuer
+
+    async def find(self, pool, certificate_id: UUID):
+        async with pool.acquire() as connection:
+            return await repository.get(connection, certificate_id)
+
+    def public(self, row) -> dict:
+        return {
+            "certificate_id": str(row["certificate_id"]), "status": "revoked" if row["revoked_at"] else "valid",
+            "employee_name": row["employee_name"], "course_title": row["course_title"],
+            "competencies": list(row["competencies"]), "issued_at": row["issued_at"].isoformat(),
+            "revoked_at": row["revoked_at"].isoformat() if row["revoked_at"] else None,
+            "revocation_reason": row["revocation_reason"], "issuer": self.settings.issuer_name,
+            "verify_url": self.issuer.verify_url(row["certificate_id"]),
+        }
+
+    async def check(self, pool, token: str) -> dict:
+        checked = credential.check(token, self.keys, self.settings.issuer_id)
+        if checked.claims is None:
+            return {"valid": False, "status": checked.outcome, "message": checked.message}
+        certificate_id = str(checked.claims.get("id", "")).removeprefix("urn:uuid:")
+        row = await self.find(pool, UUID(certificate_id)) if _is_uuid(certificate_id) else None
+        if row is None:
+            return {"valid": False, "status": "not_found", "certificate_id": certificate_id,
+                    "message": "The signature is valid but this issuer has no record of the certificate."}
+        if row["revoked_at"]:
+            return {"valid": False, "status": "revoked", "certificate_id": certificate_id,
+                    "message": f"The certificate was revoked on {row['revoked_at']:%d-%m-%Y}: {row['revocation_reason']}"}
+        return {"valid": True, "status": "valid", "certificate_id": certificate_id, "message": "The certificate is valid."}
+
+    async def pdf(self, row) -> bytes:
+        cached = Path(self.settings.local_data_dir) / "certification" / "pdf" / f"{row['certificate_id']}.pdf"
+        if not cached.exists():
+            content = await asyncio.to_thread(
+                pdf.render, name=row["employee_name"], course=row["course_title"],
+                competencies=list(row["competencies"]), centre=row["centre"], issued_at=row["issued_at"],
+                issuer=self.settings.issuer_name, signatory=self.settings.signatory,
+                verify_url=self.issuer.verify_url(row["certificate_id"]), certificate_id=str(row["certificate_id"]))
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            partial = cached.with_suffix(".part")
+            partial.write_bytes(content)
+            partial.rename(cached)  # a concurrent reader never sees half a file
+        return cached.read_bytes()
+
+
+def routes(service: Certification) -> APIRouter:
+    router = APIRouter()
+
+    @router.get("/verify/{certificate_id}", response_class=HTMLResponse, tags=["public"],
+                summary="The public verification page (the QR code's target), in English or Hindi")
+    async def verify_page(certificate_id: str, pool: Pool, lang: str | None = None,
+                          accept_language: Annotated[str | None, Header()] = None) -> HTMLResponse:
+        row = await service.find(pool, UUID(certificate_id)) if _is_uuid(certificate_id) else None
+        html = page.render(row, lang=page.language(lang, accept_language), issuer=service.settings.issuer_name)
+        return HTMLResponse(html, status_code=200 if row else 404)
+
+    @router.get("/v1/certificates/{certificate_id}", tags=["public"], summary="A certificate's status, as JSON")
+    async def certificate_status(certificate_id: UUID, pool: Pool) -> dict:
+        row = await _existing(pool, certificate_id)
+        return {**service.public(row), "credential": row["credential"]}
+
+    @router.post("/v1/credentials/verify", tags=["public"],
+                 summary="Check a presented credential: signature, key, issuer and status")
+    async def verify_credential(body: PresentedCredential, pool: Pool) -> dict:
+        return await service.check(pool, body.credential)
+
+    @router.get("/.well-known/jwks.json", tags=["public"], summary="The issuer's public keys, older ones included")
+    async def jwks() -> dict:
+        return service.keys.jwks()
+
+    @router.get("/v1/certificates/{certificate_id}/pdf", tags=["public"], response_class=Response,
+                summary="The certificate as a PDF (rendered on first request, then cached)")
+    async def certificate_pdf(certificate_id: UUID, pool: Pool) -> Response:
+        content = await service.pdf(await _existing(pool, certificate_id))
+        return Response(content, media_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="certificate-{certificate_id}.pdf"'})
+
+    @router.post("/v1/certificates/{certificate_id}/revocation", tags=["admin"],
+                 summary="Revoke a certificate (admin token); the page, JSON and credential check show it at once")
+    async def revoke(certificate_id: UUID, body: RevocationIn, pool: Pool,
+                     authorization: Annotated[str | None, Header()] = None) -> dict:
+        token = service.settings.admin_token.get_secret_value()
+        if not authorization or not secrets.compare_digest(authorization.removeprefix("Bearer ").encode(), token.encode()):
+            raise Problem(401, "Revoking a certificate needs the administrator's bearer token.")
+        await _existing(pool, certificate_id)
+        async with pool.acquire() as connection, connection.transaction():
+            await handlers.revoke(connection, certificate_id, body.reason, datetime.now(timezone.utc))
+        return service.public(await _existing(pool, certificate_id))
+
+    @router.get("/v1/states/{tenant}/certificates", tags=["officers"], summary="Certificates of a state, newest first")
+    async def list_certificates(tenant: str, pool: Pool, limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                                offset: Annotated[int, Query(ge=0)] = 0) -> dict:
+        async with pool.acquire() as connection:
+            rows = await connection.fetch(repository.LIST, tenant, limit, offset)
+        return {"items": [{"certificate_id": str(r["certificate_id"]), "employee_id": r["employee_id"],
+                           "employee_name": r["employee_name"], "course_title": r["course_title"],
+                           "issued_at": r["issued_at"].isoformat(), "status": r["verify_status"],
+                           "verify_url": service.issuer.verify_url(r["certificate_id"])} for r in rows]}
+
+    @router.get("/v1/states/{tenant}/certificates/count", tags=["officers"],
+                summary="How many certificates a state has issued and revoked")
+    async def count_certificates(tenant: str, pool: Pool) -> dict:
+        async with pool.acquire() as connection:
+            row = await connection.fetchrow(repository.COUNT, tenant)
+        return {"issued": row["issued"], "revoked": row["revoked"]}
+
+    async def _existing(pool, certificate_id: UUID):
+        row = await service.find(pool, certificate_id)
+        if row is None:
+            raise Problem(404, f"No certificate {certificate_id} exists.")
+        return row
+
+    return router
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        UUID(text)
+        return True
+    except ValueError:
+        return False

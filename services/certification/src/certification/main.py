@@ -1,0 +1,37 @@
+"""The certification service, wired: settings -> keys, issuer, consumer, API."""
+
+from pathlib import Path
+
+from karmayogi_runtime.cli import service_cli
+from karmayogi_runtime.service import ServiceDefinition
+
+from certification import keys
+from certification.api import Certification, routes
+from certification.handlers import Issuer
+from certification.settings import CertificationSettings
+from certification.subscribers import subscriptions
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+
+def definition(settings: CertificationSettings | None = None) -> ServiceDefinition:
+    settings = settings or CertificationSettings()
+    ring = keys.load(settings.signing_keys_file, settings.local_data_dir)
+    issuer = Issuer(ring, public_base_url=settings.public_base_url, issuer_id=settings.issuer_id,
+                    issuer_name=settings.issuer_name)
+    return ServiceDefinition(
+        name="certification",
+        settings=settings,
+        migrations_dir=MIGRATIONS_DIR,
+        subscriptions=subscriptions(issuer),
+        routers=(routes(Certification(settings, ring, issuer)),),
+        publishes=("karmayogi.certificate.issued.v1", "karmayogi.certificate.revoked.v1"),
+        description="Issues one signed Open Badges 3.0 certificate per completed enrolment, serves the public "
+        "verification page, the PDF and the JWKS, and revokes.",
+    )
+
+
+cli = service_cli("certification", definition)
+
+if __name__ == "__main__":
+    cli()

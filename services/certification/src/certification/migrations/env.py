@@ -1,0 +1,3 @@
+from karmayogi_runtime.migrations import run_env
+
+run_env()

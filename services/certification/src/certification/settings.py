@@ -1,0 +1,28 @@
+"""Settings of the certification service: CERTIFICATION_X first, then plain X (see ServiceSettings)."""
+
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+from karmayogi_runtime.settings import ServiceSettings
+
+
+class CertificationSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="CERTIFICATION_")
+
+    public_base_url: str = Field(
+        "http://127.0.0.1:8103", description="Public base URL; certificates verify at <this>/verify/<id> (the QR code)."
+    )
+    admin_token: SecretStr = Field(
+        min_length=32, description="Bearer token of the revocation endpoint; at least 32 characters, no default."
+    )
+    issuer_name: str = Field(
+        "Haryana Institute of Public Administration, on behalf of the Government of Haryana",
+        description="Who issues the certificates, as printed and put in the credential.",
+    )
+    issuer_id: str = Field("https://hipa.haryana.gov.in", description="The issuer's URL (the credential's issuer.id).")
+    signatory: str = Field("Director General, HIPA", description="Printed under the signature line of the PDF.")
+    signing_keys_file: str | None = Field(
+        None,
+        description="A private JWK Set (Ed25519 keys, each with a kid); the last key signs, all are published. "
+        "Unset: a key is generated under LOCAL_DATA_DIR on first start (local use only).",
+    )

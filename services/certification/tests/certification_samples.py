@@ -1,0 +1,45 @@
+"""Completions to certify, as attendance or iGOT publish them."""
+
+import os
+import shutil
+import uuid
+from datetime import datetime, timezone
+
+import pytest
+from karmayogi_contracts import CourseCompleted, ids, new_event
+
+TENANT = "IN-HR"
+ADMIN_TOKEN = "a-test-admin-token-that-is-long-enough"
+
+
+def tool(name: str) -> str:
+    """A command-line tool the test needs; missing is a failure under CI, a skip elsewhere."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} is not installed (make prerequisites installs it)"
+        if os.environ.get("CI") == "true":
+            pytest.fail(message, pytrace=False)
+        pytest.skip(message)
+    return path
+
+
+def completed(name: str = "क्षितिज द्विवेदी", *, igot: bool = False, enrolment_id: uuid.UUID | None = None):
+    enrolment_id = enrolment_id or uuid.uuid4()
+    employee_id = f"HR-{uuid.uuid4().hex[:8]}"
+    data = {
+        "tenant": TENANT, "completion_id": str(ids.completion_id(TENANT, enrolment_id)),
+        "enrolment_id": str(enrolment_id), "employee": {"id": employee_id, "name": name},
+        "course": {"id": str(uuid.uuid4()), "title": "Ethics in Governance", "trains_trainers": False,
+                   "family": "ethics-in-governance",
+                   "competencies": [{"name": "Integrity", "kind": "behavioural"},
+                                    {"name": "Citizen centricity", "kind": "behavioural"}]},
+        "completed_at": datetime(2026, 11, 21, 11, 0, tzinfo=timezone.utc).isoformat(),
+    }
+    if igot:
+        data["basis"] = {"kind": "external", "source": "igot", "reference": "do_1138"}
+    else:
+        data["batch"] = {"id": str(uuid.uuid4()), "centre": {"id": str(uuid.uuid4()), "name": "District Training Centre, Rewari",
+                                                             "tier": "spoke", "district": "Rewari"}}
+        data["basis"] = {"kind": "attendance", "sessions_attended": 5, "sessions_planned": 6, "attendance_percent": 83.3}
+    model = CourseCompleted.model_validate(data)
+    return new_event(model, source="/services/attendance", id=model.completion_id)

@@ -1,0 +1,192 @@
+"""Issuing, verifying and revoking certificates, against the real Kafka and PostgreSQL."""
+
+import asyncio
+import subprocess
+import time
+
+import httpx
+import jwt
+import pytest
+from karmayogi_contracts import decode, ids
+from karmayogi_runtime.ops import read_records
+from karmayogi_runtime.testing import service_client
+
+from certification.main import MIGRATIONS_DIR, definition
+from certification_samples import ADMIN_TOKEN, TENANT, completed, tool
+
+pytestmark = pytest.mark.integration
+
+
+async def _publish(runtime, events):
+    from karmayogi_contracts import encode
+
+    prefix = runtime.definition.settings.kafka_topic_prefix
+    sends = []
+    for event in events:
+        record = encode(event)
+        sends.append(await runtime.producer.send(prefix + record.topic, record.value, key=record.key,
+                                                 headers=list(record.headers)))
+    await asyncio.gather(*sends)
+
+
+async def _certificate(client, event, timeout: float = 30) -> dict:
+    certificate_id = ids.certificate_id(TENANT, event.data.enrolment_id)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = await client.get(f"/v1/certificates/{certificate_id}")
+        if response.status_code == 200:
+            return response.json()
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no certificate {certificate_id} after {timeout}s")
+
+
+async def _issued(runtime, expected: int, timeout: float = 30) -> list:
+    topic = runtime.definition.settings.kafka_topic_prefix + "certificate.issued"
+    deadline = time.monotonic() + timeout
+    while True:
+        records = await read_records(runtime.definition.settings.kafka_bootstrap_servers, [topic])
+        if len(records) >= expected or time.monotonic() > deadline:
+            return [decode(r.record.value, r.record.headers) for r in records]
+        await asyncio.sleep(0.3)
+
+
+async def test_duplicated_and_redelivered_completions_yield_exactly_one_certificate(certifier):
+    runtime, client = certifier
+    event = completed()
+    again = completed(event.data.employee.name, enrolment_id=event.data.enrolment_id)  # another source, new event id
+    await _publish(runtime, [event, event, again])
+    await _publish(runtime, [event])
+
+    certificate = await _certificate(client, event)
+    issued = await _issued(runtime, 2, timeout=5)  # waits for a wrong second one, then settles
+    assert [e.data.certificate_id for e in issued] == [ids.certificate_id(TENANT, event.data.enrolment_id)]
+    assert issued[0].data.verify_url == certificate["verify_url"]
+    assert issued[0].key == f"{TENANT}:{event.data.employee.id}"
+    async with runtime.pool.acquire() as connection:
+        assert await connection.fetchval("SELECT count(*) FROM certificates") == 1
+
+
+async def test_the_credential_verifies_with_an_independent_jose_library_and_one_altered_byte_fails(certifier):
+    runtime, client = certifier
+    event = completed()
+    await _publish(runtime, [event])
+    token = (await _certificate(client, event))["credential"]
+    jwks = (await client.get("/.well-known/jwks.json")).json()
+
+    header = jwt.get_unverified_header(token)
+    key = next(jwt.PyJWK(k) for k in jwks["keys"] if k["kid"] == header["kid"])
+    claims = jwt.decode(token, key=key, algorithms=["EdDSA"])
+    assert claims["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
+    assert claims["credentialSubject"]["name"] == "क्षितिज द्विवेदी"
+    assert claims["credentialSubject"]["achievement"]["tag"] == ["Integrity", "Citizen centricity"]
+    assert header["typ"] == "vc+jwt"
+
+    payload = token.split(".")[1]
+    altered = token.replace(payload, payload[:10] + ("A" if payload[10] != "A" else "B") + payload[11:])
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(altered, key=key, algorithms=["EdDSA"])
+    checked = (await client.post("/v1/credentials/verify", json={"credential": altered})).json()
+    assert checked["status"] in ("invalid_signature", "malformed") and not checked["valid"]
+    assert (await client.post("/v1/credentials/verify", json={"credential": token})).json()["valid"]
+
+
+async def test_after_a_key_rotation_certificates_signed_with_the_old_key_still_verify(
+    database_factory, make_settings, keys_file
+):
+    url = await database_factory(MIGRATIONS_DIR)
+    first, second = completed(), completed("Harjeet Singh")
+    async with service_client(definition(await make_settings(url, signing_keys_file=keys_file(1)))) as (runtime, client):
+        await _publish(runtime, [first])
+        old = (await _certificate(client, first))["credential"]
+    async with service_client(definition(await make_settings(url, signing_keys_file=keys_file(2)))) as (runtime, client):
+        await _publish(runtime, [second])
+        new = (await _certificate(client, second))["credential"]
+        jwks = (await client.get("/.well-known/jwks.json")).json()
+        assert len(jwks["keys"]) == 2
+        assert jwt.get_unverified_header(old)["kid"] != jwt.get_unverified_header(new)["kid"]
+        for token in (old, new):
+            assert (await client.post("/v1/credentials/verify", json={"credential": token})).json()["valid"]
+
+
+async def test_a_revoked_certificate_shows_revoked_on_the_page_the_json_and_the_credential_check(certifier):
+    runtime, client = certifier
+    event = completed()
+    await _publish(runtime, [event])
+    certificate = await _certificate(client, event)
+    path = f"/v1/certificates/{certificate['certificate_id']}/revocation"
+
+    refused = await client.post(path, json={"reason": "Issued for the wrong employee."})
+    assert refused.status_code == 401 and "token" in refused.json()["detail"][0]
+    revoked = await client.post(path, json={"reason": "Issued for the wrong employee."},
+                                headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert revoked.status_code == 200 and revoked.json()["status"] == "revoked"
+
+    page = await client.get(f"/verify/{certificate['certificate_id']}")
+    assert "REVOKED" in page.text and "Issued for the wrong employee." in page.text
+    assert (await client.get(f"/v1/certificates/{certificate['certificate_id']}")).json()["status"] == "revoked"
+    checked = (await client.post("/v1/credentials/verify", json={"credential": certificate["credential"]})).json()
+    assert checked["status"] == "revoked" and not checked["valid"]
+    hindi = await client.get(f"/verify/{certificate['certificate_id']}?lang=hi")
+    assert "रद्द" in hindi.text
+
+
+async def test_an_igot_completion_without_a_batch_yields_a_certificate(certifier):
+    runtime, client = certifier
+    event = completed("Amit Yadav", igot=True)
+    await _publish(runtime, [event])
+    assert (await _certificate(client, event))["status"] == "valid"
+
+
+async def test_an_unknown_certificate_is_a_not_found_page_not_an_error(certifier):
+    _, client = certifier
+    for certificate_id in ("0b0b0b0b-0000-4000-8000-000000000000", "not-a-number"):
+        page = await client.get(f"/verify/{certificate_id}")
+        assert page.status_code == 404 and "NOT FOUND" in page.text
+
+
+async def test_the_pdf_shows_the_name_in_devanagari_and_its_qr_code_opens_the_verification_page(certifier, tmp_path):
+    pdftoppm, zbarimg, pdftotext = tool("pdftoppm"), tool("zbarimg"), tool("pdftotext")
+    runtime, client = certifier
+    event = completed("क्षितिज द्विवेदी")
+    await _publish(runtime, [event])
+    certificate = await _certificate(client, event)
+
+    response = await client.get(f"/v1/certificates/{certificate['certificate_id']}/pdf")
+    assert response.headers["content-type"] == "application/pdf"
+    (tmp_path / "c.pdf").write_bytes(response.content)
+    subprocess.run([pdftoppm, "-png", "-r", "100", str(tmp_path / "c.pdf"), str(tmp_path / "page")], check=True)
+    decoded = subprocess.run([zbarimg, "-q", "--raw", str(tmp_path / "page-1.png")], capture_output=True, text=True, check=True)
+    assert decoded.stdout.strip() == certificate["verify_url"]
+    text = subprocess.run([pdftotext, str(tmp_path / "c.pdf"), "-"], capture_output=True, text=True, check=True).stdout
+    # Extraction puts spaces between shaped clusters; the letters and their order must all be there.
+    assert "क्षितिजद्विवेदी" in text.replace(" ", "") and "Ethics in Governance" in text
+    fonts = subprocess.run([tool("pdffonts"), str(tmp_path / "c.pdf")], capture_output=True, text=True, check=True).stdout
+    assert "NotoSansDevanagari" in fonts and "emb" in fonts
+
+
+async def test_the_verification_page_shows_status_and_name_in_a_real_browser(database_factory, make_settings, tmp_path):
+    import uvicorn
+    from karmayogi_runtime.service import create_http_app, running
+
+    chromium = tool("chromium")
+    settings = await make_settings(await database_factory(MIGRATIONS_DIR))
+    service = definition(settings)
+    async with running(service) as runtime:
+        event = completed("सुनीता देवी")
+        await _publish(runtime, [event])
+        server = uvicorn.Server(uvicorn.Config(create_http_app(service, runtime), host="127.0.0.1", port=0, log_config=None))
+        serving = asyncio.create_task(server.serve())
+        while not server.started:
+            await asyncio.sleep(0.05)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}") as client:
+            certificate = await _certificate(client, event)
+        url = f"http://127.0.0.1:{port}/verify/{certificate['certificate_id']}?lang=hi"
+        browser = await asyncio.to_thread(subprocess.run, [
+            chromium, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+            "--disable-background-networking", "--disable-component-update", "--disable-sync",
+            f"--user-data-dir={tmp_path / 'chromium'}", "--dump-dom", url], capture_output=True, text=True, timeout=120)
+        server.should_exit = True
+        await serving
+    assert 'id="status">मान्य<' in browser.stdout
+    assert 'id="name">सुनीता देवी<' in browser.stdout
