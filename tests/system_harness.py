@@ -143,6 +143,8 @@ async def system(postgres_url, kafka_bootstrap, topic_prefix, tmp_path) -> Async
         yield running
     finally:
         running.stop_all()
+        await admin.close()
+        admin = await asyncpg.connect(postgres_url)  # the test may have restarted PostgreSQL meanwhile
         for url in running.databases.values():
             await admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
         await admin.close()

@@ -7,24 +7,39 @@ lines `from karmayogi_runtime.migrations import run_env; run_env()`. Revisions a
 """
 
 import asyncio
+import logging
+import time
 from pathlib import Path
 
 from alembic import command, context
 from alembic.config import Config
 from sqlalchemy import Connection, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
+
+log = logging.getLogger(__name__)
 
 # Taken for the whole run, so two `migrate` steps started at once (two pods of one Job) apply each
 # revision once: the second waits, then finds nothing left to do.
 _MIGRATION_LOCK = 0x6B61726D  # "karm"
 
 
-def upgrade_to_head(database_url: str, migrations_dir: Path) -> None:
-    """Apply every pending revision in `migrations_dir` to the database at `database_url`."""
+def upgrade_to_head(database_url: str, migrations_dir: Path, *, wait_seconds: float = 120.0) -> None:
+    """Apply every pending revision in `migrations_dir` to the database at `database_url`, waiting up to
+    `wait_seconds` for a database that is starting or restarting."""
     config = Config()
     config.set_main_option("script_location", str(migrations_dir))
-    config.set_main_option("sqlalchemy.url", _asyncpg_url(database_url))
-    command.upgrade(config, "head")
+    config.set_main_option("sqlalchemy.url", _asyncpg_url(database_url).replace("%", "%%"))
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        try:
+            command.upgrade(config, "head")
+            return
+        except (OSError, DBAPIError) as error:
+            if time.monotonic() > deadline or not _unavailable(error):
+                raise
+            log.warning("database not available for migrations yet (%s); trying again", str(error).splitlines()[0])
+            time.sleep(2)
 
 
 def run_env() -> None:
@@ -52,6 +67,15 @@ def _run_migrations(connection: Connection) -> None:
     finally:
         connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})
         connection.commit()
+
+
+def _unavailable(error: BaseException) -> bool:
+    """The database is starting, restarting or unreachable (as opposed to a broken migration)."""
+    from karmayogi_runtime.database import is_transient
+
+    cause = getattr(error, "orig", None) or error
+    cause = getattr(cause, "__cause__", None) or cause
+    return isinstance(error, OSError) or is_transient(cause) or "shutting down" in str(error) or "starting up" in str(error)
 
 
 def _asyncpg_url(database_url: str) -> str:

@@ -87,7 +87,7 @@ async def running(definition: ServiceDefinition) -> AsyncIterator[ServiceRuntime
     """Start everything the service runs on, and stop it in reverse order on exit."""
     settings = definition.settings
     url = settings.database_url.get_secret_value()
-    pool = await database.create_pool(url, size=settings.database_pool_size)
+    pool = await until_available("PostgreSQL", lambda: database.create_pool(url, size=settings.database_pool_size))
     broker = build_broker(definition)
     prefix = settings.kafka_topic_prefix
     runner = ConsumerRunner(pool, definition.subscriptions, batch_size=settings.consumer_batch_size, topic_prefix=prefix)
@@ -96,8 +96,8 @@ async def running(definition: ServiceDefinition) -> AsyncIterator[ServiceRuntime
     relay = OutboxRelay(url, pool, producer, topic_prefix=prefix)
     runtime = ServiceRuntime(definition, pool, broker, producer, runner, relay)
     try:
-        await producer.start()
-        await broker.start()
+        await until_available("Kafka", producer.start)
+        await until_available("Kafka", broker.start)
         runtime.tasks.append(asyncio.create_task(relay.run(), name="outbox_relay"))
         for loop in definition.background:
             runtime.tasks.append(asyncio.create_task(loop(runtime), name=getattr(loop, "__name__", "background")))
@@ -109,6 +109,22 @@ async def running(definition: ServiceDefinition) -> AsyncIterator[ServiceRuntime
         await broker.stop()
         await producer.stop()
         await pool.close()
+
+
+async def until_available(what: str, start: Callable[[], Any], timeout: float = 120.0) -> Any:
+    """Start something that needs PostgreSQL or Kafka, waiting while they restart (a pod starting with its
+    dependencies, a process restarted during a broker restart); other failures are raised at once."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    delay = 0.5
+    while True:
+        try:
+            return await start()
+        except Exception as error:
+            if not database.is_transient(error) or asyncio.get_running_loop().time() > deadline:
+                raise
+            log.warning("%s is not available yet (%s); trying again in %.1fs", what, error, delay)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 def create_http_app(definition: ServiceDefinition, runtime: ServiceRuntime | None = None) -> FastAPI:
