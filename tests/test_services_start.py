@@ -42,6 +42,7 @@ async def test_a_service_starts_with_one_command_and_answers_health(
         "HTTP_PORT": str(port),
         "LOCAL_DATA_DIR": str(tmp_path),
         "LOG_LEVEL": "INFO",
+        "CERTIFICATION_ADMIN_TOKEN": "an-admin-token-of-at-least-thirty-two-characters",
     }
     log = tmp_path / "service.log"
     with log.open("w") as output:

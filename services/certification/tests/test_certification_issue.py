@@ -153,6 +153,8 @@ async def test_the_pdf_shows_the_name_in_devanagari_and_its_qr_code_opens_the_ve
 
     response = await client.get(f"/v1/certificates/{certificate['certificate_id']}/pdf")
     assert response.headers["content-type"] == "application/pdf"
+    linked = await client.get(f"/verify/{certificate['certificate_id']}/pdf")  # the download link in the e-mail
+    assert linked.content == response.content
     (tmp_path / "c.pdf").write_bytes(response.content)
     subprocess.run([pdftoppm, "-png", "-r", "100", str(tmp_path / "c.pdf"), str(tmp_path / "page")], check=True)
     decoded = subprocess.run([zbarimg, "-q", "--raw", str(tmp_path / "page-1.png")], capture_output=True, text=True, check=True)

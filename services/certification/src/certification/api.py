@@ -103,6 +103,8 @@ def routes(service: Certification) -> APIRouter:
     async def jwks() -> dict:
         return service.keys.jwks()
 
+    @router.get("/verify/{certificate_id}/pdf", tags=["public"], response_class=Response,
+                summary="The certificate as a PDF, beside its verification page (the link in the e-mail)")
     @router.get("/v1/certificates/{certificate_id}/pdf", tags=["public"], response_class=Response,
                 summary="The certificate as a PDF (rendered on first request, then cached)")
     async def certificate_pdf(certificate_id: UUID, pool: Pool) -> Response:
