@@ -23,9 +23,10 @@ def tool(name: str) -> str:
     return path
 
 
-def completed(name: str = "क्षितिज द्विवेदी", *, igot: bool = False, enrolment_id: uuid.UUID | None = None):
+def completed(name: str = "क्षितिज द्विवेदी", *, igot: bool = False, enrolment_id: uuid.UUID | None = None,
+              employee_id: str | None = None):
     enrolment_id = enrolment_id or uuid.uuid4()
-    employee_id = f"HR-{uuid.uuid4().hex[:8]}"
+    employee_id = employee_id or f"HR-{uuid.uuid4().hex[:8]}"
     data = {
         "tenant": TENANT, "completion_id": str(ids.completion_id(TENANT, enrolment_id)),
         "enrolment_id": str(enrolment_id), "employee": {"id": employee_id, "name": name},

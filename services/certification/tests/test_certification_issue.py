@@ -53,7 +53,8 @@ async def _issued(runtime, expected: int, timeout: float = 30) -> list:
 async def test_duplicated_and_redelivered_completions_yield_exactly_one_certificate(certifier):
     runtime, client = certifier
     event = completed()
-    again = completed(event.data.employee.name, enrolment_id=event.data.enrolment_id)  # another source, new event id
+    # the same completion reported again by another source: a new event id, same enrolment and employee
+    again = completed(event.data.employee.name, enrolment_id=event.data.enrolment_id, employee_id=event.data.employee.id)
     await _publish(runtime, [event, event, again])
     await _publish(runtime, [event])
 
