@@ -12,6 +12,7 @@ $(PY):
 
 prerequisites: ## system packages (PostgreSQL, JDK, Maven, fonts, poppler, zbar, Chromium), only those missing
 	@deploy/local/prerequisites.sh
+	@deploy/k8s/tools/kustomize.sh >/dev/null
 
 install: $(PY) ## install the locked Python packages of the whole workspace
 	uv pip sync --quiet --python $(PY) requirements.lock

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Prints the path of the pinned kustomize, building it from source with Go the first time.
+# The binary lives in a cache outside the repository (${KARMAYOGI_CACHE:-~/.cache/karmayogi}/kustomize-<version>/),
+# so a second call only prints the path. The tests in deploy/k8s/tests/ and the operator guide use it.
+set -euo pipefail
+
+KUSTOMIZE_VERSION=v5.7.1
+cache="${KARMAYOGI_CACHE:-$HOME/.cache/karmayogi}"
+dir="$cache/kustomize-$KUSTOMIZE_VERSION"
+binary="$dir/kustomize"
+
+if [[ ! -x $binary ]]; then
+    if ! command -v go >/dev/null; then
+        echo "kustomize.sh: Go is needed to build kustomize $KUSTOMIZE_VERSION; install Go 1.22 or newer (apt-get install golang-go)." >&2
+        exit 1
+    fi
+    mkdir -p "$dir"
+    echo "kustomize.sh: building kustomize $KUSTOMIZE_VERSION into $dir (first time only, about a minute)" >&2
+    GOBIN="$dir" go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION" >&2
+fi
+echo "$binary"
