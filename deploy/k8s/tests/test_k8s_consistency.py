@@ -1,0 +1,76 @@
+"""The manifests agree with the code: topics, Kafka users and their ACLs, settings, probes, ports, images,
+autoscaling, hardening and the one public entry. Each rule is a function of k8s_checks; an empty list
+means it holds (the tests in test_k8s_rules_fail.py show each one reports a broken manifest)."""
+
+import pytest
+
+import k8s_checks as checks
+import k8s_code
+from k8s_manifests import OVERLAYS, built, named, of_kind, replay_operation, templates
+
+pytestmark = pytest.mark.unit
+
+RULES = [checks.mutable_images, checks.unknown_settings, checks.missing_settings, checks.probe_paths, checks.ports,
+         checks.service_acls, checks.scaling, checks.hardening, checks.ingress]
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+@pytest.mark.parametrize("rule", RULES, ids=lambda rule: rule.__name__)
+def test_overlay_keeps_the_rule(overlay, rule):
+    assert rule(built(overlay)) == []
+
+
+@pytest.mark.parametrize(("overlay", "replicas", "min_in_sync"), [("dev", 1, 1), ("production", 3, 2)])
+def test_every_topic_of_the_code_and_its_dead_letters_is_a_kafka_topic(overlay, replicas, min_in_sync):
+    assert checks.topics(built(overlay), replicas=replicas, min_in_sync=min_in_sync) == []
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_service_runs_with_its_migration_job(overlay):
+    resources = built(overlay)
+    for service in k8s_code.SERVICES:
+        job = named(resources, "Job", f"{service}-migrate")
+        container = job["spec"]["template"]["spec"]["containers"][0]
+        assert container["command"] + container["args"] == [f"karmayogi-{service}", "migrate"]
+        server = named(resources, "Deployment", service)["spec"]["template"]["spec"]["containers"][0]
+        assert server["command"] + server["args"] == [f"karmayogi-{service}", "run", "--no-migrate"]
+        assert server["image"] == container["image"]
+
+
+def test_production_scales_every_service_and_dev_runs_one_replica_each():
+    scaled = {s["spec"]["scaleTargetRef"]["name"] for s in of_kind(built("production"), "ScaledObject")}
+    assert scaled == set(k8s_code.SERVICES)
+    assert all("replicas" not in d["spec"] for d in of_kind(built("production"), "Deployment"))
+    assert {d["spec"]["replicas"] for d in of_kind(built("dev"), "Deployment")} == {1}
+
+
+def test_the_autoscaler_may_only_describe_the_groups_and_the_topics_they_read():
+    user = named(built("production"), "KafkaUser", "karmayogi-autoscaler")
+    assert checks.acl_differences(user, k8s_code.autoscaler_acls(), "KEDA's lag reading") == []
+
+
+def test_the_replay_job_user_reads_dead_letters_and_writes_the_original_topics_only():
+    resources = replay_operation()
+    user = named(resources, "KafkaUser", "karmayogi-dead-letter-replay")
+    assert checks.acl_differences(user, k8s_code.replay_use().acls(), "karmayogi-ops dead-letters") == []
+    container = named(resources, "Job", "dead-letter-replay")["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "KAFKA_USERNAME", "value": "karmayogi-dead-letter-replay"} in container["env"]
+    assert checks.hardening(resources) == [] and checks.mutable_images(resources) == []
+
+
+def test_a_state_system_may_only_write_the_ingest_topics_the_services_consume():
+    consumed = {topic for service in k8s_code.SERVICES for topic in k8s_code.kafka_use(service).reads}
+    assert set(k8s_code.INGEST_TOPICS) <= consumed
+    wanted = {("topic", topic): frozenset({"Write", "Describe"}) for topic in k8s_code.INGEST_TOPICS}
+    (user,) = templates()
+    assert checks.acl_differences(user, wanted, "a state system publishing attendance and completions") == []
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_the_namespace_denies_everything_not_allowed(overlay):
+    policies = {p["metadata"]["name"]: p["spec"] for p in of_kind(built(overlay), "NetworkPolicy")}
+    assert policies["default-deny"] == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    for service in k8s_code.SERVICES:
+        egress_ports = {port["port"] for rule in policies[service]["egress"] for port in rule["ports"]}
+        assert {5432, 9093} <= egress_ports, service
+
