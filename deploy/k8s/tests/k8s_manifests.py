@@ -55,9 +55,14 @@ def templates() -> list[Resource]:
             for doc in yaml.safe_load_all(path.read_text()) if doc]
 
 
-def every_manifest() -> dict[str, list[Resource]]:
-    return {**{f"overlays/{o}": built(o) for o in OVERLAYS},
-            "operations/dead-letter-replay": replay_operation(), "templates": templates()}
+MANIFEST_SETS = (*(f"overlays/{o}" for o in OVERLAYS), "operations/dead-letter-replay", "templates")
+
+
+def manifest_set(name: str) -> list[Resource]:
+    """One of MANIFEST_SETS: an overlay, the replay operation, or the templates."""
+    if name.startswith("overlays/"):
+        return built(name.removeprefix("overlays/"))
+    return replay_operation() if name == "operations/dead-letter-replay" else templates()
 
 
 def of_kind(resources: list[Resource], kind: str) -> list[Resource]:

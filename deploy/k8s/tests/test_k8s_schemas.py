@@ -6,7 +6,7 @@ import jsonschema
 import kubernetes_validate
 import pytest
 
-from k8s_manifests import KUBERNETES_VERSION, Resource, closed, crd_schema, every_manifest, is_core, named, built
+from k8s_manifests import KUBERNETES_VERSION, MANIFEST_SETS, Resource, built, closed, crd_schema, is_core, manifest_set, named
 
 pytestmark = pytest.mark.unit
 
@@ -23,9 +23,9 @@ def problems_of(resource: Resource) -> list[str]:
     return [f"{who}: {error.message} at {'/'.join(map(str, error.path))}" for error in validator.iter_errors(resource)]
 
 
-@pytest.mark.parametrize("folder", list(every_manifest()))
+@pytest.mark.parametrize("folder", MANIFEST_SETS)
 def test_every_resource_is_valid_for_its_api(folder):
-    resources = every_manifest()[folder]
+    resources = manifest_set(folder)
     assert resources
     assert [p for resource in resources for p in problems_of(resource)] == []
 
