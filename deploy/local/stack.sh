@@ -6,12 +6,15 @@
 #   stack.sh down [--purge]            stop what `up` started; --purge also deletes .local/ (all data)
 #   stack.sh status                    one line per component; non-zero when something that should run is not healthy
 #   stack.sh env                       the exports the tests use: source <(deploy/local/stack.sh env)
+#   stack.sh env SERVICE               a service's settings over SCRAM-SHA-512 + TLS, with its own Kafka user
 #   stack.sh start|stop|restart NAME   one component: kafka, postgres, local-mail, enrolment, attendance,
 #                                      certification, notifications (the crash tests use these)
+#   stack.sh kafka-access < SPEC       more SCRAM users and ACLs (format in kafka/LocalKafkaAdmin.java)
 set -Eeuo pipefail
 
 LIB="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/lib"
 source "$LIB/common.sh"
+source "$LIB/tls.sh"
 source "$LIB/kafka.sh"
 source "$LIB/postgres.sh"
 source "$LIB/services.sh"
@@ -19,7 +22,7 @@ source "$LIB/services.sh"
 MODE_FILE="$RUN/stack.mode"   # what the last `up` asked for: "infra" or "all"; read by `status`
 
 usage() {
-    sed -n '5,10s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+    sed -n '5,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
     DIED=1
     exit 64
 }
@@ -112,9 +115,40 @@ cmd_status() {
     return $rc
 }
 
+# Without a service: what the tests use (the PLAINTEXT listener, the administrative database URL) and
+# where the authenticated listeners are. With one: that service's settings as production has them, SCRAM
+# over TLS with its own user, and PostgreSQL over verified TLS.
 cmd_env() {
-    echo "export KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP"
-    echo "export DATABASE_URL=postgresql://$PG_USER:$PG_PASSWORD@$PG_HOST:$PG_PORT/postgres"
+    local name=${1:-}
+    if [[ -z $name ]]; then
+        echo "export KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP"
+        echo "export DATABASE_URL=postgresql://$PG_USER:$PG_PASSWORD@$PG_HOST:$PG_PORT/postgres"
+        echo "# SCRAM-SHA-512 listeners (\`stack.sh env SERVICE\` for a service's credentials) and the local CA:"
+        echo "export LOCAL_KAFKA_SCRAM_SERVERS=$KAFKA_HOST:$KAFKA_SCRAM_PORT"
+        echo "export LOCAL_KAFKA_SCRAM_TLS_SERVERS=$KAFKA_HOST:$KAFKA_SCRAM_TLS_PORT"
+        echo "export LOCAL_TLS_CA_FILE=$TLS_CA"
+        return 0
+    fi
+    [[ -n ${SERVICE_PORT[$name]:-} ]] || die "unknown service '$name'; use one of: ${SERVICES[*]}."
+    local password
+    password=$(kafka_user_password "$name")
+    service_env "$name" | sed -e '/^KAFKA_BOOTSTRAP_SERVERS=/d' -e '/^DATABASE_URL=/d' -e 's/^/export /'
+    echo "export KAFKA_BOOTSTRAP_SERVERS=$KAFKA_HOST:$KAFKA_SCRAM_TLS_PORT"
+    echo "export KAFKA_SECURITY_PROTOCOL=SASL_SSL"
+    echo "export KAFKA_SASL_MECHANISM=SCRAM-SHA-512"
+    echo "export KAFKA_USERNAME=$name"
+    echo "export KAFKA_PASSWORD=$password"
+    echo "export KAFKA_CA_FILE=$TLS_CA"
+    echo "export DATABASE_URL='postgresql://$PG_USER:$PG_PASSWORD@$PG_HOST:$PG_PORT/$name?sslmode=verify-full&sslrootcert=$TLS_CA'"
+}
+
+cmd_kafka_access() {
+    take_lock
+    kafka_pid >/dev/null || die "Kafka is not running; start it with \`deploy/local/stack.sh up infra\`."
+    require_java
+    kafka_resolve_classpath
+    kafka_build_admin
+    kafka_apply_access
 }
 
 cmd_component() {
@@ -146,7 +180,8 @@ main() {
         DIED=1   # an unhealthy component is an answer, not a failure of this script
         exit 1
     } ;;
-    env) cmd_env ;;
+    env) cmd_env "$@" ;;
+    kafka-access) cmd_kafka_access ;;
     start | stop | restart) cmd_component "$cmd" "$@" ;;
     -h | --help | help) usage ;;
     *) usage ;;

@@ -9,6 +9,9 @@ KAFKA_LOG="$LOGS/kafka.log"
 KAFKA_CLASSPATH_FILE="$KAFKA_DIR/classpath.txt"
 KAFKA_ADMIN_CLASSES="$KAFKA_DIR/admin-classes"
 KAFKA_PARTITIONS=6
+# One SCRAM user per service; the generated passwords live here and nowhere else.
+KAFKA_USERS_DIR="$KAFKA_DIR/users"
+KAFKA_SERVICE_USERS=(enrolment attendance certification notifications)
 # Outside the repository so that every clone (and CI's fresh one) shares one download.
 M2_REPO="${KARMAYOGI_CACHE:-${HOME:-/root}/.cache/karmayogi}/m2"
 
@@ -89,11 +92,22 @@ kafka_write_config() {
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,CONTROLLER://$KAFKA_HOST:$KAFKA_CONTROLLER_PORT,SASL_PLAINTEXT://$KAFKA_HOST:$KAFKA_SCRAM_PORT,SASL_SSL://$KAFKA_HOST:$KAFKA_SCRAM_TLS_PORT
+advertised.listeners=PLAINTEXT://$KAFKA_HOST:$KAFKA_PORT,SASL_PLAINTEXT://$KAFKA_HOST:$KAFKA_SCRAM_PORT,SASL_SSL://$KAFKA_HOST:$KAFKA_SCRAM_TLS_PORT
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,SASL_SSL:SASL_SSL
 inter.broker.listener.name=PLAINTEXT
 controller.listener.names=CONTROLLER
+# The SCRAM listeners authenticate the service users (made through the Admin API by the stack, so a data
+# directory formatted before they existed gets them too); the SASL_SSL one serves .local/tls/'s certificate.
+sasl.enabled.mechanisms=SCRAM-SHA-512
+listener.name.sasl_plaintext.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.ssl.keystore.type=PEM
+listener.name.sasl_ssl.ssl.keystore.location=$TLS_KAFKA_KEYSTORE
+# ACLs apply to the SCRAM users only: whoever connects without authentication (the PLAINTEXT listener that
+# the tests and tools use, the controller) is User:ANONYMOUS, a super user, so that listener works as before.
+authorizer.class.name=org.apache.kafka.metadata.authorizer.StandardAuthorizer
+super.users=User:ANONYMOUS
 log.dirs=$KAFKA_DATA
 num.partitions=$KAFKA_PARTITIONS
 # Topics are created by the stack from the contracts package; a typo in a service must fail, not invent one.
@@ -169,7 +183,10 @@ kafka_launch() {
     kafka_build_admin
     require_free_port "$KAFKA_PORT" Kafka
     require_free_port "$KAFKA_CONTROLLER_PORT" "Kafka's controller"
+    require_free_port "$KAFKA_SCRAM_PORT" "Kafka's SCRAM listener"
+    require_free_port "$KAFKA_SCRAM_TLS_PORT" "Kafka's SCRAM+TLS listener"
     mkdir -p "$KAFKA_DATA"
+    tls_ensure
     kafka_write_config
     kafka_format
     spawn "$KAFKA_PID" "$LOGS/kafka.stdout.log" \
@@ -207,6 +224,70 @@ kafka_await() {
     out=$(kafka_admin ensure "$KAFKA_BOOTSTRAP" $((deadline - SECONDS > 5 ? deadline - SECONDS : 5)) "$KAFKA_PARTITIONS" "${topics[@]}" 2>&1) ||
         die "Kafka is listening but not ready: ${out//$'\n'/; } (see .local/logs/kafka.log)."
     say "kafka: ready on $KAFKA_BOOTSTRAP, $out."
+    kafka_service_users
+}
+
+# ---- SCRAM users and ACLs --------------------------------------------------------------------------------
+
+# A user's password, made once (24 random characters). A password made by this run stays in NAME.new until
+# Kafka has taken it, and its spec line says `new` so that Kafka takes it even for a user it already knows.
+kafka_user_line() {
+    local name=$1 file="$KAFKA_USERS_DIR/$1.password"
+    if [[ -s $file ]]; then
+        echo "user $name $(<"$file")"
+        return 0
+    fi
+    mkdir -p "$KAFKA_USERS_DIR"
+    [[ -s $file.new ]] || (umask 077 && head -c 18 /dev/urandom | base64 | tr '+/' '-_' >"$file.new")
+    echo "user $name $(<"$file.new") new"
+}
+
+kafka_user_password() {
+    local file="$KAFKA_USERS_DIR/$1.password"
+    [[ -s $file ]] || die "Kafka user '$1' has no password yet; run \`deploy/local/stack.sh up infra\` first."
+    cat "$file"
+}
+
+# The ACL lines of the service users, from the services' code; cached until a service's source changes,
+# because importing four services takes seconds and Kafka restarts often under the crash tests.
+kafka_service_acls() {
+    local cache="$KAFKA_DIR/service-acls.txt" key
+    key=$(find "$ROOT/runtime/src" "$ROOT/services" -path '*/src/*' -name '*.py' -print0 2>/dev/null | sort -z |
+        xargs -0 cat "$DEPLOY/kafka/access.py" | sha256sum | cut -d' ' -f1)
+    if [[ ! -s $cache || $(cat "$cache.key" 2>/dev/null) != "$key" ]]; then
+        "$VENV/bin/python" "$DEPLOY/kafka/access.py" "${KAFKA_SERVICE_USERS[@]}" >"$cache.tmp" 2>"$LOGS/kafka-access.log" || return 1
+        mv "$cache.tmp" "$cache"
+        echo "$key" >"$cache.key"
+    fi
+    cat "$cache"
+}
+
+# Applies a spec (LocalKafkaAdmin.java describes it) read from stdin.
+kafka_apply_access() {
+    local out
+    out=$(kafka_admin access "$KAFKA_BOOTSTRAP" 30 2>&1) || die "Kafka did not take the SCRAM users and ACLs: ${out//$'\n'/; }"
+    say "kafka: $out."
+}
+
+# One SCRAM user per service with exactly the ACLs its code needs. Applied only when the spec (or the data
+# directory: meta.properties holds a directory id made at format time) differs from the last one applied,
+# so a second `up` or a restart writes nothing.
+kafka_service_users() {
+    local spec acls key applied="$KAFKA_DIR/access.applied" name
+    if ! port_open "$KAFKA_HOST" "$KAFKA_SCRAM_PORT"; then
+        say "kafka: this broker was started before it had SCRAM listeners and ACLs; \`deploy/local/stack.sh restart kafka\` adds them."
+        return 0
+    fi
+    acls=$(kafka_service_acls) ||
+        die "could not list the services' Kafka ACLs with deploy/local/kafka/access.py (see .local/logs/kafka-access.log)."
+    spec=$(for name in "${KAFKA_SERVICE_USERS[@]}"; do kafka_user_line "$name"; done)$'\n'$acls
+    key=$( (sed 's/ new$//' <<<"$spec" && cat "$KAFKA_DATA/meta.properties") | sha256sum | cut -d' ' -f1)
+    [[ $(cat "$applied" 2>/dev/null) == "$key" ]] && return 0
+    kafka_apply_access <<<"$spec"
+    for name in "${KAFKA_SERVICE_USERS[@]}"; do
+        [[ ! -f $KAFKA_USERS_DIR/$name.password.new ]] || mv "$KAFKA_USERS_DIR/$name.password.new" "$KAFKA_USERS_DIR/$name.password"
+    done
+    echo "$key" >"$applied"
 }
 
 kafka_stop() {
@@ -231,7 +312,10 @@ kafka_status() {
     fi
     if [[ -s $KAFKA_CLASSPATH_FILE && -f $KAFKA_ADMIN_CLASSES/LocalKafkaAdmin.class ]] &&
         out=$(kafka_admin check "$KAFKA_BOOTSTRAP" 5 2>/dev/null); then
-        echo "kafka          healthy  pid $pid, $KAFKA_BOOTSTRAP, Kafka $KAFKA_VERSION, $(wc -l <<<"$out") topics"
+        local scram="no SCRAM listeners (\`stack.sh restart kafka\` adds them)"
+        port_open "$KAFKA_HOST" "$KAFKA_SCRAM_PORT" &&
+            scram="SCRAM-SHA-512 on :$KAFKA_SCRAM_PORT and :$KAFKA_SCRAM_TLS_PORT (TLS), $(find "$KAFKA_USERS_DIR" -name '*.password' 2>/dev/null | wc -l) service users"
+        echo "kafka          healthy  pid $pid, $KAFKA_BOOTSTRAP, $scram, Kafka $KAFKA_VERSION, $(wc -l <<<"$out") topics"
         return 0
     fi
     echo "kafka          UNHEALTHY pid $pid, $KAFKA_BOOTSTRAP does not answer metadata requests (see .local/logs/kafka.log)"

@@ -3,17 +3,24 @@
 Safe defaults, once: the idempotent producer with `acks=all` (a broker acknowledgement means every
 in-sync replica has the event), no topic auto-creation (topics are declared by the operators, as in
 production), consumers that never auto-commit and start from the earliest offset when their group is new.
+The security settings (SASL/SCRAM, TLS) reach every client through `aiokafka_security` or the FastStream
+security object built from the same settings.
 """
 
 import logging
 import ssl
+from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.conn import create_conn
+from aiokafka.errors import (IllegalSaslStateError, SaslAuthenticationFailed, TopicAuthorizationFailedError,
+                             UnsupportedSaslMechanismError)
+from aiokafka.protocol.metadata import MetadataRequest
 from faststream.kafka import KafkaBroker
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
-from karmayogi_runtime.settings import ServiceSettings
+from karmayogi_runtime.settings import CannotStart, KafkaSettings, ServiceSettings
 
 PRODUCER_DEFAULTS: dict[str, Any] = {
     "acks": "all",
@@ -62,7 +69,7 @@ def create_producer(settings: ServiceSettings, *, client_id: str) -> AIOKafkaPro
     )
 
 
-def aiokafka_security(settings: ServiceSettings) -> dict[str, Any]:
+def aiokafka_security(settings: KafkaSettings) -> dict[str, Any]:
     """Connection options for plain aiokafka clients (relay, admin, dead-letter tools)."""
     options: dict[str, Any] = {"security_protocol": settings.kafka_security_protocol}
     if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
@@ -74,8 +81,60 @@ def aiokafka_security(settings: ServiceSettings) -> dict[str, Any]:
     return options
 
 
-def _ssl_context(settings: ServiceSettings) -> ssl.SSLContext:
+_NOT_AUTHORIZED = TopicAuthorizationFailedError.errno
+
+
+def _ssl_context(settings: KafkaSettings) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=settings.kafka_ca_file)
+
+
+async def check_login(settings: KafkaSettings, topics: Sequence[str] = ()) -> None:
+    """Connect to one bootstrap server and log in as the clients will, ask for the metadata of `topics`
+    (the ones the service uses), then disconnect.
+
+    aiokafka clients report a refused login as "Unable to bootstrap", the same words as a broker that is
+    down, and a missing ACL as a retriable error: the service would wait for either forever. A refused
+    login or certificate, or a topic the user may not use, raises `CannotStart`; an unreachable broker
+    raises the error to retry on.
+    """
+    options = aiokafka_security(settings)
+    unreachable: Exception | None = None
+    for address in settings.kafka_bootstrap_servers.split(","):
+        host, _, port = address.strip().rpartition(":")
+        try:
+            connection = await create_conn(host, int(port), client_id="karmayogi-login-check",
+                                           request_timeout_ms=10_000, **options)
+        except SaslAuthenticationFailed:
+            raise CannotStart(
+                f"Kafka at {address} refused the {settings.kafka_sasl_mechanism} login of user "
+                f"'{settings.kafka_username}': check KAFKA_USERNAME and KAFKA_PASSWORD.") from None
+        except (UnsupportedSaslMechanismError, IllegalSaslStateError):
+            raise CannotStart(
+                f"Kafka at {address} does not accept {settings.kafka_sasl_mechanism} logins on that port: check "
+                "KAFKA_BOOTSTRAP_SERVERS, KAFKA_SECURITY_PROTOCOL and KAFKA_SASL_MECHANISM against the broker's listeners.") from None
+        except ssl.SSLCertVerificationError as error:
+            raise CannotStart(
+                f"Kafka at {address} presented a TLS certificate that cannot be verified ({error.verify_message}): "
+                "check KAFKA_CA_FILE and the host names in KAFKA_BOOTSTRAP_SERVERS.") from None
+        except ssl.SSLError as error:
+            raise CannotStart(
+                f"Kafka at {address} did not complete a TLS handshake ({error.reason}): check that "
+                "KAFKA_SECURITY_PROTOCOL matches the broker's listener on that port.") from None
+        except (OSError, TimeoutError) as error:
+            unreachable = error
+            continue
+        try:
+            metadata = await connection.send(MetadataRequest(list(topics))) if topics else None
+        finally:
+            connection.close()
+        refused = sorted(topic for error, topic, *_ in (metadata.topics if metadata else ()) if error == _NOT_AUTHORIZED)
+        if refused:
+            who = f"user '{settings.kafka_username}'" if settings.kafka_username else "this client"
+            raise CannotStart(f"Kafka at {address} does not allow {who} to use the topics {', '.join(refused)}: "
+                              "grant the ACLs that `karmayogi-<service> kafka-access` lists.")
+        return
+    assert unreachable is not None
+    raise unreachable
 
 
 def _faststream_security(settings: ServiceSettings) -> BaseSecurity | None:

@@ -1,15 +1,25 @@
-"""The command line every service shares: `karmayogi-<service> migrate | run | check-config | asyncapi`."""
+"""The command line every service shares:
+`karmayogi-<service> migrate | run | check-config | asyncapi | kafka-access`.
 
+`migrate` and `run` first connect once to what they need with the configured settings; a wrong password,
+an unverifiable certificate or a dependency that stays unreachable ends them with one sentence on stderr
+and exit status 1 (`CannotStart`), never a stack trace or an endless retry.
+"""
+
+import asyncio
+import dataclasses
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import typer
 from pydantic import ValidationError
 
 from karmayogi_runtime.logs import configure_logging
 from karmayogi_runtime.migrations import upgrade_to_head
-from karmayogi_runtime.service import ServiceDefinition, serve
+from karmayogi_runtime.service import ServiceDefinition, check_connections, kafka_access, serve
+from karmayogi_runtime.settings import CannotStart
 
 
 def service_cli(name: str, build: Callable[[], ServiceDefinition]) -> typer.Typer:
@@ -25,11 +35,19 @@ def service_cli(name: str, build: Callable[[], ServiceDefinition]) -> typer.Type
                 typer.echo(f"{name}: setting {setting} is invalid: {problem['msg']}", err=True)
             raise typer.Exit(2) from None
 
+    def check(connections: Coroutine[Any, Any, None]) -> None:
+        try:
+            asyncio.run(connections)
+        except CannotStart as refused:
+            typer.echo(f"{name}: {refused}", err=True)
+            raise typer.Exit(1) from None
+
     @app.command()
     def migrate() -> None:
         """Apply the database migrations of this service, then exit."""
         service = definition()
         configure_logging(name, service.settings.log_level)
+        check(check_connections(service, kafka=False))
         upgrade_to_head(service.settings.database_url.get_secret_value(), service.migrations_dir)
 
     @app.command()
@@ -37,6 +55,7 @@ def service_cli(name: str, build: Callable[[], ServiceDefinition]) -> typer.Type
         """Serve the HTTP API, the consumers and the outbox relay until stopped."""
         service = definition()
         configure_logging(name, service.settings.log_level)
+        check(check_connections(service))
         if migrate_first:
             upgrade_to_head(service.settings.database_url.get_secret_value(), service.migrations_dir)
         serve(service)
@@ -53,6 +72,13 @@ def service_cli(name: str, build: Callable[[], ServiceDefinition]) -> typer.Type
         from karmayogi_runtime.asyncapi import document
 
         json.dump(document(definition()), sys.stdout, indent=2, ensure_ascii=False)
+        sys.stdout.write("\n")
+
+    @app.command("kafka-access")
+    def access() -> None:
+        """Print, as JSON, the topics this service reads and writes and its consumer groups: the ACLs its
+        Kafka user needs, no more."""
+        json.dump(dataclasses.asdict(kafka_access(definition())), sys.stdout, indent=2)
         sys.stdout.write("\n")
 
     return app

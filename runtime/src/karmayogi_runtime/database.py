@@ -1,9 +1,16 @@
-"""The PostgreSQL pool: one per service process, JSON codecs installed once."""
+"""The PostgreSQL pool: one per service process, JSON codecs installed once.
+
+TLS comes from the URL, which asyncpg reads as libpq does: `?sslmode=verify-full&sslrootcert=/path/ca.crt`.
+"""
 
 import json
+import ssl
+from urllib.parse import urlsplit
 
 import asyncpg
 from aiokafka.errors import KafkaError
+
+from karmayogi_runtime.settings import CannotStart
 
 
 async def _init_connection(connection: asyncpg.Connection) -> None:
@@ -22,6 +29,34 @@ async def create_pool(database_url: str, *, size: int = 10) -> asyncpg.Pool:
         # Connections idle for a minute are closed, so a PostgreSQL restart leaves few dead ones behind.
         max_inactive_connection_lifetime=60,
     )
+
+
+async def check_connection(database_url: str) -> None:
+    """Connect once and disconnect. A refused login, a missing database or a certificate that cannot be
+    verified raises `CannotStart` with one sentence; an unreachable server raises the error to retry on."""
+    where = _describe(database_url)
+    try:
+        connection = await asyncpg.connect(database_url, timeout=10)
+    except (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError):
+        raise CannotStart(f"PostgreSQL at {where} refused the login: check the user and password in DATABASE_URL.") from None
+    except asyncpg.InvalidCatalogNameError:
+        raise CannotStart(f"PostgreSQL at {where}: that database does not exist; create it or correct DATABASE_URL.") from None
+    except ssl.SSLCertVerificationError as error:
+        raise CannotStart(f"PostgreSQL at {where} presented a TLS certificate that cannot be verified "
+                          f"({error.verify_message}): check sslrootcert and the host in DATABASE_URL.") from None
+    except FileNotFoundError as error:
+        raise CannotStart(f"PostgreSQL at {where}: the file {error.filename} named in DATABASE_URL does not exist.") from None
+    except ConnectionError as error:
+        if "SSL" not in str(error):
+            raise
+        raise CannotStart(f"PostgreSQL at {where} does not offer TLS, but DATABASE_URL asks for it (sslmode).") from None
+    await connection.close()
+
+
+def _describe(database_url: str) -> str:
+    """`host:port/database as user`, never the password."""
+    url = urlsplit(database_url)
+    return f"{url.hostname}:{url.port or 5432}{url.path} as {url.username!r}"
 
 
 def is_transient(error: BaseException) -> bool:

@@ -11,6 +11,7 @@ import logging
 import time
 from pathlib import Path
 
+import asyncpg
 from alembic import command, context
 from alembic.config import Config
 from sqlalchemy import Connection, text
@@ -49,7 +50,10 @@ def run_env() -> None:
 
 
 async def _migrate_online(url: str) -> None:
-    engine = create_async_engine(url)
+    # asyncpg reads TLS options (sslmode, sslrootcert) from the URL as libpq does; SQLAlchemy would pass
+    # them on as unknown keyword arguments, so asyncpg makes the connection from the URL itself.
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    engine = create_async_engine("postgresql+asyncpg://", async_creator=lambda: asyncpg.connect(dsn))
     try:
         async with engine.connect() as connection:
             await connection.run_sync(_run_migrations)

@@ -6,11 +6,12 @@
     karmayogi-ops parked DATABASE_URL                  events waiting for a dependency, with their age
 
 Replaying is safe: every consumer is idempotent, and a replayed event runs at most once per replay in
-the consumer group that dead-lettered it (see `inbox.py`).
+the consumer group that dead-lettered it (see `inbox.py`). Kafka is named by the services' own settings:
+`KAFKA_BOOTSTRAP_SERVERS`, and on a secured cluster `KAFKA_SECURITY_PROTOCOL`, `KAFKA_USERNAME`,
+`KAFKA_PASSWORD`, `KAFKA_CA_FILE` (see `settings.py`); `KAFKA_TOPIC_PREFIX` when topics carry one.
 """
 
 import asyncio
-import os
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -22,9 +23,13 @@ from karmayogi_contracts import TOPICS, KafkaRecord, dead_letter_topic
 from rich.console import Console
 from rich.table import Table
 
+from pydantic import ValidationError
+
 from karmayogi_runtime import dead_letter, parking
 from karmayogi_runtime import topics as topics_admin
-from karmayogi_runtime.broker import PRODUCER_DEFAULTS
+from karmayogi_runtime.broker import PRODUCER_DEFAULTS, aiokafka_security
+from karmayogi_runtime.settings import KafkaSettings
+from karmayogi_runtime.topics import Security
 
 app = typer.Typer(help="Inspect and replay dead-lettered and parked events.", no_args_is_help=True, add_completion=False)
 dead_letters_app = typer.Typer(help="Dead-letter topics: list, show, replay.", no_args_is_help=True)
@@ -44,21 +49,21 @@ class DeadLetter:
         return dead_letter.description(self.record.headers)
 
 
-async def read_dead_letters(bootstrap_servers: str, topics: list[str]) -> list[DeadLetter]:
+async def read_dead_letters(bootstrap_servers: str, topics: list[str], *, security: Security = None) -> list[DeadLetter]:
     """The dead letters on the given topics, one per failure (see `dead_letter.identity`), read from the
     beginning without a consumer group."""
     unique: dict[str, DeadLetter] = {}
-    for letter in await read_records(bootstrap_servers, topics):
+    for letter in await read_records(bootstrap_servers, topics, security=security):
         unique.setdefault(letter.why.get("id", f"{letter.topic}/{letter.partition}/{letter.offset}"), letter)
     return list(unique.values())
 
 
-async def read_records(bootstrap_servers: str, topics: list[str]) -> list[DeadLetter]:
+async def read_records(bootstrap_servers: str, topics: list[str], *, security: Security = None) -> list[DeadLetter]:
     """Every record currently on `topics`, re-publications included."""
-    partitions = await topics_admin.partitions(bootstrap_servers, topics)
+    partitions = await topics_admin.partitions(bootstrap_servers, topics, security=security)
     if not partitions:
         return []
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False, **(security or {}))
     await consumer.start()
     try:
         consumer.assign(partitions)
@@ -78,10 +83,11 @@ async def read_records(bootstrap_servers: str, topics: list[str]) -> list[DeadLe
         await consumer.stop()
 
 
-async def replay(bootstrap_servers: str, letters: list[DeadLetter], *, topic_prefix: str = "") -> str:
+async def replay(bootstrap_servers: str, letters: list[DeadLetter], *, topic_prefix: str = "",
+                 security: Security = None) -> str:
     """Publish each dead letter back to its original topic under one replay id; returns the id."""
     replay_id = str(uuid.uuid4())
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, **PRODUCER_DEFAULTS)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, **PRODUCER_DEFAULTS, **(security or {}))
     await producer.start()
     try:
         sends = []
@@ -94,16 +100,30 @@ async def replay(bootstrap_servers: str, letters: list[DeadLetter], *, topic_pre
     return replay_id
 
 
+def _kafka() -> KafkaSettings:
+    """The Kafka settings from the environment, as a service reads them."""
+    try:
+        return KafkaSettings()  # type: ignore[call-arg]  # read from the environment
+    except ValidationError as error:
+        for problem in error.errors():
+            setting = "_".join(str(p) for p in problem["loc"]).upper() or "Kafka settings"
+            if problem["type"] == "missing":
+                console.print(f"[red]Set {setting} (for the local stack: `source <(deploy/local/stack.sh env)`).")
+            else:
+                console.print(f"[red]{setting} is invalid: {problem['msg']}")
+        raise typer.Exit(2) from None
+
+
 def _bootstrap() -> str:
-    servers = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
-    if not servers:
-        console.print("[red]Set KAFKA_BOOTSTRAP_SERVERS to the Kafka brokers (for the local stack: 127.0.0.1:29092).")
-        raise typer.Exit(2)
-    return servers
+    return _kafka().kafka_bootstrap_servers
+
+
+def _security() -> dict[str, object]:
+    return aiokafka_security(_kafka())
 
 
 def _prefix() -> str:
-    return os.environ.get("KAFKA_TOPIC_PREFIX", "")
+    return _kafka().kafka_topic_prefix
 
 
 def _dlq_topics(topics: list[str] | None) -> list[str]:
@@ -113,7 +133,7 @@ def _dlq_topics(topics: list[str] | None) -> list[str]:
 @dead_letters_app.command("list")
 def list_dead_letters(topics: list[str] = typer.Argument(None, help="Topics (default: all)")) -> None:
     """A table of dead letters with their reasons."""
-    letters = asyncio.run(read_dead_letters(_bootstrap(), _dlq_topics(topics)))
+    letters = asyncio.run(read_dead_letters(_bootstrap(), _dlq_topics(topics), security=_security()))
     table = Table(title=f"{len(letters)} dead-lettered events")
     for column in ("topic", "partition", "offset", "consumer group", "error", "reason", "attempts", "failed at"):
         table.add_column(column)
@@ -128,7 +148,7 @@ def list_dead_letters(topics: list[str] = typer.Argument(None, help="Topics (def
 @dead_letters_app.command("show")
 def show(topic: str, partition: int, offset: int) -> None:
     """One dead letter in full: headers and payload."""
-    letters = asyncio.run(read_dead_letters(_bootstrap(), _dlq_topics([topic])))
+    letters = asyncio.run(read_dead_letters(_bootstrap(), _dlq_topics([topic]), security=_security()))
     match = [d for d in letters if d.partition == partition and d.offset == offset]
     if not match:
         console.print(f"[red]No dead letter at {_dlq_topics([topic])[0]}[{partition}]@{offset}.")
@@ -152,14 +172,14 @@ def replay_command(
     if offset is None and error_class is None and group is None and not everything:
         console.print("[red]Say which dead letters to replay: --offset, --error-class, --group, or --all.")
         raise typer.Exit(2)
-    letters = asyncio.run(read_dead_letters(_bootstrap(), _dlq_topics(topics)))
+    letters = asyncio.run(read_dead_letters(_bootstrap(), _dlq_topics(topics), security=_security()))
     chosen = [
         d for d in letters
         if (offset is None or d.offset == offset)
         and (error_class is None or d.why.get("error_class") == error_class)
         and (group is None or d.why.get("consumer_group") == group)
     ]
-    replay_id = asyncio.run(replay(_bootstrap(), chosen, topic_prefix=_prefix()))
+    replay_id = asyncio.run(replay(_bootstrap(), chosen, topic_prefix=_prefix(), security=_security()))
     console.print(f"Replayed {len(chosen)} dead letters (replay id {replay_id}).")
 
 

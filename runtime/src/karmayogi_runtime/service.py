@@ -1,5 +1,5 @@
 """The composition root every service shares: one process runs the HTTP API, the consumer groups and
-the outbox relay, and `karmayogi-<service> migrate|run|check-config|asyncapi` drives it.
+the outbox relay, and `karmayogi-<service> migrate|run|check-config|asyncapi|kafka-access` drives it (see cli.py).
 
 A service describes itself with a `ServiceDefinition` built in its `main.py`; nothing connects at
 import time, and tests build the same definition with their own settings.
@@ -18,16 +18,16 @@ import uvicorn
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI, Request
 from faststream.kafka import KafkaBroker
-from karmayogi_contracts import EVENT_TYPES
+from karmayogi_contracts import EVENT_TYPES, dead_letter_topic
 
 from karmayogi_runtime import database
-from karmayogi_runtime.broker import create_broker, create_producer
+from karmayogi_runtime.broker import check_login, create_broker, create_producer
 from karmayogi_runtime.consumer import ConsumerRunner, Subscription
 from karmayogi_runtime.health import health_router
 from karmayogi_runtime.http import install_error_handlers
 from karmayogi_runtime.logs import correlation_id
 from karmayogi_runtime.outbox import OutboxRelay
-from karmayogi_runtime.settings import ServiceSettings
+from karmayogi_runtime.settings import CannotStart, ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +72,26 @@ class ServiceRuntime:
         return await self.broker.ping(timeout=2)
 
 
+@dataclass(frozen=True)
+class KafkaAccess:
+    """What a service does on Kafka, hence exactly the ACLs its user needs (topic names with the prefix)."""
+
+    reads: tuple[str, ...]  # topics it consumes
+    writes: tuple[str, ...]  # topics it publishes to: its events and the dead letters of what it consumes
+    groups: tuple[str, ...]  # its consumer groups
+
+
+def kafka_access(definition: ServiceDefinition) -> KafkaAccess:
+    prefix = definition.settings.kafka_topic_prefix
+    consumed = {topic for subscription in definition.subscriptions for topic in subscription.topics}
+    published = {EVENT_TYPES[event_type].topic for event_type in definition.publishes}
+    return KafkaAccess(
+        reads=tuple(sorted(prefix + topic for topic in consumed)),
+        writes=tuple(sorted(prefix + topic for topic in published | {dead_letter_topic(t) for t in consumed})),
+        groups=tuple(sorted(prefix + subscription.group for subscription in definition.subscriptions)),
+    )
+
+
 def build_broker(definition: ServiceDefinition) -> KafkaBroker:
     """The service's FastStream broker with its subscribers and declared publishers (no connection yet)."""
     broker = create_broker(definition.settings, client_id=definition.name, description=definition.description)
@@ -111,6 +131,17 @@ async def running(definition: ServiceDefinition) -> AsyncIterator[ServiceRuntime
         await pool.close()
 
 
+async def check_connections(definition: ServiceDefinition, *, kafka: bool = True) -> None:
+    """One PostgreSQL connection and one Kafka login with the configured settings, before anything else
+    starts (waiting while they restart), so that a wrong password or certificate, or a missing ACL, ends
+    the start-up with one sentence (`CannotStart`) rather than a stack trace or an endless wait."""
+    settings = definition.settings
+    await until_available("PostgreSQL", lambda: database.check_connection(settings.database_url.get_secret_value()))
+    if kafka:
+        access = kafka_access(definition)
+        await until_available("Kafka", lambda: check_login(settings, access.reads + access.writes))
+
+
 async def until_available(what: str, start: Callable[[], Any], timeout: float = 120.0) -> Any:
     """Start something that needs PostgreSQL or Kafka, waiting while they restart (a pod starting with its
     dependencies, a process restarted during a broker restart); other failures are raised at once."""
@@ -120,8 +151,11 @@ async def until_available(what: str, start: Callable[[], Any], timeout: float = 
         try:
             return await start()
         except Exception as error:
-            if not database.is_transient(error) or asyncio.get_running_loop().time() > deadline:
+            if not database.is_transient(error):
                 raise
+            if asyncio.get_running_loop().time() > deadline:
+                raise CannotStart(f"{what} was not reachable for {timeout:.0f}s (last error: {error or type(error).__name__}); "
+                                  f"check that it runs and that the settings name it.") from error
             log.warning("%s is not available yet (%s); trying again in %.1fs", what, error, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)

@@ -1,15 +1,23 @@
-"""Topic administration for tests and operator tools: create, delete, list partitions."""
+"""Topic administration for tests and operator tools: create, delete, list partitions.
+
+`security` is the connection options of `broker.aiokafka_security(settings)` for a secured cluster.
+"""
 
 import asyncio
 import time
+from collections.abc import Mapping
+from typing import Any
 
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 
-async def partitions(bootstrap_servers: str, topics: list[str]) -> list[TopicPartition]:
+Security = Mapping[str, Any] | None
+
+
+async def partitions(bootstrap_servers: str, topics: list[str], *, security: Security = None) -> list[TopicPartition]:
     """Every partition of `topics`, in order."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **(security or {}))
     await admin.start()
     try:
         described = await admin.describe_topics(topics)
@@ -22,9 +30,10 @@ async def partitions(bootstrap_servers: str, topics: list[str]) -> list[TopicPar
     )
 
 
-async def create(bootstrap_servers: str, names: list[str], partitions: int, *, timeout: float = 30) -> None:
+async def create(bootstrap_servers: str, names: list[str], partitions: int, *, timeout: float = 30,
+                 security: Security = None) -> None:
     """Create `names` and return once every partition has a leader (ready to produce and fetch)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **(security or {}))
     await admin.start()
     try:
         await admin.create_topics([NewTopic(name, partitions, 1) for name in names])
@@ -40,8 +49,8 @@ async def create(bootstrap_servers: str, names: list[str], partitions: int, *, t
         await admin.close()
 
 
-async def delete(bootstrap_servers: str, names: list[str]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+async def delete(bootstrap_servers: str, names: list[str], *, security: Security = None) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **(security or {}))
     await admin.start()
     try:
         await admin.delete_topics(names)
