@@ -7,17 +7,17 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .fields import StateCode, UtcDatetime, matching
+from .fields import PatternRule, StateCode, UtcDatetime
 
 # URI-reference without whitespace, e.g. "/services/enrolment" or "urn:state:IN-HR:hrms".
 SOURCE_PATTERN = r"^[^\s\x00-\x1f\x7f\ud800-\udfff]{1,512}$"
 TRACEPARENT_PATTERN = r"^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$"
 TOKEN_PATTERN = r"^[^\x00-\x1f\x7f\ud800-\udfff]{1,256}$"
 
-Source = Annotated[str, matching(SOURCE_PATTERN, "must be a URI-reference such as '/services/enrolment'")]
-Token = Annotated[str, matching(TOKEN_PATTERN, "must be 1-256 characters without control characters")]
+Source = Annotated[str, PatternRule(SOURCE_PATTERN, "must be a URI-reference such as '/services/enrolment'")]
+Token = Annotated[str, PatternRule(TOKEN_PATTERN, "must be 1-256 characters without control characters")]
 Traceparent = Annotated[
-    str, matching(TRACEPARENT_PATTERN, "must be a W3C traceparent such as '00-<32 hex>-<16 hex>-01'")
+    str, PatternRule(TRACEPARENT_PATTERN, "must be a W3C traceparent such as '00-<32 hex>-<16 hex>-01'")
 ]
 
 REQUIRED = ("specversion", "id", "source", "type", "time", "tenant")

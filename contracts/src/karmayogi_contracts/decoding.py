@@ -18,6 +18,7 @@ MAX_BYTES = 1_048_576
 _BINARY = tuple((name, header_name(name)) for name in (*REQUIRED, *OPTIONAL))
 _MISSING_REQUIRED_HINT = " (or send content-type: application/cloudevents+json for structured mode)"
 _ID_LIMIT = 200  # how much of an unreadable id or type is echoed back in a DecodeError
+_ATTRIBUTES = Attributes.__pydantic_validator__  # the compiled validator, without model_validate's wrapper
 
 
 class _Rejected(Exception):
@@ -65,16 +66,15 @@ def _decode(value: bytes | None, headers: Sequence[tuple[str, bytes]], max_bytes
 def _headers(headers: Sequence[tuple[str, bytes]]) -> dict[str, str]:
     fields: dict[str, str] = {}
     for name, raw in headers:
-        if not isinstance(name, str):
+        if type(name) is not str:
             name = name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
         name = name.lower()
         try:
             text = raw.decode("utf-8") if isinstance(raw, (bytes, bytearray)) else ("" if raw is None else str(raw))
         except UnicodeDecodeError:
             raise _reject("invalid_header", f"header {name[:100]}: value is not valid UTF-8", {}) from None
-        if name in fields and fields[name] != text:
+        if fields.setdefault(name, text) != text:
             raise _reject("invalid_header", f"header {name[:100]}: sent more than once with different values", {})
-        fields[name] = text
     return fields
 
 
@@ -110,14 +110,14 @@ def _event(attributes: dict[str, Any], data: Any, prefix: str, reason: str, cont
         known = ", ".join(EVENT_TYPES)
         raise _reject("unknown_type", f"{prefix}type: unknown event type; known types are {known}", context)
     try:
-        valid = Attributes.model_validate(attributes)
+        valid = _ATTRIBUTES.validate_python(attributes)
     except ValidationError as exc:
         rename = header_name if prefix else str
         raise _reject(reason, describe(exc, rename=rename), context) from None
     if not isinstance(data, dict):
         raise _reject("invalid_payload", "data: must be a JSON object", context)
     try:
-        payload = event_type.model.model_validate(data)
+        payload = event_type.model.__pydantic_validator__.validate_python(data)
     except ValidationError as exc:
         raise _reject("invalid_payload", describe(exc, prefix="data"), context) from None
     if payload.tenant != valid.tenant:
@@ -133,7 +133,7 @@ def _event(attributes: dict[str, Any], data: Any, prefix: str, reason: str, cont
 
 def _json(value: bytes, what: str, context: dict[str, str]) -> Any:
     try:
-        return json.loads(value.decode("utf-8"), parse_constant=_no_constant)
+        return _JSON.decode(value.decode("utf-8"))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         detail = "not UTF-8" if isinstance(exc, UnicodeDecodeError) else "not valid JSON"
         raise _reject("not_json", f"{what}: {detail}", context) from None
@@ -141,6 +141,11 @@ def _json(value: bytes, what: str, context: dict[str, str]) -> Any:
 
 def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
+
+
+# One decoder for every record: `json.loads` with an argument builds a new one per call. Like
+# `json.loads` on text, it refuses a leading byte-order mark (as "not valid JSON").
+_JSON = json.JSONDecoder(parse_constant=_no_constant)
 
 
 def _readable(value: Any) -> str:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, AwareDatetime, BeforeValidator, EmailStr, Field, Strict
-from pydantic_core import PydanticCustomError
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator, EmailStr, Field, GetCoreSchemaHandler, Strict
+from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 STATE_CODE_PATTERN = r"^IN-[A-Z]{2}$"
 EMPLOYEE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -32,15 +33,42 @@ _NAME_PUNCTUATION = {" ", ".", "'", "-", "\u2019"}
 NAME_MAX_LENGTH = 200
 
 
-def matching(pattern: str, rule: str, max_length: int | None = None) -> AfterValidator:
-    compiled = re.compile(pattern)
+@dataclass(frozen=True)
+class PatternRule:
+    """A string rule (`pattern`, at most `max_length` characters) that fails with our sentence `rule`.
 
-    def check(value: str) -> str:
-        if (max_length is not None and len(value) > max_length) or not compiled.fullmatch(value):
-            raise PydanticCustomError("pattern_mismatch", rule)
+    It runs inside pydantic-core rather than as a Python validator, which would cost a call into the
+    interpreter per field and event. The input is first validated as a plain string (a number still
+    gets pydantic's "Input should be a valid string"); then the compiled regex accepts it, or, for what
+    it rejects, Python's `re.fullmatch` decides, so acceptance is exactly Python's. Any failure is
+    `pattern_mismatch` with `rule` (tests: contracts/tests/test_compiled_rules.py).
+    """
+
+    pattern: str
+    rule: str
+    max_length: int | None = None
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        compiled = core_schema.str_schema(pattern=rust_pattern(self.pattern), max_length=self.max_length, strict=True)
+        exact = core_schema.no_info_plain_validator_function(self._python_check)
+        either = core_schema.union_schema([compiled, exact], mode="left_to_right")
+        return core_schema.chain_schema([
+            handler(source),
+            core_schema.custom_error_schema(either, custom_error_type="pattern_mismatch", custom_error_message=self.rule),
+        ])
+
+    def _python_check(self, value: str) -> str:
+        if (self.max_length is not None and len(value) > self.max_length) or not re.fullmatch(self.pattern, value):
+            raise ValueError(self.rule)
         return value
 
-    return AfterValidator(check)
+
+def rust_pattern(pattern: str) -> str:
+    """`pattern` for pydantic-core's regex engine, accepting a subset of what Python's `re` accepts.
+
+    Rust cannot name surrogates (pydantic-core rejects a string holding one before matching, and
+    Python then decides) and its `\\s` leaves out U+001C-U+001F, which Python counts as space."""
+    return pattern.replace(r"\ud800-\udfff", "").replace(r"\s", r"\s\x1c-\x1f")
 
 
 def _pattern_string(pattern: str, rule: str, description: str, max_length: int) -> Any:
@@ -49,7 +77,7 @@ def _pattern_string(pattern: str, rule: str, description: str, max_length: int) 
     return Annotated[
         str,
         Field(description=description, json_schema_extra={"pattern": pattern, "maxLength": max_length}),
-        matching(pattern, rule, max_length),
+        PatternRule(pattern, rule, max_length),
     ]
 
 
