@@ -17,8 +17,9 @@ prerequisites: ## system packages (PostgreSQL, JDK, Maven, fonts, poppler, zbar,
 install: $(PY) ## install the locked Python packages of the whole workspace
 	uv pip sync --quiet --python $(PY) requirements.lock
 
-lock: ## re-resolve requirements.lock after changing a pyproject.toml
+lock: ## re-resolve requirements.lock after changing a pyproject.toml, then the images' locks (deploy/image/locks/)
 	uv pip compile --quiet requirements.in --group pyproject.toml:dev --generate-hashes --python-version 3.11 -o requirements.lock
+	@deploy/image/lock.sh
 
 infra-up: prerequisites install ## Kafka and PostgreSQL only
 	@$(STACK) up infra
