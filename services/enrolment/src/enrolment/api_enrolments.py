@@ -103,8 +103,9 @@ async def bulk_enrol(tenant: Tenant, request: Request, pool: Pool, response: Res
         await connection.execute(sql.INSERT_JOB, tenant, job_id, fmt, channel)
     error = None
     try:
-        async for chunk in chunks:
-            await _import_chunk(pool, tenant, job_id, chunk, channel, request)
+        async with bulk.read_ahead(chunks) as ahead:
+            async for chunk in ahead:
+                await _import_chunk(pool, tenant, job_id, chunk, channel, request)
     except ClientDisconnect:
         error = "The upload stopped before the end of the file; send the same file again to finish (imported rows count as duplicates)."
     except Exception as failure:

@@ -7,6 +7,8 @@ UTF-8, CSV or NDJSON); after that, a bad row is reported with its line number an
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
 import json
 import re
@@ -19,7 +21,7 @@ from karmayogi_contracts.events import EmployeeProfile
 from pydantic import ValidationError
 
 Format = Literal["csv", "ndjson"]
-CHUNK_ROWS = 1000
+CHUNK_ROWS = 2000
 COLUMNS = ("employee_id", "name", "email", "mobile", "preferred_language", "department", "designation",
            "district", "batch_id")
 OPTIONAL = frozenset({"email", "mobile"})
@@ -136,6 +138,38 @@ def _check_first_object(first: str) -> None:
                             + ", ".join(COLUMNS) + " (email and mobile may be null).")
 
 
+@contextlib.asynccontextmanager
+async def read_ahead(chunks: AsyncIterator[list[BulkRow]]) -> AsyncIterator[AsyncIterator[list[BulkRow]]]:
+    """The same chunks, the next one read and validated while the caller imports the current one.
+
+    Reading is this process's work and importing mostly PostgreSQL's, so on two cores they overlap; one
+    chunk waits at most, so memory stays at a few chunks whatever the file's size. A failure to read (the
+    client went away) is raised where the next chunk is asked for."""
+    ready: asyncio.Queue[list[BulkRow] | BaseException | None] = asyncio.Queue(maxsize=1)
+
+    async def read() -> None:
+        try:
+            async for chunk in chunks:
+                await ready.put(chunk)
+            await ready.put(None)
+        except Exception as error:
+            await ready.put(error)
+
+    async def ahead() -> AsyncIterator[list[BulkRow]]:
+        while (item := await ready.get()) is not None:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+
+    reader = asyncio.create_task(read())
+    try:
+        yield ahead()
+    finally:
+        reader.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await reader
+
+
 async def _chunks(reader: LineReader, pending: list[tuple[int, bytes]], parse: Any) -> AsyncIterator[list[BulkRow]]:
     chunk: list[BulkRow] = []
     while True:
@@ -153,6 +187,12 @@ async def _chunks(reader: LineReader, pending: list[tuple[int, bytes]], parse: A
         chunk.append(row)
     if chunk:
         yield chunk
+
+
+def _plain_csv(record: str) -> bool:
+    """A line without quotes, carriage returns or NUL characters is split at its commas by the csv module
+    too (a unit test holds the two equal); every other line goes through the csv module."""
+    return '"' not in record and "\r" not in record and "\x00" not in record
 
 
 class _CsvRows:
@@ -190,10 +230,13 @@ class _CsvRows:
         return None
 
     def _row(self, line: int, record: str) -> BulkRow:
-        try:
-            values = next(csv.reader([record]))
-        except csv.Error as error:
-            return rejected(line, f"the line is not valid CSV ({error}).")
+        if _plain_csv(record):  # most lines: the csv module's fields, four times faster
+            values = record.split(",")
+        else:
+            try:
+                values = next(csv.reader([record]))
+            except csv.Error as error:
+                return rejected(line, f"the line is not valid CSV ({error}).")
         if len(values) != len(self._columns):
             return rejected(line, f"the line has {len(values)} fields; the header has {len(self._columns)}.")
         return validated_row(line, dict(zip(self._columns, (value.strip() for value in values))))

@@ -11,6 +11,7 @@ from uuid import UUID
 
 import asyncpg
 from karmayogi_contracts import CertificateIssued, CloudEvent
+from karmayogi_runtime import outbox
 from karmayogi_runtime.consumer import EventContext
 
 from enrolment import domain, events
@@ -76,6 +77,7 @@ async def _enrol(
     connection: asyncpg.Connection, tenant: str, requests: Sequence[Request], profiles: dict, channel: str,
     clock: Clock, correlation_id: str | None,
 ) -> list[Outcome]:
+    await connection.execute(sql.PLAN_FOR_THESE_VALUES)
     batches = await sql.lock_batches(connection, tenant, [r.batch_id for r in requests])
     existing = await sql.find_enrolments(
         connection, tenant, [r.enrolment_id for r in requests])
@@ -91,7 +93,7 @@ async def _enrol(
     await sql.save_seats(connection, tenant, [b for b in seated.values() if b != batches[b.id]])
     enrolled = [o for o in accepted if o.status == "enrolled"]
     snapshots = await _snapshots(connection, tenant, {o.batch_id for o in enrolled})
-    await sql.add_to_outbox(connection, [
+    await outbox.add_many(connection, [
         events.enrolled(tenant, o.enrolment_id, profiles[o.employee_id], snapshots[o.batch_id], at=clock.now,  # type: ignore[arg-type]
                         channel=channel, correlation_id=correlation_id)
         for o in enrolled
@@ -135,7 +137,7 @@ async def withdraw(
     await connection.execute(sql.WITHDRAW, tenant, enrolment_id, clock.now, reason)
     if enrolment["status"] == "enrolled":
         batch = replace(batch, enrolled_count=batch.enrolled_count - 1)
-        await sql.add_to_outbox(connection, [events.withdrawn(
+        await outbox.add_many(connection, [events.withdrawn(
             tenant, enrolment_id, enrolment["employee_id"], enrolment["batch_id"], at=clock.now, reason=reason,
             correlation_id=correlation_id)])
     else:
@@ -159,7 +161,7 @@ async def promote_waitlisted(
     profiles = {row["id"]: events.profile_from_row(row)
                 for row in await connection.fetch(sql.PROFILES, tenant, [p["employee_id"] for p in promoted])}
     snapshot = (await _snapshots(connection, tenant, {batch.id}))[batch.id]
-    await sql.add_to_outbox(connection, [
+    await outbox.add_many(connection, [
         events.enrolled(tenant, row["id"], profiles[row["employee_id"]], snapshot, at=clock.now, channel=row["channel"],
                         correlation_id=correlation_id)
         for row in promoted
