@@ -97,29 +97,10 @@ async def check_login(settings: KafkaSettings, topics: Sequence[str] = ()) -> No
     login or certificate, or a topic the user may not use, raises `CannotStart`; an unreachable broker
     raises the error to retry on.
     """
-    options = aiokafka_security(settings)
     unreachable: Exception | None = None
-    for address in settings.kafka_bootstrap_servers.split(","):
-        host, _, port = address.strip().rpartition(":")
+    for address in (a.strip() for a in settings.kafka_bootstrap_servers.split(",")):
         try:
-            connection = await create_conn(host, int(port), client_id="karmayogi-login-check",
-                                           request_timeout_ms=10_000, **options)
-        except SaslAuthenticationFailed:
-            raise CannotStart(
-                f"Kafka at {address} refused the {settings.kafka_sasl_mechanism} login of user "
-                f"'{settings.kafka_username}': check KAFKA_USERNAME and KAFKA_PASSWORD.") from None
-        except (UnsupportedSaslMechanismError, IllegalSaslStateError):
-            raise CannotStart(
-                f"Kafka at {address} does not accept {settings.kafka_sasl_mechanism} logins on that port: check "
-                "KAFKA_BOOTSTRAP_SERVERS, KAFKA_SECURITY_PROTOCOL and KAFKA_SASL_MECHANISM against the broker's listeners.") from None
-        except ssl.SSLCertVerificationError as error:
-            raise CannotStart(
-                f"Kafka at {address} presented a TLS certificate that cannot be verified ({error.verify_message}): "
-                "check KAFKA_CA_FILE and the host names in KAFKA_BOOTSTRAP_SERVERS.") from None
-        except ssl.SSLError as error:
-            raise CannotStart(
-                f"Kafka at {address} did not complete a TLS handshake ({error.reason}): check that "
-                "KAFKA_SECURITY_PROTOCOL matches the broker's listener on that port.") from None
+            connection = await _log_in(address, settings)
         except (OSError, TimeoutError) as error:
             unreachable = error
             continue
@@ -137,7 +118,28 @@ async def check_login(settings: KafkaSettings, topics: Sequence[str] = ()) -> No
     raise unreachable
 
 
-def _faststream_security(settings: ServiceSettings) -> BaseSecurity | None:
+async def _log_in(address: str, settings: KafkaSettings) -> Any:
+    """An authenticated connection to one broker; what no retry can fix becomes `CannotStart`."""
+    host, _, port = address.rpartition(":")
+    try:
+        return await create_conn(host, int(port), client_id="karmayogi-login-check", request_timeout_ms=10_000,
+                                 **aiokafka_security(settings))
+    except SaslAuthenticationFailed:
+        reason = (f"refused the {settings.kafka_sasl_mechanism} login of user '{settings.kafka_username}': "
+                  "check KAFKA_USERNAME and KAFKA_PASSWORD")
+    except (UnsupportedSaslMechanismError, IllegalSaslStateError):
+        reason = (f"does not accept {settings.kafka_sasl_mechanism} logins on that port: check KAFKA_BOOTSTRAP_SERVERS, "
+                  "KAFKA_SECURITY_PROTOCOL and KAFKA_SASL_MECHANISM against the broker's listeners")
+    except ssl.SSLCertVerificationError as error:  # an OSError, but no retry fixes it
+        reason = (f"presented a TLS certificate that cannot be verified ({error.verify_message}): "
+                  "check KAFKA_CA_FILE and the host names in KAFKA_BOOTSTRAP_SERVERS")
+    except ssl.SSLError as error:
+        reason = (f"did not complete a TLS handshake ({error.reason}): check that KAFKA_SECURITY_PROTOCOL matches "
+                  "the broker's listener on that port")
+    raise CannotStart(f"Kafka at {address} {reason}.")
+
+
+def _faststream_security(settings: KafkaSettings) -> BaseSecurity | None:
     protocol = settings.kafka_security_protocol
     if protocol == "PLAINTEXT":
         return None
