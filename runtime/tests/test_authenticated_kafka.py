@@ -20,6 +20,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import TopicAuthorizationFailedError
+from karmayogi_contracts import KafkaRecord
 from karmayogi_runtime import database
 from karmayogi_runtime.broker import aiokafka_security, check_login
 from karmayogi_runtime.ops import read_records
@@ -239,3 +240,28 @@ async def test_the_local_stack_gives_each_service_a_user_with_only_its_own_topic
     await check_login(enrolment, ["employee.enrolled", "enrolment.withdrawn", "certificate.issued"])
     with pytest.raises(CannotStart, match="to use the topics course.completed, session.attended"):
         await check_login(enrolment, ["employee.enrolled", "session.attended", "course.completed"])
+
+
+async def test_the_operator_tool_reads_dead_letters_through_scram_and_refuses_a_wrong_password(
+    listeners, topic_prefix, kafka_bootstrap
+):
+    operator = User(f"ops-{topic_prefix.rstrip('.')}", secrets.token_urlsafe(18))
+    grant(f"user {operator.name} {operator.password} new\n"
+          f"allow {operator.name} read topic prefixed {topic_prefix}\n"
+          f"allow {operator.name} write topic prefixed {topic_prefix}")
+    await publish(kafka_bootstrap, topic_prefix, [KafkaRecord("session.attended.dlq", b"IN-HR:E1", (), b"{}")])
+    tool = str(Path(sys.executable).parent / "karmayogi-ops")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAFKA_")}
+    env |= scram(listeners, operator, tls=True) | {"KAFKA_TOPIC_PREFIX": topic_prefix}
+
+    listed = subprocess.run([tool, "dead-letters", "list", "session.attended"], env=env,
+                            capture_output=True, text=True, timeout=120)
+    refused = subprocess.run([tool, "dead-letters", "list", "session.attended"], env=env | {"KAFKA_PASSWORD": "wrong"},
+                             capture_output=True, text=True, timeout=120)
+
+    assert listed.returncode == 0, listed.stderr
+    assert "1 dead-lettered events" in listed.stdout
+    assert refused.returncode == 1
+    assert refused.stderr.strip() == (
+        f"karmayogi-ops: Kafka at {listeners.scram_tls} refused the SCRAM-SHA-512 login of user '{operator.name}': "
+        "check KAFKA_USERNAME and KAFKA_PASSWORD.")

@@ -19,6 +19,7 @@ from datetime import datetime, timezone
 import asyncpg
 import typer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from karmayogi_contracts import TOPICS, KafkaRecord, dead_letter_topic
 from rich.console import Console
 from rich.table import Table
@@ -27,8 +28,8 @@ from pydantic import ValidationError
 
 from karmayogi_runtime import dead_letter, parking
 from karmayogi_runtime import topics as topics_admin
-from karmayogi_runtime.broker import PRODUCER_DEFAULTS, aiokafka_security
-from karmayogi_runtime.settings import KafkaSettings
+from karmayogi_runtime.broker import PRODUCER_DEFAULTS, aiokafka_security, check_login
+from karmayogi_runtime.settings import CannotStart, KafkaSettings
 from karmayogi_runtime.topics import Security
 
 app = typer.Typer(help="Inspect and replay dead-lettered and parked events.", no_args_is_help=True, add_completion=False)
@@ -100,10 +101,23 @@ async def replay(bootstrap_servers: str, letters: list[DeadLetter], *, topic_pre
     return replay_id
 
 
-def _kafka() -> KafkaSettings:
-    """The Kafka settings from the environment, as a service reads them."""
+@dataclass(frozen=True)
+class _Kafka:
+    """Where the tool reads and writes: the cluster, how to log in, and the topic prefix."""
+
+    servers: str
+    security: dict[str, object]
+    prefix: str
+
+    def dead_letter_topics(self, topics: list[str] | None) -> list[str]:
+        return [self.prefix + (t if t.endswith(".dlq") else dead_letter_topic(t)) for t in (topics or TOPICS)]
+
+
+def _kafka() -> _Kafka:
+    """The Kafka settings from the environment, as a service reads them, checked with one login so that a
+    wrong password or certificate is one sentence, not a stack trace."""
     try:
-        return KafkaSettings()  # type: ignore[call-arg]  # read from the environment
+        settings = KafkaSettings()  # type: ignore[call-arg]  # read from the environment
     except ValidationError as error:
         for problem in error.errors():
             setting = "_".join(str(p) for p in problem["loc"]).upper() or "Kafka settings"
@@ -112,28 +126,23 @@ def _kafka() -> KafkaSettings:
             else:
                 console.print(f"[red]{setting} is invalid: {problem['msg']}")
         raise typer.Exit(2) from None
-
-
-def _bootstrap() -> str:
-    return _kafka().kafka_bootstrap_servers
-
-
-def _security() -> dict[str, object]:
-    return aiokafka_security(_kafka())
-
-
-def _prefix() -> str:
-    return _kafka().kafka_topic_prefix
-
-
-def _dlq_topics(topics: list[str] | None) -> list[str]:
-    return [_prefix() + (t if t.endswith(".dlq") else dead_letter_topic(t)) for t in (topics or TOPICS)]
+    try:
+        asyncio.run(check_login(settings))
+    except CannotStart as refused:
+        typer.echo(f"karmayogi-ops: {refused}", err=True)
+        raise typer.Exit(1) from None
+    except (OSError, KafkaError) as error:
+        typer.echo(f"karmayogi-ops: Kafka at {settings.kafka_bootstrap_servers} is not reachable ({error}); "
+                   "check KAFKA_BOOTSTRAP_SERVERS.", err=True)
+        raise typer.Exit(1) from None
+    return _Kafka(settings.kafka_bootstrap_servers, aiokafka_security(settings), settings.kafka_topic_prefix)
 
 
 @dead_letters_app.command("list")
 def list_dead_letters(topics: list[str] = typer.Argument(None, help="Topics (default: all)")) -> None:
     """A table of dead letters with their reasons."""
-    letters = asyncio.run(read_dead_letters(_bootstrap(), _dlq_topics(topics), security=_security()))
+    kafka = _kafka()
+    letters = asyncio.run(read_dead_letters(kafka.servers, kafka.dead_letter_topics(topics), security=kafka.security))
     table = Table(title=f"{len(letters)} dead-lettered events")
     for column in ("topic", "partition", "offset", "consumer group", "error", "reason", "attempts", "failed at"):
         table.add_column(column)
@@ -148,10 +157,11 @@ def list_dead_letters(topics: list[str] = typer.Argument(None, help="Topics (def
 @dead_letters_app.command("show")
 def show(topic: str, partition: int, offset: int) -> None:
     """One dead letter in full: headers and payload."""
-    letters = asyncio.run(read_dead_letters(_bootstrap(), _dlq_topics([topic]), security=_security()))
+    kafka = _kafka()
+    letters = asyncio.run(read_dead_letters(kafka.servers, kafka.dead_letter_topics([topic]), security=kafka.security))
     match = [d for d in letters if d.partition == partition and d.offset == offset]
     if not match:
-        console.print(f"[red]No dead letter at {_dlq_topics([topic])[0]}[{partition}]@{offset}.")
+        console.print(f"[red]No dead letter at {kafka.dead_letter_topics([topic])[0]}[{partition}]@{offset}.")
         raise typer.Exit(1)
     record = match[0].record
     console.print(f"[bold]key[/] {record.key.decode('utf-8', 'replace')}")
@@ -172,14 +182,15 @@ def replay_command(
     if offset is None and error_class is None and group is None and not everything:
         console.print("[red]Say which dead letters to replay: --offset, --error-class, --group, or --all.")
         raise typer.Exit(2)
-    letters = asyncio.run(read_dead_letters(_bootstrap(), _dlq_topics(topics), security=_security()))
+    kafka = _kafka()
+    letters = asyncio.run(read_dead_letters(kafka.servers, kafka.dead_letter_topics(topics), security=kafka.security))
     chosen = [
         d for d in letters
         if (offset is None or d.offset == offset)
         and (error_class is None or d.why.get("error_class") == error_class)
         and (group is None or d.why.get("consumer_group") == group)
     ]
-    replay_id = asyncio.run(replay(_bootstrap(), chosen, topic_prefix=_prefix(), security=_security()))
+    replay_id = asyncio.run(replay(kafka.servers, chosen, topic_prefix=kafka.prefix, security=kafka.security))
     console.print(f"Replayed {len(chosen)} dead letters (replay id {replay_id}).")
 
 
