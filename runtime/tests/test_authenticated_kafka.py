@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -67,10 +68,20 @@ def grant(spec: str) -> None:
                    check=True, capture_output=True, timeout=120)
 
 
+@pytest.fixture(scope="session")
+def users_made() -> Iterator[list[str]]:
+    """The SCRAM users the tests make; forgotten (credentials and ACLs) in one call at the end."""
+    names: list[str] = []
+    yield names
+    if names:
+        grant("\n".join(f"forget {name}" for name in names))
+
+
 @pytest.fixture
-def ledger_user(topic_prefix: str, kafka_bootstrap: str) -> User:
+def ledger_user(topic_prefix: str, kafka_bootstrap: str, users_made: list[str]) -> User:
     """A user of its own for this test's ledger, with exactly the ACLs the ledger needs under the prefix."""
     user = User(f"ledger-{topic_prefix.rstrip('.')}", secrets.token_urlsafe(18))
+    users_made.append(user.name)
     placeholder = LedgerSettings(database_url="postgresql://unused@127.0.0.1/unused",
                                  kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_prefix=topic_prefix)
     access = kafka_access(definition(placeholder))
@@ -243,9 +254,10 @@ async def test_the_local_stack_gives_each_service_a_user_with_only_its_own_topic
 
 
 async def test_the_operator_tool_reads_dead_letters_through_scram_and_refuses_a_wrong_password(
-    listeners, topic_prefix, kafka_bootstrap
+    listeners, topic_prefix, kafka_bootstrap, users_made
 ):
     operator = User(f"ops-{topic_prefix.rstrip('.')}", secrets.token_urlsafe(18))
+    users_made.append(operator.name)
     grant(f"user {operator.name} {operator.password} new\n"
           f"allow {operator.name} read topic prefixed {topic_prefix}\n"
           f"allow {operator.name} write topic prefixed {topic_prefix}")

@@ -23,6 +23,7 @@ import org.apache.kafka.clients.admin.ScramCredentialInfo;
 import org.apache.kafka.clients.admin.ScramMechanism;
 import org.apache.kafka.clients.admin.TopicDescription;
 import org.apache.kafka.clients.admin.UserScramCredentialAlteration;
+import org.apache.kafka.clients.admin.UserScramCredentialDeletion;
 import org.apache.kafka.clients.admin.UserScramCredentialUpsertion;
 import org.apache.kafka.common.acl.AccessControlEntry;
 import org.apache.kafka.common.acl.AclBinding;
@@ -46,6 +47,7 @@ import org.apache.kafka.common.resource.ResourceType;
  *   user NAME PASSWORD [new]       a SCRAM-SHA-512 user; its password is only (re)set when the user does not
  *                                  exist yet or the line says `new` (so a second run writes nothing)
  *   allow NAME OPERATION topic|group literal|prefixed RESOURCE
+ *   forget NAME                    delete the user's SCRAM credential and all its ACLs (tests clean up with it)
  * The ACLs of every user named in SPEC become exactly the ones listed: missing ones are created, others deleted.
  *
  * Exit codes: 0 ok, 1 the broker did not answer in time, 2 a topic could not be created or has a different
@@ -148,12 +150,13 @@ public final class LocalKafkaAdmin {
     }
 
     /** The users and ACLs read from stdin. */
-    private record Spec(Map<String, String> passwords, Set<String> renewed, Set<AclBinding> acls) {}
+    private record Spec(Map<String, String> passwords, Set<String> renewed, Set<AclBinding> acls, Set<String> forgotten) {}
 
     private static Spec readSpec() {
         Map<String, String> passwords = new LinkedHashMap<>();
         Set<String> renewed = new HashSet<>();
         Set<AclBinding> acls = new HashSet<>();
+        Set<String> forgotten = new HashSet<>();
         try (BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8))) {
             String line;
             while ((line = in.readLine()) != null) {
@@ -166,6 +169,8 @@ public final class LocalKafkaAdmin {
                     if (f.length == 4) {
                         renewed.add(f[1]);
                     }
+                } else if (f[0].equals("forget") && f.length == 2) {
+                    forgotten.add(f[1]);
                 } else if (f[0].equals("allow") && f.length == 6) {
                     ResourceType type = f[3].equals("group") ? ResourceType.GROUP : ResourceType.TOPIC;
                     PatternType pattern = f[4].equals("prefixed") ? PatternType.PREFIXED : PatternType.LITERAL;
@@ -184,7 +189,7 @@ public final class LocalKafkaAdmin {
             System.err.println("cannot read the access spec at: " + e.getMessage());
             System.exit(64);
         }
-        return new Spec(passwords, renewed, acls);
+        return new Spec(passwords, renewed, acls, forgotten);
     }
 
     private static int access(Admin admin, Spec spec) {
@@ -197,11 +202,17 @@ public final class LocalKafkaAdmin {
                             new ScramCredentialInfo(ScramMechanism.SCRAM_SHA_512, 8192), user.getValue()));
                 }
             }
+            for (String name : spec.forgotten()) {
+                if (known.contains(name)) {
+                    upserts.add(new UserScramCredentialDeletion(name, ScramMechanism.SCRAM_SHA_512));
+                }
+            }
             if (!upserts.isEmpty()) {
                 admin.alterUserScramCredentials(upserts).all().get(30, TimeUnit.SECONDS);
             }
             Set<String> principals = new HashSet<>();
             spec.passwords().keySet().forEach(name -> principals.add("User:" + name));
+            spec.forgotten().forEach(name -> principals.add("User:" + name));
             Set<AclBinding> present = new HashSet<>(admin.describeAcls(AclBindingFilter.ANY).values().get(30, TimeUnit.SECONDS));
             List<AclBinding> missing = spec.acls().stream().filter(acl -> !present.contains(acl)).toList();
             List<AclBindingFilter> stale = present.stream()
@@ -213,7 +224,7 @@ public final class LocalKafkaAdmin {
             if (!stale.isEmpty()) {
                 admin.deleteAcls(stale).all().get(30, TimeUnit.SECONDS);
             }
-            System.out.println("access: " + spec.passwords().size() + " users (" + upserts.size() + " written now), "
+            System.out.println("access: " + spec.passwords().size() + " users (" + upserts.size() + " written or deleted now), "
                     + spec.acls().size() + " ACLs (" + missing.size() + " created, " + stale.size() + " deleted now)");
             return 0;
         } catch (Exception e) {
