@@ -140,6 +140,22 @@ def test_wrong_payload_types_name_the_field_and_rule():
     assert "data.batch.sessions_planned: input should be a valid integer" in error.message
 
 
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_a_binary_payload_naming_nan_or_infinity_is_not_json_even_in_a_field_nobody_reads(constant):
+    record = encode(event())
+    value = record.value[:-1] + f', "x-note": {constant}}}'.encode()
+    assert (decoded_error(value, record.headers).reason, decode(record.value + b" ", record.headers)) == (
+        "not_json", decode(record.value, record.headers))
+
+
+def test_a_binary_payload_with_an_unknown_field_or_a_repeated_key_decodes_as_json_loads_reads_it():
+    record = encode(event())
+    data = json.loads(record.value)
+    repeated = record.value[:-1] + b', "x-note": [1, {"a": null}], "channel": "bulk"}'
+    assert decode(repeated, record.headers).data.channel == "bulk"
+    assert decode(repeated, record.headers).data == decode(json.dumps({**data, "channel": "bulk"}).encode(), record.headers).data
+
+
 def test_a_payload_that_is_not_an_object_is_rejected():
     assert decoded_error(b'"hello"', encode(event()).headers).message == "data: must be a JSON object"
 

@@ -71,7 +71,7 @@ def test_wrong_json_types_anywhere_in_the_payload_give_a_typed_error(event, data
         key = data.draw(st.sampled_from(sorted(node)))
         path.append(key)
         if not isinstance(node[key], dict) or data.draw(st.booleans()):
-            node[key] = data.draw(st.one_of(st.none(), st.integers(), st.floats(allow_nan=False), st.booleans(),
+            node[key] = data.draw(st.one_of(st.none(), st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.booleans(),
                                             st.lists(st.integers(), max_size=2), st.text(ANY_CHARACTER, max_size=5)))
             break
         node = node[key]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 from uuid import UUID, uuid4
 
 from .parts import Event
@@ -45,6 +45,16 @@ class CloudEvent(Generic[D]):
             raise ValueError("tenant must equal data.tenant")
         if not self.source:
             raise ValueError("source must not be empty")
+
+    @classmethod
+    def validated(cls, **fields: Any) -> CloudEvent[Any]:
+        """The envelope of fields a decoder has validated one by one: a UTC `time` (timezone.utc),
+        a `type` and `tenant` equal to data's, a non-empty `source`. It skips `__post_init__`, whose
+        checks and copy of `time` would cost more than the rest of building it, thousands of times
+        a second."""
+        event = cls.__new__(cls)
+        event.__dict__.update(fields)
+        return event
 
     @property
     def key(self) -> str:
