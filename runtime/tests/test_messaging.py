@@ -4,7 +4,7 @@ import os
 import uuid
 
 import pytest
-from karmayogi_contracts import encode
+from karmayogi_contracts import encode, encode_structured
 from karmayogi_runtime import outbox
 from karmayogi_runtime.ops import read_dead_letters, replay
 
@@ -63,6 +63,31 @@ async def test_bad_events_are_dead_lettered_with_reasons_while_the_good_ones_flo
     assert f"employee {barred} is barred" in rule["error_message"]
     assert {"original_partition", "original_offset", "attempts", "first_attempt_at", "last_attempt_at"} <= set(rule)
     assert await ledger.count(EFFECTS, barred) == 0
+
+
+async def test_a_record_that_does_not_decode_leaves_the_id_in_its_header_free_for_the_real_event(ledger):
+    someone = employee("MANGLED")
+    attendance = attended(someone)
+    mangled = encode(attendance)
+    mangled = type(mangled)(mangled.topic, mangled.key, mangled.headers, b"{not json")
+    await ledger.publish([enrolled(someone), mangled])
+    assert len(await _dead_letters(ledger, 1)) == 1
+
+    await ledger.publish([attendance])
+
+    assert await ledger.wait_for_count(EFFECTS, 1, someone) == 1
+
+
+async def test_structured_mode_events_take_effect_once_like_binary_ones(ledger):
+    someone = employee("STRUCTURED")
+    attendance = attended(someone)
+    await ledger.publish([encode_structured(enrolled(someone)), encode_structured(attendance), encode(attendance)])
+    await ledger.publish([encode_structured(attendance)])
+
+    assert await ledger.wait_for_count(EFFECTS, 1, someone) == 1
+    await ledger.publish([enrolled(employee())])  # something after, to give a wrong repeat time to show
+    assert await ledger.wait_for_count(AUDITED, 1) == 1
+    assert await ledger.count(EFFECTS, someone) == 1
 
 
 async def test_a_replayed_dead_letter_takes_effect_once_after_the_fix(ledger):

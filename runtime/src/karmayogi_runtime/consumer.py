@@ -15,6 +15,7 @@ offsets only after the transaction has committed. What can go wrong with one eve
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -112,7 +113,7 @@ class ConsumerRunner:
         self._max_attempts = max_attempts
         self._max_backoff = max_backoff_seconds
         self._topic_prefix = topic_prefix
-        self._attempts: dict[tuple[str, int, int], _Attempt] = {}
+        self._attempts: dict[tuple[str, str, int, int], _Attempt] = {}
         self._failures: dict[str, int] = {}
         self._subscribers: list[Any] = []
         self.handled = 0
@@ -151,25 +152,24 @@ class ConsumerRunner:
 
     async def _consume(self, subscription: Subscription, message: Any) -> None:
         records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
-        self._note_attempts(records)
+        started = datetime.now(timezone.utc)
+        self._note_attempts(subscription, records, started)
         try:
             await self._handle_batch(subscription, records)
         except Exception as error:
+            self._note_failure(subscription, records, started)
             await self._retry_later(subscription, message, error)
             return
         self._failures.pop(subscription.group, None)
-        for record in records:
-            self._attempts.pop((record.topic, record.partition, record.offset), None)
+        self._forget_attempts(subscription, records)
         self.handled += len(records)
         await _commit(message)
 
     async def _handle_batch(self, subscription: Subscription, records: Sequence[Record]) -> None:
-        decoded = [(record, decode(record.value, record.headers or ())) for record in records]
-        ids = [_message_id(record, event) for record, event in decoded]
         async with self._pool.acquire() as connection, connection.transaction():
-            fresh = await inbox.claim(connection, subscription.group, ids)
+            fresh, decoded = await self._claim_and_decode(connection, subscription, records)
             new: list[tuple[Record, CloudEvent | DecodeError, str]] = []
-            for (record, event), message_id in zip(decoded, ids):
+            for record, event, message_id in decoded:
                 if message_id in fresh:
                     fresh.discard(message_id)  # the same event twice in one batch is applied once
                 elif not await self._replay_for_us(connection, subscription, record, message_id):
@@ -181,6 +181,33 @@ class ConsumerRunner:
                 for record, event, message_id in new:
                     arrivals += await self._apply(connection, subscription, record, event, message_id)
             await self._apply_parked(connection, arrivals)
+
+    async def _claim_and_decode(
+        self, connection: asyncpg.Connection, subscription: Subscription, records: Sequence[Record]
+    ) -> tuple[set[str], list[tuple[Record, CloudEvent | DecodeError, str]]]:
+        """Claim the batch's message ids in the inbox; returns the ids new to this consumer, and each
+        record with its event (or why it is not one) and its message id.
+
+        PostgreSQL claims the ids the `ce_id` headers name while the records are decoded here. A record
+        whose id turns out otherwise (it does not decode, or its id is in a structured body) has its
+        claim corrected afterwards, so the inbox ends up exactly as if the decoded ids were claimed."""
+        def decode_all() -> list[tuple[Record, CloudEvent | DecodeError, str]]:
+            decoded = []
+            for record in records:
+                event = decode(record.value, record.headers or ())
+                decoded.append((record, event, _message_id(record, event)))
+            return decoded
+
+        guessed = [message_id for message_id in map(_named_id, records) if message_id is not None]
+        fresh, decoded = await inbox.claim_during(connection, subscription.group, guessed, decode_all)
+        ids = {message_id for _, _, message_id in decoded}
+        wrong, late = fresh - ids, ids.difference(guessed)
+        if wrong:
+            await inbox.unclaim(connection, subscription.group, sorted(wrong))
+            fresh -= wrong
+        if late:
+            fresh |= await inbox.claim(connection, subscription.group, sorted(late))
+        return fresh, decoded
 
     async def _apply_together(
         self,
@@ -226,7 +253,7 @@ class ConsumerRunner:
         except RuleViolation as violation:
             await self._dead_letter(connection, subscription, record, message_id, "RuleViolation", str(violation))
         except Exception as error:
-            if is_transient(error) or self._attempt(record).count < self._max_attempts:
+            if is_transient(error) or self._attempt(subscription, record).count < self._max_attempts:
                 raise
             await self._dead_letter(connection, subscription, record, message_id, type(error).__qualname__, str(error) or repr(error))
         finally:
@@ -282,7 +309,7 @@ class ConsumerRunner:
         error_class: str,
         message: str,
     ) -> None:
-        attempt = self._attempt(record)
+        attempt = self._attempt(subscription, record)
         origin = dead_letter.Origin(
             consumer_group=subscription.group, topic=record.topic.removeprefix(self._topic_prefix),
             partition=record.partition,
@@ -307,22 +334,49 @@ class ConsumerRunner:
             log.info("%s: could not seek back (%s)", subscription.group, seek_error)
         await asyncio.sleep(delay)
 
-    def _note_attempts(self, records: Sequence[Record]) -> None:
-        now = datetime.now(timezone.utc)
-        if len(self._attempts) > 100_000:  # leftovers of partitions revoked mid-retry
-            self._attempts.clear()
+    # Attempts are remembered only for records whose batch has failed before: a batch that succeeds
+    # at once (nearly all of them) costs no bookkeeping per record.
+    def _note_attempts(self, subscription: Subscription, records: Sequence[Record], now: datetime) -> None:
+        if not self._attempts:
+            return
         for record in records:
-            key = (record.topic, record.partition, record.offset)
-            attempt = self._attempts.get(key)
-            if attempt is None:
-                self._attempts[key] = _Attempt(1, now, now)
-            else:
+            attempt = self._attempts.get(_place(subscription, record))
+            if attempt is not None:
                 attempt.count += 1
                 attempt.last = now
 
-    def _attempt(self, record: Record) -> _Attempt:
+    def _note_failure(self, subscription: Subscription, records: Sequence[Record], started: datetime) -> None:
+        if len(self._attempts) > 100_000:  # leftovers of partitions revoked mid-retry
+            self._attempts.clear()
+        for record in records:
+            self._attempts.setdefault(_place(subscription, record), _Attempt(1, started, started))
+
+    def _forget_attempts(self, subscription: Subscription, records: Sequence[Record]) -> None:
+        if self._attempts:
+            for record in records:
+                self._attempts.pop(_place(subscription, record), None)
+
+    def _attempt(self, subscription: Subscription, record: Record) -> _Attempt:
+        """This attempt at `record`: how many there have been, counting this one, and when."""
         now = datetime.now(timezone.utc)
-        return self._attempts.get((record.topic, record.partition, record.offset), _Attempt(1, now, now))
+        return self._attempts.get(_place(subscription, record)) or _Attempt(1, now, now)
+
+
+def _place(subscription: Subscription, record: Record) -> tuple[str, str, int, int]:
+    return subscription.group, record.topic, record.partition, record.offset
+
+
+_UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _named_id(record: Record) -> str | None:
+    """The message id the record's `ce_id` header names, when it is written as `decode` would give
+    it back (a lowercase UUID); otherwise None, and the id is known only once decoded."""
+    for name, value in record.headers or ():
+        if name == "ce_id":
+            text = value.decode("ascii", "replace") if isinstance(value, bytes) else ""
+            return text if _UUID_TEXT.fullmatch(text) else None
+    return None
 
 
 def _message_id(record: Record, event: CloudEvent | DecodeError) -> str:

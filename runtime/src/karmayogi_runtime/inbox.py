@@ -5,9 +5,13 @@ A message's id is its CloudEvent id; a record too broken to have one is known by
 skipped, while an operator's replay of it (marked with a replay id) is let through exactly once.
 """
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import asyncpg
+
+T = TypeVar("T")
 
 CLAIM = """
     INSERT INTO inbox (consumer, message_id)
@@ -20,6 +24,7 @@ CLAIM_REPLAY = """
     WHERE consumer = $1 AND message_id = $2 AND dead_lettered AND replay_id IS DISTINCT FROM $3
     RETURNING message_id
 """
+UNCLAIM = "DELETE FROM inbox WHERE consumer = $1 AND message_id = ANY($2::text[])"
 MARK_DEAD_LETTERED = "UPDATE inbox SET dead_lettered = true WHERE consumer = $1 AND message_id = $2"
 
 
@@ -27,6 +32,30 @@ async def claim(connection: asyncpg.Connection, consumer: str, message_ids: Sequ
     """Record the ids not seen before by `consumer` and return them; the rest are duplicates."""
     rows = await connection.fetch(CLAIM, consumer, list(message_ids))
     return {row["message_id"] for row in rows}
+
+
+async def claim_during(
+    connection: asyncpg.Connection, consumer: str, message_ids: Sequence[str], work: Callable[[], T]
+) -> tuple[set[str], T]:
+    """`claim(message_ids)` while `work()` runs here: PostgreSQL inserts while Python computes.
+
+    The statement is sent before `work` takes the event loop, and is always awaited before this
+    returns or raises, so the connection is idle again for whatever the transaction does next."""
+    claiming = asyncio.ensure_future(claim(connection, consumer, message_ids))
+    try:
+        await asyncio.sleep(0)
+        result = work()
+    except BaseException:
+        await asyncio.wait([claiming])
+        if not claiming.cancelled():
+            claiming.exception()  # seen: the error raised is the one that came first
+        raise
+    return await claiming, result
+
+
+async def unclaim(connection: asyncpg.Connection, consumer: str, message_ids: Sequence[str]) -> None:
+    """Take back ids claimed earlier in this transaction (they turned out not to be the messages' ids)."""
+    await connection.execute(UNCLAIM, consumer, list(message_ids))
 
 
 async def claim_replay(connection: asyncpg.Connection, consumer: str, message_id: str, replay_id: str) -> bool:
