@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
 from karmayogi_contracts import CloudEvent, KafkaRecord, encode
 
 from karmayogi_runtime import failpoints
@@ -23,6 +24,7 @@ from karmayogi_runtime.database import is_transient
 log = logging.getLogger(__name__)
 
 _RELAY_LOCK = 0x6F757462  # "outb"
+_PARTITIONER = DefaultPartitioner()  # what `AIOKafkaProducer.send` uses: a key's partition is murmur2 of the key
 
 COLUMNS = ("topic", "key", "header_names", "header_values", "value", "event_id")
 INSERT = """
@@ -138,18 +140,34 @@ class OutboxRelay:
             rows = await connection.fetch(CLAIM_PENDING, self._batch_size)
             if not rows:
                 return 0
-            sends = [
-                await self._producer.send(
-                    self._topic_prefix + row["topic"], row["value"], key=row["key"],
-                    headers=list(zip(row["header_names"], row["header_values"])),
-                )
-                for row in rows
-            ]
-            await asyncio.gather(*sends)
+            await asyncio.gather(*await self._send(rows))
             await failpoints.reached("relay-published-not-marked")
             await connection.execute(MARK_SENT, [row["id"] for row in rows])
         self.published += len(rows)
         return len(rows)
+
+    async def _send(self, rows: Sequence[asyncpg.Record]) -> list[asyncio.Future]:
+        """Hand `rows` to the producer as record batches, one partition's rows in their order, and return the
+        futures of the broker's acknowledgements. Filling a batch per partition costs a fraction of one
+        `send` per record; the partition is the one `send` would choose for the key."""
+        acknowledgements, filling, partitions = [], {}, {}
+        for row in rows:
+            topic = self._topic_prefix + row["topic"]
+            if topic not in partitions:
+                partitions[topic] = sorted(await self._producer.partitions_for(topic))
+            partition = _PARTITIONER(row["key"], partitions[topic], partitions[topic])
+            headers = list(zip(row["header_names"], row["header_values"]))
+            record = {"key": row["key"], "value": row["value"], "timestamp": None, "headers": headers}
+            batch = filling.get((topic, partition))
+            if batch is not None and batch.append(**record) is not None:
+                continue
+            if batch is not None:  # full: on its way, and a new one for this partition
+                acknowledgements.append(await self._producer.send_batch(batch, topic, partition=partition))
+            batch = filling[(topic, partition)] = self._producer.create_batch()
+            batch.append(**record)  # an empty batch takes any record
+        for (topic, partition), batch in filling.items():
+            acknowledgements.append(await self._producer.send_batch(batch, topic, partition=partition))
+        return acknowledgements
 
     async def _idle(self) -> None:
         self._wake.clear()

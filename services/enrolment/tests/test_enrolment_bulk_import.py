@@ -4,6 +4,10 @@ import json
 import uuid
 
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
+from karmayogi_contracts import decode
+from karmayogi_runtime import topics
+from karmayogi_runtime.ops import read_records
 
 pytestmark = pytest.mark.integration
 
@@ -123,3 +127,24 @@ async def test_a_malformed_file_is_refused_whole_before_anything_is_written(enro
     assert says in answer["detail"][0]
     assert await enrolment.sql("SELECT count(*) FROM bulk_jobs") == 0
     assert await enrolment.sql("SELECT count(*) FROM employees") == 0
+
+
+async def test_the_events_of_a_file_reach_the_partition_of_their_key_in_the_order_of_its_lines(enrolment):
+    first, second, hub = await enrolment.course(), await enrolment.course(family="cyber-hygiene"), await enrolment.hub()
+    batches = [(await enrolment.batch(first, hub, capacity=500))["id"], (await enrolment.batch(second, hub, capacity=500))["id"]]
+    lines = [row(i, batch) for batch in batches for i in range(300)]  # each employee twice: once per course
+    await upload(enrolment, "\n".join([HEADER] + lines).encode() + b"\n")
+    position = {(f"HRB{i:06d}", batch): n for n, (batch, i) in enumerate((b, i) for b in batches for i in range(300))}
+
+    await enrolment.drained()
+    topic = enrolment.prefix + "employee.enrolled"
+    every_partition = sorted(p.partition for p in await topics.partitions(enrolment.bootstrap, [topic]))
+    records = await read_records(enrolment.bootstrap, [topic])
+
+    assert len(records) == 600
+    seen: dict[int, list[int]] = {}
+    for letter in records:  # in offset order within each partition
+        assert letter.partition == DefaultPartitioner()(letter.record.key, every_partition, every_partition)
+        event = decode(letter.record.value, letter.record.headers)
+        seen.setdefault(letter.partition, []).append(position[(event.data.employee.id, str(event.data.batch.id))])
+    assert len(seen) > 1 and all(lines_in_order == sorted(lines_in_order) for lines_in_order in seen.values())

@@ -1,10 +1,16 @@
 """The enrolment rules and the bulk-file reader, without infrastructure."""
 
+import contextlib
+import csv
 import uuid
 from datetime import date, datetime, timezone
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from karmayogi_contracts import decode, encode, ids
+from karmayogi_contracts.events import EmployeeProfile
+from pydantic import ValidationError
 
 from enrolment import bulk, domain, events
 from enrolment.domain import BatchSeats, Existing
@@ -177,3 +183,43 @@ async def test_a_file_with_a_bom_and_no_final_newline_is_read():
 async def test_a_wrong_first_line_refuses_the_whole_file(body, says):
     with pytest.raises(bulk.MalformedFile, match=says):
         await _read(body)
+
+
+_TRICKY = st.text(st.sampled_from(list("aZ09 .'-_+@\t\u200d\u0915\u093f\u0958\u0301\u2019,\"") + ["\x00", "\ud800"]), max_size=12)
+_FIELD_VALUES = {
+    "id": st.one_of(st.just("HR0412345"), _TRICKY, st.none()),
+    "name": st.one_of(st.sampled_from(["सुनीता देवी", "Rajesh D'Souza", "क़ासिम", " Asha "]), _TRICKY, st.none()),
+    "email": st.one_of(st.sampled_from(["sunita.devi@hry.gov.in", "Upper@hry.gov.in", "x@hry..gov.in"]), _TRICKY, st.none()),
+    "mobile": st.one_of(st.just("+919812345678"), _TRICKY, st.none()),
+    "preferred_language": st.one_of(st.sampled_from(["hi", "en-IN", "HI"]), _TRICKY, st.none()),
+    "department": st.one_of(st.just("Revenue"), _TRICKY, st.integers(), st.none()),
+    "designation": st.one_of(st.just("Patwari"), _TRICKY, st.none()),
+    "district": st.one_of(st.sampled_from(["Rohtak", " Hisar "]), _TRICKY, st.none()),
+}
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.fixed_dictionaries(_FIELD_VALUES), st.booleans())
+def test_a_row_validated_field_by_field_is_the_profile_the_whole_contract_model_makes(data, seen_before):
+    if seen_before:  # the repeated values come from memory the second time
+        with contextlib.suppress(ValidationError):
+            bulk._profile(data)
+    try:
+        expected = EmployeeProfile.model_validate(data)
+    except ValidationError as error:
+        with pytest.raises(ValidationError) as raised:
+            bulk._profile(data)
+        assert raised.value.errors() == error.errors()
+    else:
+        assert bulk._profile(data) == expected
+
+
+@pytest.mark.parametrize("line", ["HR1,सुनीता देवी,,+919812345678,hi,Revenue and Disaster Management,Patwari,Rohtak,x",
+                                  ",,,", " a , b ", "a,b\tc,d", "D'Souza,  ,x'"])
+def test_a_line_without_quotes_splits_as_the_csv_module_splits_it(line):
+    assert bulk._plain_csv(line) and line.split(",") == next(csv.reader([line]))
+
+
+@pytest.mark.parametrize("line", ['a,"b,c",d', "a,b\rc", "a\x00b", 'a,b"c', ""])
+def test_a_line_with_quotes_carriage_returns_or_nul_goes_through_the_csv_module(line):
+    assert not bulk._plain_csv(line)

@@ -82,7 +82,7 @@ async def _enrol(
     existing = await sql.find_enrolments(
         connection, tenant, [r.enrolment_id for r in requests])
     pairs = {(r.employee_id, batches[r.batch_id].course_id) for r in requests if r.batch_id in batches}
-    active = await sql.active_in_courses(connection, tenant, sorted(pairs, key=str))
+    active = await sql.active_in_courses(connection, tenant, list(pairs))
     outcomes, seated = domain.decide_enrolments(tenant, requests, batches, existing, active, clock.today)
     accepted = [o for o in outcomes if o.outcome == "accepted"]
     if not accepted:
