@@ -9,7 +9,7 @@ import tempfile
 from dataclasses import dataclass
 from types import ModuleType
 
-from karmayogi_contracts import EVENT_TYPES, TOPICS, dead_letter_topic
+from karmayogi_contracts import TOPICS, dead_letter_topic
 from karmayogi_runtime import broker, ops, service
 from karmayogi_runtime.service import ServiceDefinition, create_http_app
 from karmayogi_runtime.settings import ServiceSettings
@@ -70,13 +70,10 @@ class KafkaUse:
 
 @functools.cache
 def kafka_use(name: str) -> KafkaUse:
-    """A service reads what its subscriptions name, in their groups; its outbox relay writes the topics of
-    the events it publishes and the dead letters of what it consumes (`<topic>.dlq`)."""
-    built = definition(name)
-    consumed = frozenset(topic for s in built.subscriptions for topic in s.topics)
-    published = frozenset(EVENT_TYPES[event_type].topic for event_type in built.publishes)
-    return KafkaUse(reads=consumed, writes=published | {dead_letter_topic(t) for t in consumed},
-                    groups=frozenset(s.group for s in built.subscriptions))
+    """What the service's own code says it does on Kafka (`karmayogi-<name> kafka-access`, which the local
+    stack also turns into ACLs): its subscriptions' topics and groups, what its relay publishes, its dead letters."""
+    access = service.kafka_access(definition(name))
+    return KafkaUse(reads=frozenset(access.reads), writes=frozenset(access.writes), groups=frozenset(access.groups))
 
 
 def replay_use() -> KafkaUse:
