@@ -1,5 +1,6 @@
 """The enrolment rules and the bulk-file reader, without infrastructure."""
 
+import asyncio
 import contextlib
 import csv
 import uuid
@@ -223,3 +224,50 @@ def test_a_line_without_quotes_splits_as_the_csv_module_splits_it(line):
 @pytest.mark.parametrize("line", ['a,"b,c",d', "a,b\rc", "a\x00b", 'a,b"c', ""])
 def test_a_line_with_quotes_carriage_returns_or_nul_goes_through_the_csv_module(line):
     assert not bulk._plain_csv(line)
+
+
+async def test_reading_ahead_gives_every_chunk_in_order_and_reads_at_most_one_chunk_ahead():
+    read: list[int] = []
+
+    async def chunks():
+        for n in range(5):
+            read.append(n)
+            yield [bulk.rejected(n, "just a chunk")]
+
+    seen = []
+    async with bulk.read_ahead(chunks()) as ahead:
+        async for chunk in ahead:
+            await asyncio.sleep(0.01)  # the import of this chunk
+            assert len(read) <= chunk[0].line + 3  # this one, the next one waiting, and one ready to wait
+            seen.append(chunk[0].line)
+    assert seen == [0, 1, 2, 3, 4]
+
+
+async def test_a_failure_while_reading_ahead_is_raised_where_the_next_chunk_is_asked_for():
+    async def chunks():
+        yield [bulk.rejected(2, "fine")]
+        raise ConnectionResetError("the client went away")
+
+    seen = []
+    with pytest.raises(ConnectionResetError):
+        async with bulk.read_ahead(chunks()) as ahead:
+            async for chunk in ahead:
+                seen.append(chunk[0].line)
+    assert seen == [2]
+
+
+async def test_an_import_that_stops_early_stops_the_reading_too():
+    finished = asyncio.Event()
+
+    async def chunks():
+        try:
+            for n in range(1000):
+                yield [bulk.rejected(n, "chunk")]
+        finally:
+            finished.set()
+
+    with pytest.raises(RuntimeError):
+        async with bulk.read_ahead(chunks()) as ahead:
+            async for _ in ahead:
+                raise RuntimeError("the database went away")
+    assert finished.is_set()

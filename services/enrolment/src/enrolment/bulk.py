@@ -12,7 +12,7 @@ import contextlib
 import csv
 import json
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 from uuid import UUID
@@ -83,7 +83,7 @@ class LineReader:
         return []
 
 
-async def open_file(stream: AsyncIterator[bytes], fmt: Format) -> AsyncIterator[list[BulkRow]]:
+async def open_file(stream: AsyncIterator[bytes], fmt: Format) -> AsyncGenerator[list[BulkRow], None]:
     """Check the first line, then give the rows in chunks. Raises MalformedFile before anything is read further."""
     reader = LineReader(stream)
     pending = await reader.next_lines()
@@ -139,25 +139,26 @@ def _check_first_object(first: str) -> None:
 
 
 @contextlib.asynccontextmanager
-async def read_ahead(chunks: AsyncIterator[list[BulkRow]]) -> AsyncIterator[AsyncIterator[list[BulkRow]]]:
+async def read_ahead(chunks: AsyncGenerator[list[BulkRow], None]) -> AsyncIterator[AsyncIterator[list[BulkRow]]]:
     """The same chunks, the next one read and validated while the caller imports the current one.
 
-    Reading is this process's work and importing mostly PostgreSQL's, so on two cores they overlap; one
-    chunk waits at most, so memory stays at a few chunks whatever the file's size. A failure to read (the
-    client went away) is raised where the next chunk is asked for."""
-    ready: asyncio.Queue[list[BulkRow] | BaseException | None] = asyncio.Queue(maxsize=1)
+    Reading is this process's work and importing mostly PostgreSQL's, so on two cores they overlap. One
+    chunk waits at most (and one more is ready to), so memory holds three chunks whatever the file's size.
+    A failure to read (the client went away) is raised where the next chunk is asked for."""
+    ready: asyncio.Queue[list[BulkRow] | Exception | None] = asyncio.Queue(maxsize=1)
 
     async def read() -> None:
         try:
-            async for chunk in chunks:
-                await ready.put(chunk)
+            async with contextlib.aclosing(chunks):  # stopped early, the file's reader is closed too
+                async for chunk in chunks:
+                    await ready.put(chunk)
             await ready.put(None)
         except Exception as error:
             await ready.put(error)
 
     async def ahead() -> AsyncIterator[list[BulkRow]]:
         while (item := await ready.get()) is not None:
-            if isinstance(item, BaseException):
+            if isinstance(item, Exception):
                 raise item
             yield item
 
@@ -170,7 +171,7 @@ async def read_ahead(chunks: AsyncIterator[list[BulkRow]]) -> AsyncIterator[Asyn
             await reader
 
 
-async def _chunks(reader: LineReader, pending: list[tuple[int, bytes]], parse: Any) -> AsyncIterator[list[BulkRow]]:
+async def _chunks(reader: LineReader, pending: list[tuple[int, bytes]], parse: Any) -> AsyncGenerator[list[BulkRow], None]:
     chunk: list[BulkRow] = []
     while True:
         for number, raw in pending:
