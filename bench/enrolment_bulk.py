@@ -11,7 +11,7 @@ exports them. Unless --url is given, it creates a fresh database and topic prefi
 It writes the CSV (Hindi and English names, Haryana districts and departments) to a temporary file, streams
 it to POST /v1/states/IN-HR/bulk-enrolments, then waits until the outbox is drained and counts the records
 on the employee.enrolled topic. Prints: rows per second of the upload, time until the last employee.enrolled
-is on Kafka, rows per second end to end, and the service's peak memory.
+is on Kafka, rows per second end to end, and the service's peak memory and CPU time.
 """
 
 import argparse
@@ -120,6 +120,14 @@ async def count_topic(bootstrap: str, topic: str) -> int:
         await consumer.stop()
 
 
+def cpu_seconds(pid: int | None) -> str:
+    """User and system CPU time the service has used so far (start-up and batch set-up included)."""
+    if pid is None:
+        return "n/a"
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return f"{(int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK'):.1f} s"
+
+
 def peak_rss_mib(pid: int | None) -> str:
     if pid is None:
         return "n/a (service not started by the benchmark)"
@@ -176,7 +184,9 @@ async def run(args: argparse.Namespace) -> None:
         print(f"upload and import: {uploaded:.1f} s, {args.rows / uploaded:,.0f} rows/s")
         print(f"last employee.enrolled on Kafka: {drained:.1f} s after the upload began, "
               f"{args.rows / drained:,.0f} rows/s end to end ({on_kafka:,} records on {topic})")
-        print(f"service peak memory (RSS): {peak_rss_mib(child.pid if child else None)}")
+        print(f"service peak memory (RSS): {peak_rss_mib(child.pid if child else None)}, CPU time: "
+              f"{cpu_seconds(child.pid if child else None)}; load average of the machine: {os.getloadavg()[0]:.1f} "
+              "(other work on the same cores slows every figure)")
     finally:
         if child is not None:
             child.terminate()

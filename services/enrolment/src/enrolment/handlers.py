@@ -58,8 +58,9 @@ async def enrol_chunk(
 ) -> list[Outcome]:
     """One chunk of a bulk file in one transaction: directory upsert, enrolments, events, report rows."""
     valid = [row for row in rows if row.profile is not None and row.batch_id is not None]
-    await _upsert_profiles(connection, tenant, [row.profile for row in valid])
-    requests = [domain.request(tenant, row.line, row.employee_id, row.batch_id) for row in valid]  # type: ignore[arg-type]
+    _, requests = await sql.while_running(
+        _upsert_profiles(connection, tenant, [row.profile for row in valid]),
+        lambda: [domain.request(tenant, row.line, row.employee_id, row.batch_id) for row in valid])  # type: ignore[arg-type]
     profiles = {row.employee_id: row.profile for row in valid}
     outcomes = await _enrol(connection, tenant, requests, profiles, channel, clock, str(job_id))
     report = outcomes + [
@@ -87,17 +88,16 @@ async def _enrol(
     accepted = [o for o in outcomes if o.outcome == "accepted"]
     if not accepted:
         return outcomes
-    await connection.execute(
-        sql.INSERT_ENROLMENTS, tenant, [o.enrolment_id for o in accepted], [o.employee_id for o in accepted],
-        [o.batch_id for o in accepted], channel, clock.now, [o.status for o in accepted])
-    await sql.save_seats(connection, tenant, [b for b in seated.values() if b != batches[b.id]])
     enrolled = [o for o in accepted if o.status == "enrolled"]
     snapshots = await _snapshots(connection, tenant, {o.batch_id for o in enrolled})
-    await outbox.add_many(connection, [
-        events.enrolled(tenant, o.enrolment_id, profiles[o.employee_id], snapshots[o.batch_id], at=clock.now,  # type: ignore[arg-type]
-                        channel=channel, correlation_id=correlation_id)
-        for o in enrolled
-    ])
+    _, published = await sql.while_running(
+        connection.execute(
+            sql.INSERT_ENROLMENTS, tenant, [o.enrolment_id for o in accepted], [o.employee_id for o in accepted],
+            [o.batch_id for o in accepted], channel, clock.now, [o.status for o in accepted]),
+        lambda: [events.enrolled(tenant, o.enrolment_id, profiles[o.employee_id], snapshots[o.batch_id],  # type: ignore[arg-type]
+                                 at=clock.now, channel=channel, correlation_id=correlation_id) for o in enrolled])
+    await sql.save_seats(connection, tenant, [b for b in seated.values() if b != batches[b.id]])
+    await outbox.add_many(connection, published)
     return outcomes
 
 
