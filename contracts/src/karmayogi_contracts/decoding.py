@@ -16,6 +16,8 @@ from .registry import EVENT_TYPES
 
 MAX_BYTES = 1_048_576
 _BINARY = tuple((name, header_name(name)) for name in (*REQUIRED, *OPTIONAL))
+_ATTRIBUTE_OF = {header: name for name, header in _BINARY}
+_REQUIRED = frozenset(REQUIRED)
 _MISSING_REQUIRED_HINT = " (or send content-type: application/cloudevents+json for structured mode)"
 _ID_LIMIT = 200  # how much of an unreadable id or type is echoed back in a DecodeError
 _ATTRIBUTES = Attributes.__pydantic_validator__  # the compiled validator, without model_validate's wrapper
@@ -34,7 +36,8 @@ def decode(
     """Decode a record in binary or structured mode into a typed CloudEvent, or say why not."""
     context: dict[str, str] = {}
     try:
-        return _decode(value, headers or (), max_bytes, context)
+        valid = _valid_binary(value, headers or (), max_bytes)
+        return valid if valid is not None else _decode(value, headers or (), max_bytes, context)
     except _Rejected as rejected:
         return rejected.error
     except Exception as exc:  # noqa: BLE001 - the contract is "never raises"; the fuzz tests assert this is unreachable
@@ -60,20 +63,38 @@ def _decode(value: bytes | None, headers: Sequence[tuple[str, bytes]], max_bytes
             context,
         )
     attributes = _binary_attributes(fields, context)
-    return _valid_binary(value, attributes) or _event(
-        attributes, _json(value, "value", context), "ce_", "invalid_header", context
-    )
+    return _event(attributes, _json(value, "value", context), "ce_", "invalid_header", context)
 
 
-def _valid_binary(value: bytes, attributes: dict[str, Any]) -> CloudEvent[Any] | None:
-    """The event, when a binary-mode record is valid in every respect; otherwise None, and `_event`
-    finds the first rule broken, in its order, to say which.
+def _valid_binary(value: bytes | None, headers: Sequence[tuple[str, bytes]], max_bytes: int) -> CloudEvent[Any] | None:
+    """The event, when a binary-mode record is valid in every respect; otherwise None, and `_decode`
+    goes through the rules in their order to say which one is broken.
 
-    The payload is parsed and validated in one step inside pydantic-core, without building Python
-    dicts first. Its JSON parser accepts what `json.loads` accepts, or less, except NaN and Infinity,
-    which `json.loads` is told to refuse: a value naming them takes the long way."""
-    event_type = EVENT_TYPES.get(attributes["type"])
-    if event_type is None or b"NaN" in value or b"Infinity" in value:
+    What nearly every record is gets the short way: one pass over the headers, and the payload
+    parsed and validated in one step inside pydantic-core, without building Python dicts first. That
+    JSON parser accepts what `json.loads` accepts, or less, except NaN and Infinity, which
+    `json.loads` is told to refuse: a value naming them takes the long way."""
+    if type(value) is not bytes or len(value) > max_bytes or b"NaN" in value or b"Infinity" in value:
+        return None
+    fields: dict[str, str] = {}
+    attributes: dict[str, str] = {}
+    for name, raw in headers:
+        if type(name) is not str or type(raw) is not bytes:
+            return None
+        name = name.lower()
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+        if fields.setdefault(name, text) != text:
+            return None
+        if name in _ATTRIBUTE_OF:
+            attributes[_ATTRIBUTE_OF[name]] = text
+    content_type = fields.get("content-type")
+    if content_type is not None and content_type.split(";")[0].strip().lower() not in ("", JSON):
+        return None
+    event_type = EVENT_TYPES.get(attributes.get("type", ""))
+    if event_type is None or not _REQUIRED.issubset(attributes):
         return None
     try:
         valid = _ATTRIBUTES.validate_python(attributes)
