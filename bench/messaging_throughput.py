@@ -187,6 +187,8 @@ async def main(count: int) -> None:
     ]
     for name, value, ratio in rows:
         print(f"{name:<48}{value:>12,.0f}{'' if ratio is None else f'{ratio:>9.0%}':>10}")
+    # The machine is shared: a load well above its core count means the run competed with other work.
+    print(f"\nmachine load (1-minute average) at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
 
 
 if __name__ == "__main__":
