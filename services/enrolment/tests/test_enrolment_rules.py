@@ -193,7 +193,8 @@ _FIELD_VALUES = {
     "email": st.one_of(st.sampled_from(["sunita.devi@hry.gov.in", "Upper@hry.gov.in", "x@hry..gov.in"]), _TRICKY, st.none()),
     "mobile": st.one_of(st.just("+919812345678"), _TRICKY, st.none()),
     "preferred_language": st.one_of(st.sampled_from(["hi", "en-IN", "HI"]), _TRICKY, st.none()),
-    "department": st.one_of(st.just("Revenue"), _TRICKY, st.integers(), st.none()),
+    "department": st.one_of(st.just("Revenue"), _TRICKY, st.integers(), st.lists(st.integers(), max_size=2),
+                            st.dictionaries(st.just("x"), st.integers()), st.none()),
     "designation": st.one_of(st.just("Patwari"), _TRICKY, st.none()),
     "district": st.one_of(st.sampled_from(["Rohtak", " Hisar "]), _TRICKY, st.none()),
 }

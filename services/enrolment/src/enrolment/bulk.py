@@ -306,14 +306,15 @@ def _profile(data: dict[str, Any]) -> EmployeeProfile:
 
 
 def _valid(name: str, value: Any) -> Any:
+    if not isinstance(value, str):  # null, or a JSON number, list or object from an NDJSON line
+        return _FIELD_TYPES[name].validate_python(value)
     if name in _REPEATED:
-        if (name, value) in _SEEN:
-            return _SEEN[(name, value)]
-        if len(_SEEN) >= 100_000:
-            _SEEN.clear()
-        valid = _SEEN[(name, value)] = _FIELD_TYPES[name].validate_python(value)
-        return valid
-    if name == "email" and isinstance(value, str) and len(value) <= 254:
+        if (name, value) not in _SEEN:
+            if len(_SEEN) >= 100_000:
+                _SEEN.clear()
+            _SEEN[(name, value)] = _FIELD_TYPES[name].validate_python(value)
+        return _SEEN[(name, value)]
+    if name == "email" and len(value) <= 254:
         return _valid_email(value)
     return _FIELD_TYPES[name].validate_python(value)
 

@@ -137,9 +137,9 @@ async def withdraw(
     await connection.execute(sql.WITHDRAW, tenant, enrolment_id, clock.now, reason)
     if enrolment["status"] == "enrolled":
         batch = replace(batch, enrolled_count=batch.enrolled_count - 1)
-        await outbox.add_many(connection, [events.withdrawn(
+        await outbox.add(connection, events.withdrawn(
             tenant, enrolment_id, enrolment["employee_id"], enrolment["batch_id"], at=clock.now, reason=reason,
-            correlation_id=correlation_id)])
+            correlation_id=correlation_id))
     else:
         batch = replace(batch, waitlisted_count=batch.waitlisted_count - 1)
     await promote_waitlisted(connection, tenant, batch, clock, correlation_id)
