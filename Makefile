@@ -12,7 +12,6 @@ $(PY):
 
 prerequisites: ## system packages (PostgreSQL, JDK, Maven, fonts, poppler, zbar, Chromium), only those missing
 	@deploy/local/prerequisites.sh
-	@deploy/k8s/tools/kustomize.sh >/dev/null
 
 install: $(PY) ## install the locked Python packages of the whole workspace
 	uv pip sync --quiet --python $(PY) requirements.lock
@@ -46,5 +45,6 @@ test-unit: install
 	$(PY) -m pytest -m unit -q
 
 test: prerequisites install ## starts the local stack when it is not running, then runs every test
+	@deploy/k8s/tools/kustomize.sh >/dev/null  # the pinned kustomize the manifest tests build with (needs Go)
 	@$(STACK) up infra
 	@source <($(STACK) env) && $(PY) -m pytest -q

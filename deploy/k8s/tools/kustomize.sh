@@ -11,7 +11,7 @@ binary="$dir/kustomize"
 
 if [[ ! -x $binary ]]; then
     if ! command -v go >/dev/null; then
-        echo "kustomize.sh: Go is needed to build kustomize $KUSTOMIZE_VERSION; install Go 1.22 or newer (apt-get install golang-go)." >&2
+        echo "kustomize.sh: Go is needed to build kustomize $KUSTOMIZE_VERSION; install Go 1.22 or newer." >&2
         exit 1
     fi
     mkdir -p "$dir"
