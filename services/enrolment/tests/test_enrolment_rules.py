@@ -13,7 +13,7 @@ from karmayogi_contracts import decode, encode, ids
 from karmayogi_contracts.events import EmployeeProfile
 from pydantic import ValidationError
 
-from enrolment import bulk, domain, events
+from enrolment import bulk, bulk_file, bulk_rows, domain, events
 from enrolment.domain import BatchSeats, Existing
 
 pytestmark = pytest.mark.unit
@@ -139,16 +139,16 @@ def test_the_e_mail_shortcut_agrees_with_the_full_check(email):
 
     fields = {"employee_id": "HR1", "name": "Asha", "mobile": "", "preferred_language": "hi", "department": "Revenue",
               "designation": "Patwari", "district": "Hisar", "batch_id": str(uuid.uuid4())}
-    bulk.validated_row(2, {**fields, "email": "warm.up@hry.gov.in"})  # the domain has passed the full check once
+    bulk_rows.validated_row(2, {**fields, "email": "warm.up@hry.gov.in"})  # the domain has passed the full check once
     try:
         expected = TypeAdapter(Email).validate_python(email)
     except ValidationError:
         expected = None
-    row = bulk.validated_row(3, {**fields, "email": email})
+    row = bulk_rows.validated_row(3, {**fields, "email": email})
     assert (row.profile.email if row.profile else None) == expected
 
 
-async def _read(body: bytes, fmt: str = "csv", piece: int = 7) -> list[bulk.BulkRow]:
+async def _read(body: bytes, fmt: str = "csv", piece: int = 7) -> list[bulk_rows.BulkRow]:
     async def stream():
         for start in range(0, len(body), piece):  # tiny pieces: lines are cut anywhere
             yield body[start:start + piece]
@@ -182,7 +182,7 @@ async def test_a_file_with_a_bom_and_no_final_newline_is_read():
     (b"", "empty"),
 ])
 async def test_a_wrong_first_line_refuses_the_whole_file(body, says):
-    with pytest.raises(bulk.MalformedFile, match=says):
+    with pytest.raises(bulk_file.MalformedFile, match=says):
         await _read(body)
 
 
@@ -205,26 +205,26 @@ _FIELD_VALUES = {
 def test_a_row_validated_field_by_field_is_the_profile_the_whole_contract_model_makes(data, seen_before):
     if seen_before:  # the repeated values come from memory the second time
         with contextlib.suppress(ValidationError):
-            bulk._profile(data)
+            bulk_rows._profile(data)
     try:
         expected = EmployeeProfile.model_validate(data)
     except ValidationError as error:
         with pytest.raises(ValidationError) as raised:
-            bulk._profile(data)
+            bulk_rows._profile(data)
         assert raised.value.errors() == error.errors()
     else:
-        assert bulk._profile(data) == expected
+        assert bulk_rows._profile(data) == expected
 
 
 @pytest.mark.parametrize("line", ["HR1,सुनीता देवी,,+919812345678,hi,Revenue and Disaster Management,Patwari,Rohtak,x",
                                   ",,,", " a , b ", "a,b\tc,d", "D'Souza,  ,x'"])
 def test_a_line_without_quotes_splits_as_the_csv_module_splits_it(line):
-    assert bulk._plain_csv(line) and line.split(",") == next(csv.reader([line]))
+    assert bulk_file._plain_csv(line) and line.split(",") == next(csv.reader([line]))
 
 
 @pytest.mark.parametrize("line", ['a,"b,c",d', "a,b\rc", "a\x00b", 'a,b"c', ""])
 def test_a_line_with_quotes_carriage_returns_or_nul_goes_through_the_csv_module(line):
-    assert not bulk._plain_csv(line)
+    assert not bulk_file._plain_csv(line)
 
 
 async def test_reading_ahead_gives_every_chunk_in_order_and_reads_at_most_one_chunk_ahead():
@@ -233,7 +233,7 @@ async def test_reading_ahead_gives_every_chunk_in_order_and_reads_at_most_one_ch
     async def chunks():
         for n in range(5):
             read.append(n)
-            yield [bulk.rejected(n, "just a chunk")]
+            yield [bulk_rows.rejected(n, "just a chunk")]
 
     seen = []
     async with bulk.read_ahead(chunks()) as ahead:
@@ -246,7 +246,7 @@ async def test_reading_ahead_gives_every_chunk_in_order_and_reads_at_most_one_ch
 
 async def test_a_failure_while_reading_ahead_is_raised_where_the_next_chunk_is_asked_for():
     async def chunks():
-        yield [bulk.rejected(2, "fine")]
+        yield [bulk_rows.rejected(2, "fine")]
         raise ConnectionResetError("the client went away")
 
     seen = []
@@ -263,7 +263,7 @@ async def test_an_import_that_stops_early_stops_the_reading_too():
     async def chunks():
         try:
             for n in range(1000):
-                yield [bulk.rejected(n, "chunk")]
+                yield [bulk_rows.rejected(n, "chunk")]
         finally:
             finished.set()
 

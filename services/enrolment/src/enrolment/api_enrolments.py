@@ -12,9 +12,10 @@ from karmayogi_runtime.http import Pool, Problem
 from karmayogi_runtime.logs import correlation_id
 from starlette.requests import ClientDisconnect
 
-from enrolment import bulk, handlers
+from enrolment import bulk, bulk_file, handlers
 from enrolment import repository as sql
 from enrolment.api import Limit, Offset, Tenant, clock, found, page, transaction
+from enrolment.bulk_rows import COLUMNS, BulkRow
 from enrolment.schemas import BulkJobOut, BulkRowOut, EnrolIn, EnrolmentOut, Page, WithdrawIn, job_out
 
 log = logging.getLogger(__name__)
@@ -74,7 +75,7 @@ async def withdraw(tenant: Tenant, enrolment_id: UUID, body: WithdrawIn, pool: P
 # --- bulk ------------------------------------------------------------------------------------------------
 
 BULK_DESCRIPTION = f"""Send the file as the request body with `Content-Type: text/csv` or `application/x-ndjson`.
-CSV: a header line naming exactly the columns {', '.join(bulk.COLUMNS)} (any order), then one row per line.
+CSV: a header line naming exactly the columns {', '.join(COLUMNS)} (any order), then one row per line.
 NDJSON: one JSON object per line with the same fields (email and mobile may be null or absent).
 The file is read as a stream and imported in chunks of {bulk.CHUNK_ROWS} rows, each in one transaction. A file whose
 first line is wrong (columns, encoding, format) is refused whole before anything is written; after that, each bad
@@ -85,18 +86,18 @@ imported are reported as duplicates and nothing is published twice."""
 @router.post("/states/{tenant}/bulk-enrolments", status_code=201, response_model=BulkJobOut, tags=["bulk"],
              summary="Enrol employees from a CSV or NDJSON file (streamed)", description=BULK_DESCRIPTION,
              openapi_extra={"requestBody": {"required": True, "content": {
-                 "text/csv": {"schema": {"type": "string"}, "example": ",".join(bulk.COLUMNS) + "\nHR0412345,सुनीता देवी,"
+                 "text/csv": {"schema": {"type": "string"}, "example": ",".join(COLUMNS) + "\nHR0412345,सुनीता देवी,"
                               "sunita.devi@hry.gov.in,+919812345678,hi,Revenue,Naib Tehsildar,Rohtak,"
                               "3f2b8c1e-9a4d-4e6f-8b7a-1c2d3e4f5a6b\n"},
                  "application/x-ndjson": {"schema": {"type": "string"}}}}})
 async def bulk_enrol(tenant: Tenant, request: Request, pool: Pool, response: Response,
                      channel: Literal["bulk", "hrms"] = "bulk") -> BulkJobOut:
-    fmt = bulk.format_of(request.headers.get("content-type"))
+    fmt = bulk_file.format_of(request.headers.get("content-type"))
     if fmt is None:
         raise Problem(415, "Send the file with Content-Type text/csv or application/x-ndjson.")
     try:
         chunks = await bulk.open_file(request.stream(), fmt)
-    except bulk.MalformedFile as error:
+    except bulk_file.MalformedFile as error:
         raise Problem(422, str(error)) from None
     job_id = uuid4()
     async with pool.acquire() as connection:
@@ -117,7 +118,7 @@ async def bulk_enrol(tenant: Tenant, request: Request, pool: Pool, response: Res
         return job_out(await connection.fetchrow(sql.GET_JOB, tenant, job_id))
 
 
-async def _import_chunk(pool: asyncpg.Pool, tenant: str, job_id: UUID, chunk: list[bulk.BulkRow], channel: str,
+async def _import_chunk(pool: asyncpg.Pool, tenant: str, job_id: UUID, chunk: list[BulkRow], channel: str,
                         request: Request) -> None:
     for attempt in (1, 2):
         try:

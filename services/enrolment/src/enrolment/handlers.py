@@ -16,7 +16,7 @@ from karmayogi_runtime.consumer import EventContext
 
 from enrolment import domain, events
 from enrolment import repository as sql
-from enrolment.bulk import BulkRow
+from enrolment.bulk_rows import BulkRow
 from enrolment.domain import BatchSeats, Outcome, Request
 
 
