@@ -1,11 +1,14 @@
 """The runtime's own test harness: the ledger service running in-process on real Kafka and PostgreSQL."""
 
 import asyncio
+import subprocess
 import time
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import asyncpg
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from karmayogi_contracts import CloudEvent, KafkaRecord, encode
@@ -72,3 +75,19 @@ async def ledger(kafka_bootstrap: str, postgres_url: str, database_factory, topi
                               kafka_topic_prefix=topic_prefix, consumer_batch_size=100)
     async with running(definition(settings)) as runtime:
         yield Ledger(runtime, url, kafka_bootstrap, topic_prefix)
+
+
+async def until_ready(process: subprocess.Popen, port: str, log: Path, timeout: float = 90) -> None:
+    """Waits for a ledger process started with `run` to report ready; fails with the end of its log when it
+    exits or takes longer than `timeout`."""
+    deadline = time.monotonic() + timeout
+    async with httpx.AsyncClient() as client:
+        while time.monotonic() < deadline:
+            assert process.poll() is None, f"ledger exited during start-up:\n{log.read_text()[-3000:]}"
+            try:
+                if (await client.get(f"http://127.0.0.1:{port}/health/ready")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            await asyncio.sleep(0.2)
+    raise AssertionError(f"ledger not ready after {timeout}s:\n{log.read_text()[-3000:]}")

@@ -6,18 +6,15 @@ its own SCRAM user, granted exactly the ACLs `kafka_access` derives from the led
 topic prefix (the same derivation the stack uses for the four services' users).
 """
 
-import asyncio
 import os
 import secrets
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import TopicAuthorizationFailedError
@@ -30,7 +27,7 @@ from karmayogi_runtime.settings import CannotStart, KafkaSettings
 
 from ledger.events import attended, employee, enrolled
 from ledger.service import MIGRATIONS, LedgerSettings, definition
-from ledger_harness import publish, wait_for_count
+from ledger_harness import publish, until_ready, wait_for_count
 
 pytestmark = pytest.mark.integration
 
@@ -123,20 +120,6 @@ def ledger_env(database_url: str, prefix: str, kafka: dict[str, str]) -> dict[st
             "LEDGER_HTTP_PORT": str(_free_port()), "LEDGER_CONSUMER_BATCH_SIZE": "100"}
 
 
-async def wait_ready(process: subprocess.Popen, port: str, log: Path, timeout: float = 90) -> None:
-    deadline = time.monotonic() + timeout
-    async with httpx.AsyncClient() as client:
-        while time.monotonic() < deadline:
-            assert process.poll() is None, f"ledger exited during start-up:\n{log.read_text()[-3000:]}"
-            try:
-                if (await client.get(f"http://127.0.0.1:{port}/health/ready")).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            await asyncio.sleep(0.3)
-    raise AssertionError(f"ledger not ready after {timeout}s:\n{log.read_text()[-3000:]}")
-
-
 @pytest.mark.parametrize("tls", [False, True], ids=["SASL_PLAINTEXT", "SASL_SSL+PostgreSQL_TLS"])
 async def test_a_service_logged_in_with_scram_consumes_and_publishes_through_its_outbox(
     tls, listeners, ledger_user, topic_prefix, kafka_bootstrap, database_factory, tmp_path
@@ -149,7 +132,7 @@ async def test_a_service_logged_in_with_scram_consumes_and_publishes_through_its
         process = subprocess.Popen([sys.executable, str(SERVICE), "run", "--no-migrate"], env=env,
                                    stdout=out, stderr=subprocess.STDOUT)
     try:
-        await wait_ready(process, env["LEDGER_HTTP_PORT"], log)
+        await until_ready(process, env["LEDGER_HTTP_PORT"], log)
         someone = employee("SCRAM")
         attendance = attended(someone)
         await publish(kafka_bootstrap, topic_prefix, [enrolled(someone), attendance])

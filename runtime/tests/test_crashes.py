@@ -15,11 +15,10 @@ import time
 from pathlib import Path
 
 import asyncpg
-import httpx
 import pytest
 from karmayogi_contracts import encode
 
-from ledger_harness import publish, wait_for_count
+from ledger_harness import publish, until_ready, wait_for_count
 from karmayogi_runtime import topics
 from karmayogi_runtime.ops import read_dead_letters, read_records
 from ledger.events import attended, employee, enrolled
@@ -49,17 +48,7 @@ class LedgerProcess:
             )
 
     async def ready(self, timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        async with httpx.AsyncClient() as client:
-            while time.monotonic() < deadline:
-                assert self.process.poll() is None, f"ledger exited early; see {self.log}"
-                try:
-                    if (await client.get(f"http://127.0.0.1:{self.env['LEDGER_HTTP_PORT']}/health/ready")).status_code == 200:
-                        return
-                except httpx.HTTPError:
-                    pass
-                await asyncio.sleep(0.2)
-        raise AssertionError(f"ledger not ready after {timeout}s; see {self.log}")
+        await until_ready(self.process, self.env["LEDGER_HTTP_PORT"], self.log, timeout)
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
