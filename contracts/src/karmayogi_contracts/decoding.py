@@ -6,21 +6,44 @@ from __future__ import annotations
 import json
 from typing import Any, Sequence
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic_core import SchemaValidator
 
 from .attributes import OPTIONAL, REQUIRED, Attributes, header_name
 from .encoding import CLOUDEVENTS_JSON, JSON
 from .envelope import CloudEvent
 from .errors import DecodeError, describe
+from .fields import with_compiled_datetimes
 from .registry import EVENT_TYPES
 
 MAX_BYTES = 1_048_576
 _BINARY = tuple((name, header_name(name)) for name in (*REQUIRED, *OPTIONAL))
 _ATTRIBUTE_OF = {header: name for name, header in _BINARY}
 _REQUIRED = frozenset(REQUIRED)
+_TEXT = bytes.decode  # UTF-8, strict, and only for bytes
 _MISSING_REQUIRED_HINT = " (or send content-type: application/cloudevents+json for structured mode)"
 _ID_LIMIT = 200  # how much of an unreadable id or type is echoed back in a DecodeError
 _ATTRIBUTES = Attributes.__pydantic_validator__  # the compiled validator, without model_validate's wrapper
+
+
+def _short_way(model: type[BaseModel]) -> SchemaValidator:
+    """`model`'s validator with date-times in UTC read inside pydantic-core: it accepts what the model
+    accepts, or less, into equal values; only its success counts (a failure takes the exact path)."""
+    return SchemaValidator(with_compiled_datetimes(model.__pydantic_core_schema__))
+
+
+def _from_headers() -> SchemaValidator:
+    """`Attributes`' fields, each read from the header that carries it in binary mode (other headers
+    are ignored, as `Attributes` ignores unknown names), into a dict of the values: `Attributes`' own
+    validator would be reused as it is if its schema named the class."""
+    fields = with_compiled_datetimes(Attributes.__pydantic_core_schema__)["schema"]
+    for name, field in fields["fields"].items():
+        field["validation_alias"] = header_name(name)
+    return SchemaValidator(fields)
+
+
+_SHORT_HEADERS = _from_headers()
+_SHORT_PAYLOADS = {name: _short_way(event_type.model) for name, event_type in EVENT_TYPES.items()}
 
 
 class _Rejected(Exception):
@@ -76,32 +99,25 @@ def _valid_binary(value: bytes | None, headers: Sequence[tuple[str, bytes]], max
     `json.loads` is told to refuse: a value naming them takes the long way."""
     if type(value) is not bytes or len(value) > max_bytes or b"NaN" in value or b"Infinity" in value:
         return None
-    fields: dict[str, str] = {}
-    attributes: dict[str, str] = {}
-    for name, raw in headers:
-        if type(name) is not str or type(raw) is not bytes:
-            return None
-        name = name.lower()
-        try:
-            text = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
-        if fields.setdefault(name, text) != text:
-            return None
-        if name in _ATTRIBUTE_OF:
-            attributes[_ATTRIBUTE_OF[name]] = text
+    try:
+        fields = {name: _TEXT(raw) for name, raw in headers}  # TypeError unless every value is bytes
+        names = "".join(fields)  # TypeError unless every name is a str
+        if len(fields) != len(headers) or names != names.lower():
+            return None  # a name sent twice, or spelt in capitals: the exact path reads it as it should
+    except (TypeError, ValueError):
+        return None
     content_type = fields.get("content-type")
     if content_type is not None and content_type.split(";")[0].strip().lower() not in ("", JSON):
         return None
-    event_type = EVENT_TYPES.get(attributes.get("type", ""))
-    if event_type is None or not _REQUIRED.issubset(attributes):
+    payloads = _SHORT_PAYLOADS.get(fields.get("ce_type", ""))
+    if payloads is None:
         return None
     try:
-        valid = _ATTRIBUTES.validate_python(attributes)
-        payload = event_type.model.__pydantic_validator__.validate_json(value)
+        valid, _, _ = _SHORT_HEADERS.validate_python(fields)
+        payload = payloads.validate_json(value)
     except ValidationError:
         return None
-    return _envelope(valid, payload) if payload.tenant == valid.tenant else None
+    return _envelope(valid, payload) if payload.tenant == valid["tenant"] else None
 
 
 def _headers(headers: Sequence[tuple[str, bytes]]) -> dict[str, str]:
@@ -164,15 +180,16 @@ def _event(attributes: dict[str, Any], data: Any, prefix: str, reason: str, cont
     if payload.tenant != valid.tenant:
         message = f"{prefix}tenant is {valid.tenant!r} but data.tenant is {payload.tenant!r}; they must be equal"
         raise _reject("tenant_mismatch", message, context)
-    return _envelope(valid, payload)
+    return _envelope(vars(valid), payload)
 
 
-def _envelope(valid: Attributes, payload: Any) -> CloudEvent[Any]:
+def _envelope(valid: dict[str, Any], payload: Any) -> CloudEvent[Any]:
+    """The event of validated attributes (by their CloudEvents names) and payload."""
     return CloudEvent.validated(
-        id=valid.id, source=valid.source, type=valid.type, time=valid.time,
-        subject=valid.subject or payload.subject, tenant=valid.tenant,
-        correlation_id=valid.correlationid or str(valid.id), causation_id=valid.causationid,
-        traceparent=valid.traceparent, data=payload,
+        id=valid["id"], source=valid["source"], type=valid["type"], time=valid["time"],
+        subject=valid["subject"] or payload.subject, tenant=valid["tenant"],
+        correlation_id=valid["correlationid"] or str(valid["id"]), causation_id=valid["causationid"],
+        traceparent=valid["traceparent"], data=payload,
     )
 
 

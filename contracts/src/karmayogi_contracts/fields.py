@@ -134,6 +134,27 @@ def _to_utc(value: datetime) -> datetime:
     return value.astimezone(timezone.utc)
 
 
+# An RFC 3339 string whose offset is already zero ("Z" or "+00:00"), parsed inside pydantic-core.
+_UTC_STRING = core_schema.chain_schema([core_schema.str_schema(strict=True), core_schema.datetime_schema(tz_constraint=0)])
+
+
+def with_compiled_datetimes(schema: Any) -> Any:
+    """A copy of the core `schema` in which every `UtcDatetime` first tries `_UTC_STRING`.
+
+    A string `UtcDatetime` accepts with a zero offset is then read without its two calls into Python,
+    giving the same instant in UTC (pydantic-core's own UTC tzinfo, equal to `timezone.utc`); any other
+    input takes the rule as written. Only for input expected to be valid: when both tries fail, both are
+    reported, so a caller re-validates with the model's own schema to say why (see `decoding`)."""
+    if isinstance(schema, list):
+        return [with_compiled_datetimes(item) for item in schema]
+    if not isinstance(schema, dict):
+        return schema
+    copy = {key: with_compiled_datetimes(value) for key, value in schema.items()}
+    if schema.get("type") == "function-after" and schema.get("function", {}).get("function") is _to_utc:
+        return core_schema.union_schema([_UTC_STRING, copy], mode="left_to_right")
+    return copy
+
+
 StateCode = _pattern_string(
     STATE_CODE_PATTERN,
     "must be an ISO 3166-2:IN state code such as 'IN-HR' or 'IN-BR'",
