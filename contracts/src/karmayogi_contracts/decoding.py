@@ -18,8 +18,6 @@ from .registry import EVENT_TYPES
 
 MAX_BYTES = 1_048_576
 _BINARY = tuple((name, header_name(name)) for name in (*REQUIRED, *OPTIONAL))
-_ATTRIBUTE_OF = {header: name for name, header in _BINARY}
-_REQUIRED = frozenset(REQUIRED)
 _TEXT = bytes.decode  # UTF-8, strict, and only for bytes
 _MISSING_REQUIRED_HINT = " (or send content-type: application/cloudevents+json for structured mode)"
 _ID_LIMIT = 200  # how much of an unreadable id or type is echoed back in a DecodeError

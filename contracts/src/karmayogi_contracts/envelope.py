@@ -48,10 +48,10 @@ class CloudEvent(Generic[D]):
 
     @classmethod
     def validated(cls, **fields: Any) -> CloudEvent[Any]:
-        """The envelope of fields a decoder has validated one by one: a UTC `time` (timezone.utc),
-        a `type` and `tenant` equal to data's, a non-empty `source`. It skips `__post_init__`, whose
-        checks and copy of `time` would cost more than the rest of building it, thousands of times
-        a second."""
+        """The envelope of fields a decoder has validated one by one: a `time` in UTC (its tzinfo equal
+        to timezone.utc), a `type` and `tenant` equal to data's, a non-empty `source`. It skips
+        `__post_init__`, whose checks and copy of `time` would cost more than the rest of building it,
+        thousands of times a second."""
         event = cls.__new__(cls)
         event.__dict__.update(fields)
         return event

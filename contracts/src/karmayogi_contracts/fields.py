@@ -135,7 +135,9 @@ def _to_utc(value: datetime) -> datetime:
 
 
 # An RFC 3339 string whose offset is already zero ("Z" or "+00:00"), parsed inside pydantic-core.
-_UTC_STRING = core_schema.chain_schema([core_schema.str_schema(strict=True), core_schema.datetime_schema(tz_constraint=0)])
+_UTC_STRING = core_schema.chain_schema(
+    [core_schema.str_schema(strict=True), core_schema.datetime_schema(tz_constraint=0)]
+)
 
 
 def with_compiled_datetimes(schema: Any) -> Any:
