@@ -195,6 +195,7 @@ kafka_launch() {
         -cp "$(<"$KAFKA_CLASSPATH_FILE")" kafka.Kafka "$KAFKA_CONF" ||
         die "Kafka did not start (see .local/logs/kafka.stdout.log)."
     STARTED+=(kafka)
+    KAFKA_RENEW_USERS=1
     say "kafka: starting $KAFKA_VERSION (pid $(<"$KAFKA_PID")) on $KAFKA_BOOTSTRAP..."
 }
 
@@ -231,10 +232,13 @@ kafka_await() {
 
 # A user's password, made once (24 random characters). A password made by this run stays in NAME.new until
 # Kafka has taken it, and its spec line says `new` so that Kafka takes it even for a user it already knows.
+# A broker this run started gets every password again (`new`): restarted after a long test run, Kafka 4.3.1
+# here refused the SCRAM logins of the users it already had (the credentials were still listed) until they
+# were written again.
 kafka_user_line() {
     local name=$1 file="$KAFKA_USERS_DIR/$1.password"
     if [[ -s $file ]]; then
-        echo "user $name $(<"$file")"
+        echo "user $name $(<"$file")${KAFKA_RENEW_USERS:+ new}"
         return 0
     fi
     mkdir -p "$KAFKA_USERS_DIR"
@@ -285,7 +289,7 @@ kafka_service_users() {
     fi
     spec=$(for name in "${KAFKA_SERVICE_USERS[@]}"; do kafka_user_line "$name"; done)$'\n'$acls
     key=$( (sed 's/ new$//' <<<"$spec" && cat "$KAFKA_DATA/meta.properties") | sha256sum | cut -d' ' -f1)
-    [[ $(cat "$applied" 2>/dev/null) == "$key" ]] && return 0
+    [[ -z ${KAFKA_RENEW_USERS:-} && $(cat "$applied" 2>/dev/null) == "$key" ]] && return 0
     kafka_apply_access <<<"$spec"
     for name in "${KAFKA_SERVICE_USERS[@]}"; do
         [[ ! -f $KAFKA_USERS_DIR/$name.password.new ]] || mv "$KAFKA_USERS_DIR/$name.password.new" "$KAFKA_USERS_DIR/$name.password"
