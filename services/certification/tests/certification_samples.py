@@ -1,12 +1,11 @@
 """Completions to certify, as attendance or iGOT publish them."""
 
-import os
 import shutil
 import uuid
 from datetime import datetime, timezone
 
-import pytest
 from karmayogi_contracts import CourseCompleted, ids, new_event
+from karmayogi_runtime.testing import missing
 
 TENANT = "IN-HR"
 ADMIN_TOKEN = "a-test-admin-token-that-is-long-enough"
@@ -16,10 +15,7 @@ def tool(name: str) -> str:
     """A command-line tool the test needs; missing is a failure under CI, a skip elsewhere."""
     path = shutil.which(name)
     if path is None:
-        message = f"{name} is not installed (make prerequisites installs it)"
-        if os.environ.get("CI") == "true":
-            pytest.fail(message, pytrace=False)
-        pytest.skip(message)
+        missing(f"{name} is not installed (make prerequisites installs it)")
     return path
 
 
