@@ -79,7 +79,7 @@ async def _wait_until(database_url: str, sql: str, at_least: int, timeout: float
 
 
 async def test_nothing_is_lost_or_doubled_through_kills_and_restarts(
-    kafka_bootstrap, database_factory, topic_prefix, local_stack, tmp_path
+    kafka_bootstrap, database_factory, topic_prefix, local_stack, tmp_path, capsys
 ):
     url = await database_factory(MIGRATIONS)
     rng = random.Random(7)
@@ -108,6 +108,7 @@ async def test_nothing_is_lost_or_doubled_through_kills_and_restarts(
     effects = "SELECT count(*) FROM effects"
     ledger.start()
     await ledger.ready()
+    restarts_before = local_stack.restarts.copy()
 
     async def feed(count: int) -> None:
         for _ in range(count):
@@ -160,13 +161,17 @@ async def test_nothing_is_lost_or_doubled_through_kills_and_restarts(
     reasons = sorted(letter.why["error_class"] for letter in letters)
     published = await _count_records(kafka_bootstrap, f"{topic_prefix}certificate.revoked")
     ledger.kill()
+    restarts = local_stack.restarts - restarts_before
 
-    print(f"\ncrash test: {len(events) + POISONED} events + {2 * POISONED} poison; consumer kills={ledger.kills - 1} "
-          f"(incl. 1 relay kill at its failpoint); kafka restarts=1; postgres restarts=1; "
-          f"effects={distinct} distinct, duplicates={doubled}; audit duplicates={doubled_audit}; "
-          f"onward events on Kafka={published} (>{expected} shows the relay's re-publish after its kill); "
-          f"dead letters={len(letters)} (+{republished} re-published copies, same dlq_id)")
+    with capsys.disabled():  # shown in the run's output even when the test passes
+        print(f"\ncrash test: {len(events) + POISONED} events + {2 * POISONED} poison; consumer kills={ledger.kills - 1} "
+              f"(incl. 1 relay kill at its failpoint); kafka restarts={restarts['kafka']}; "
+              f"postgres restarts={restarts['postgres']}; "
+              f"effects={distinct} distinct, duplicates={doubled}; audit duplicates={doubled_audit}; "
+              f"onward events on Kafka={published} (>{expected} shows the relay's re-publish after its kill); "
+              f"dead letters={len(letters)} (+{republished} re-published copies, same dlq_id)")
     assert ledger.kills - 1 >= 4
+    assert restarts["kafka"] == 1 and restarts["postgres"] == 1
     assert doubled == 0 and doubled_audit == 0 and distinct == expected and parked == 0
     assert reasons == ["DecodeError.not_json"] * POISONED + ["RuleViolation"] * POISONED
     poison_ids = {dict(r.headers)["ce_id"] for r in poison if dict(r.headers)["ce_type"].endswith(b"attended.v1")}

@@ -16,6 +16,7 @@ import os
 import shutil
 import subprocess
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 from typing import NoReturn
@@ -138,12 +139,14 @@ class LocalStack:
 
     def __init__(self, script: Path) -> None:
         self.script = script
+        self.restarts: Counter[str] = Counter()  # component -> restarts the script reported done
 
     def run(self, *args: str) -> None:
         subprocess.run([str(self.script), *args], check=True, capture_output=True, timeout=300)
 
     def restart(self, component: str) -> None:
         self.run("restart", component)
+        self.restarts[component] += 1
 
 
 @pytest.fixture(scope="session")
