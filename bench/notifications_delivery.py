@@ -8,7 +8,8 @@ prefix, starts `notifications.local_servers` as its own process on free ports wi
 directory, runs the service in-process with rate limits out of the way, publishes N employee.enrolled
 events (half Hindi, half English, all with e-mail and mobile) and prints:
 
-- consumed: events turned into delivery rows per second (render, plan, insert; inbox and offsets);
+- consumed: events turned into delivery rows per second (render, plan, insert; inbox and offsets), the
+  new events of each polled batch applied together (`Notifier.handle_many`, a few statements per batch);
 - e-mail: messages accepted by the SMTP server per second (from the first publish to the last .eml);
 - SMS: messages accepted by the gateway per second;
 and checks that every message arrived exactly once (by Message-ID / reference).

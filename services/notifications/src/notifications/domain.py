@@ -4,7 +4,7 @@ delivery, SMS segment arithmetic, and the retry schedule. Time is passed in; not
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 CHANNELS = ("email", "sms")
@@ -107,6 +107,35 @@ def plan(event_id: uuid.UUID, event_type: str, contact: Contact, messages: list[
 def newer(current: Contact | None, candidate: Contact) -> bool:
     """The directory keeps the details of the newest enrolment; an older one arriving late changes nothing."""
     return current is None or candidate.enrolled_at >= current.enrolled_at
+
+
+Employee = tuple[str, str]  # (tenant, employee_id)
+Certificate = tuple[str, uuid.UUID]  # (tenant, certificate_id)
+
+
+@dataclass
+class Directory:
+    """What the events of a batch are decided against, as the events before each one left it: the contacts,
+    opt-outs and certificates read before the batch, plus what the batch's own events recorded so far."""
+
+    contacts: dict[Employee, Contact]
+    opted_out: dict[Employee, set[str]]
+    certificates: dict[Certificate, dict[str, str]]  # course_title and verify_url, as the templates name them
+    enrolled: list[Employee] = field(default_factory=list)  # every enrolment of the batch, in order
+    recorded: dict[Employee, Contact] = field(default_factory=dict)  # contacts the batch changes
+    issued: dict[Certificate, dict[str, str]] = field(default_factory=dict)  # to store; a stored one stays as it is
+
+    def enrol(self, contact: Contact) -> None:
+        employee = (contact.tenant, contact.employee_id)
+        self.enrolled.append(employee)
+        if newer(self.contacts.get(employee), contact):
+            self.contacts[employee] = self.recorded[employee] = contact
+
+    def issue(self, certificate: Certificate, course_title: str, verify_url: str) -> None:
+        """The first record of a certificate stays."""
+        if certificate not in self.certificates:
+            self.certificates[certificate] = self.issued[certificate] = {
+                "course_title": course_title, "verify_url": verify_url}
 
 
 def is_gsm7(text: str) -> bool:

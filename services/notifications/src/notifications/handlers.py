@@ -1,17 +1,19 @@
 """Use cases: each event becomes one delivery per channel for the employee, in one transaction.
 
-Load the contact (and opt-outs), decide the deliveries (domain.plan), save them; the sender loop sends.
+A batch of events is applied with a few statements for all of them (an event on its own is a batch of
+one): load the contacts, opt-outs and certificates the batch needs, decide each event in turn over what
+the events before it recorded (domain.plan), save it all; the sender loop sends.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
 
-from karmayogi_contracts import CloudEvent
+from karmayogi_contracts import CertificateIssued, CertificateRevoked, CloudEvent, EmployeeEnrolled
 from karmayogi_runtime.consumer import DependencyMissing, EventContext
 
 from . import repository
-from .domain import Contact, plan
+from .domain import Contact, Delivery, Directory, plan
 from .templates import KINDS, context_for, render
 
 
@@ -23,50 +25,47 @@ class Notifier:
     def __init__(self, certificate_download_suffix: str = "/pdf") -> None:
         self.download_suffix = certificate_download_suffix
 
-    async def on_enrolled(self, context: EventContext, event: CloudEvent) -> None:
-        data, employee = event.data, event.data.employee
-        await repository.record_contact(context.connection, Contact(
-            data.tenant, employee.id, employee.name, employee.email, employee.mobile,
-            employee.preferred_language, data.enrolled_at,
-        ))
-        context.arrived(contact_fact(data.tenant, employee.id))
-        await self._notify(context, event, {})
-
-    async def on_completed(self, context: EventContext, event: CloudEvent) -> None:
-        await self._notify(context, event, {})
-
-    async def on_certificate_issued(self, context: EventContext, event: CloudEvent) -> None:
-        data = event.data
-        await repository.remember_certificate(
-            context.connection, data.tenant, data.certificate_id, data.course_title, data.verify_url)
-        await self._notify(context, event, {"download_url": data.verify_url.rstrip("/") + self.download_suffix})
-
-    async def on_certificate_revoked(self, context: EventContext, event: CloudEvent) -> None:
-        data = event.data
-        known = await repository.certificate(context.connection, data.tenant, data.certificate_id)
-        await self._notify(context, event, known)
-
     async def handle(self, context: EventContext, event: CloudEvent) -> None:
         """One entry point for every topic the service reads."""
-        await getattr(self, ROUTES[event.type])(context, event)
+        await self.handle_many(context, [event])
 
-    async def _notify(self, context: EventContext, event: CloudEvent, extra: dict[str, Any]) -> None:
-        connection, tenant, employee_id = context.connection, event.tenant, event.data.employee_id
-        contact = await repository.contact(connection, tenant, employee_id)
+    async def handle_many(self, context: EventContext, events: Sequence[CloudEvent]) -> None:
+        """The same as each event handled in turn: an enrolment's contact serves the events after it, the
+        newest enrolment's details win, a certificate issued is known to a revocation after it.
+
+        Reading before writing is safe: only `employee.enrolled` writes contacts, and it is keyed by
+        employee, so one consumer at a time writes an employee's contact. An event whose employee has
+        no contact yet raises DependencyMissing before anything is written; the runner then applies
+        the batch one event at a time, parking that one."""
+        connection = context.connection
+        employees = list(dict.fromkeys((e.tenant, e.data.employee_id) for e in events))
+        revoked = {(e.tenant, e.data.certificate_id) for e in events if isinstance(e.data, CertificateRevoked)}
+        known = await repository.directory(connection, employees, revoked)
+        deliveries = [delivery for event in events for delivery in self._decide(known, event)]
+        await repository.record_contacts(connection, known.recorded.values())
+        await repository.remember_certificates(connection, known.issued)
+        await repository.add_deliveries(connection, deliveries)
+        for tenant, employee_id in known.enrolled:
+            context.arrived(contact_fact(tenant, employee_id))
+
+    def _decide(self, known: Directory, event: CloudEvent) -> list[Delivery]:
+        """Record what the event tells in `known`, then plan its messages to the employee."""
+        data, extra = event.data, {}
+        if isinstance(data, EmployeeEnrolled):
+            employee = data.employee
+            known.enrol(Contact(data.tenant, employee.id, employee.name, employee.email, employee.mobile,
+                                employee.preferred_language, data.enrolled_at))
+        elif isinstance(data, CertificateIssued):
+            known.issue((data.tenant, data.certificate_id), data.course_title, data.verify_url)
+            extra = {"download_url": data.verify_url.rstrip("/") + self.download_suffix}
+        elif isinstance(data, CertificateRevoked):
+            extra = known.certificates.get((data.tenant, data.certificate_id), {})
+        employee = (event.tenant, data.employee_id)
+        contact = known.contacts.get(employee)
         if contact is None:
             raise DependencyMissing(
-                waiting_for=contact_fact(tenant, employee_id),
+                waiting_for=contact_fact(*employee),
                 reason="no contact for this employee yet; waiting for their employee.enrolled",
             )
-        messages = render(KINDS[event.type], contact.language, context_for(event.type, event.data, contact, extra))
-        opted_out = await repository.opted_out(connection, tenant, employee_id)
-        await repository.add_deliveries(connection, plan(event.id, event.type, contact, messages, opted_out))
-
-
-ROUTES = {
-    "karmayogi.employee.enrolled.v1": "on_enrolled",
-    "karmayogi.course.completed.v1": "on_completed",
-    "karmayogi.certificate.issued.v1": "on_certificate_issued",
-    "karmayogi.certificate.revoked.v1": "on_certificate_revoked",
-}
-
+        messages = render(KINDS[event.type], contact.language, context_for(event.type, data, contact, extra))
+        return plan(event.id, event.type, contact, messages, known.opted_out.get(employee, set()))

@@ -3,33 +3,44 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 
 import asyncpg
 
-from .domain import Contact, Delivery
+from .domain import Certificate, Contact, Delivery, Directory, Employee
 
-UPSERT_CONTACT = """
+# One row per employee (the caller keeps the newest enrolment of each), in key order so that two
+# transactions lock the rows they share in the same order. The WHERE keeps the newest details however
+# the rows arrive (domain.newer).
+UPSERT_CONTACTS = """
     INSERT INTO contacts (tenant, employee_id, name, email, mobile, language, enrolled_at)
-    VALUES ($1, $2, $3, $4, $5, $6, $7)
+    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
     ON CONFLICT (tenant, employee_id) DO UPDATE
     SET name = EXCLUDED.name, email = EXCLUDED.email, mobile = EXCLUDED.mobile, language = EXCLUDED.language,
         enrolled_at = EXCLUDED.enrolled_at, updated_at = now()
     WHERE contacts.enrolled_at <= EXCLUDED.enrolled_at
 """
-CONTACT = """
+CONTACTS = """
     SELECT tenant, employee_id, name, email, mobile, language, enrolled_at FROM contacts
-    WHERE tenant = $1 AND employee_id = $2
+    WHERE (tenant, employee_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+"""
+OPT_OUTS = """
+    SELECT tenant, employee_id, channel FROM opt_outs
+    WHERE (tenant, employee_id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
 """
 OPTED_OUT = "SELECT channel FROM opt_outs WHERE tenant = $1 AND employee_id = $2"
 OPT_OUT = "INSERT INTO opt_outs (tenant, employee_id, channel) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING"
 OPT_IN = "DELETE FROM opt_outs WHERE tenant = $1 AND employee_id = $2 AND channel = $3"
-REMEMBER_CERTIFICATE = """
-    INSERT INTO certificates (tenant, certificate_id, course_title, verify_url) VALUES ($1, $2, $3, $4)
+REMEMBER_CERTIFICATES = """
+    INSERT INTO certificates (tenant, certificate_id, course_title, verify_url)
+    SELECT * FROM unnest($1::text[], $2::uuid[], $3::text[], $4::text[])
     ON CONFLICT DO NOTHING
 """
-CERTIFICATE = "SELECT course_title, verify_url FROM certificates WHERE tenant = $1 AND certificate_id = $2"
+CERTIFICATES = """
+    SELECT tenant, certificate_id, course_title, verify_url FROM certificates
+    WHERE (tenant, certificate_id) IN (SELECT * FROM unnest($1::text[], $2::uuid[]))
+"""
 INSERT_DELIVERY = """
     INSERT INTO deliveries (id, tenant, employee_id, event_id, event_type, channel, recipient, address, language,
                             subject, body_text, body_html, status, reason)
@@ -80,15 +91,30 @@ def _contact(row: asyncpg.Record | None) -> Contact | None:
     )
 
 
-async def record_contact(connection: asyncpg.Connection, contact: Contact) -> None:
-    await connection.execute(
-        UPSERT_CONTACT, contact.tenant, contact.employee_id, contact.name, contact.email, contact.mobile,
-        contact.language, contact.enrolled_at,
-    )
+def _columns(rows: Collection[tuple], width: int) -> list[list]:
+    """Rows as the column arrays `unnest` takes."""
+    return [list(column) for column in zip(*rows)] if rows else [[] for _ in range(width)]
 
 
-async def contact(connection: asyncpg.Connection, tenant: str, employee_id: str) -> Contact | None:
-    return _contact(await connection.fetchrow(CONTACT, tenant, employee_id))
+async def directory(connection: asyncpg.Connection, employees: Collection[Employee],
+                    certificates: Collection[Certificate]) -> Directory:
+    """The contacts and opt-outs of `employees` and the known `certificates`: two or three queries."""
+    keys = _columns(employees, 2)
+    contacts = {(row["tenant"], row["employee_id"]): _contact(row) for row in await connection.fetch(CONTACTS, *keys)}
+    opted_out: dict[Employee, set[str]] = {}
+    for row in await connection.fetch(OPT_OUTS, *keys):
+        opted_out.setdefault((row["tenant"], row["employee_id"]), set()).add(row["channel"])
+    rows = await connection.fetch(CERTIFICATES, *_columns(certificates, 2)) if certificates else []
+    known = {(r["tenant"], r["certificate_id"]): {"course_title": r["course_title"], "verify_url": r["verify_url"]}
+             for r in rows}
+    return Directory(contacts, opted_out, known)
+
+
+async def record_contacts(connection: asyncpg.Connection, contacts: Collection[Contact]) -> None:
+    if contacts:
+        rows = [(c.tenant, c.employee_id, c.name, c.email, c.mobile, c.language, c.enrolled_at)
+                for c in sorted(contacts, key=lambda c: (c.tenant, c.employee_id))]
+        await connection.execute(UPSERT_CONTACTS, *_columns(rows, 7))
 
 
 async def opted_out(connection: asyncpg.Connection, tenant: str, employee_id: str) -> set[str]:
@@ -99,14 +125,10 @@ async def set_opt_out(connection: asyncpg.Connection, tenant: str, employee_id: 
     await connection.execute(OPT_OUT if out else OPT_IN, tenant, employee_id, channel)
 
 
-async def remember_certificate(connection: asyncpg.Connection, tenant: str, certificate_id: uuid.UUID,
-                               course_title: str, verify_url: str) -> None:
-    await connection.execute(REMEMBER_CERTIFICATE, tenant, certificate_id, course_title, verify_url)
-
-
-async def certificate(connection: asyncpg.Connection, tenant: str, certificate_id: uuid.UUID) -> dict:
-    row = await connection.fetchrow(CERTIFICATE, tenant, certificate_id)
-    return {"course_title": row["course_title"] if row else None, "verify_url": row["verify_url"] if row else None}
+async def remember_certificates(connection: asyncpg.Connection, certificates: Mapping[Certificate, dict[str, str]]) -> None:
+    if certificates:
+        rows = [(*key, certificates[key]["course_title"], certificates[key]["verify_url"]) for key in sorted(certificates)]
+        await connection.execute(REMEMBER_CERTIFICATES, *_columns(rows, 4))
 
 
 async def add_deliveries(connection: asyncpg.Connection, deliveries: Sequence[Delivery]) -> None:

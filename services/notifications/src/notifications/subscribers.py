@@ -10,7 +10,7 @@ TOPICS = ("employee.enrolled", "course.completed", "certificate.issued", "certif
 def subscriptions(notifier: Notifier) -> tuple[Subscription, ...]:
     return (
         Subscription(
-            group="notifications.messages", topics=TOPICS, handler=notifier.handle,
+            group="notifications.messages", topics=TOPICS, handler=notifier.handle, handle_many=notifier.handle_many,
             description="Keeps the contact directory and queues one e-mail and one SMS per event and employee.",
         ),
     )
