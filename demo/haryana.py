@@ -234,7 +234,7 @@ def main() -> None:
     urls = {name: f"http://127.0.0.1:{port}" for name, port in
             (("enrolment", 8101), ("attendance", 8102), ("certification", 8103), ("notifications", 8104))}
     data_dir = Path(os.environ.get("LOCAL_DATA_DIR", ROOT / ".local"))
-    run = datetime.now(timezone.utc).strftime("%m%d%H%M")
+    run = datetime.now(timezone.utc).strftime("%m%d%H%M%S")
     asyncio.run(_main(urls, data_dir, args.employees, run))
 
 
