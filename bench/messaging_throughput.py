@@ -3,12 +3,13 @@
     .venv/bin/python bench/messaging_throughput.py [--events 20000]
 
 Needs KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL (an administrative URL), as `make test` exports them
-(`source <(deploy/local/stack.sh env)`). Prints, in events per second:
+(`source <(deploy/local/stack.sh env)`). Prints, in events per second, and in this process's CPU time
+per event (where the Python side of each path spends its time):
 
 - raw floor: plain aiokafka produce; plain aiokafka consume; batched PostgreSQL insert (executemany,
   500 rows a transaction) of the same volume, with no business logic;
-- the consumer runner (decoding, inbox claim, savepoint, handler insert, offsets committed after the
-  transaction), with a batch handler and with a per-event handler, beside the floor of consume + insert;
+- the consumer runner (decoding, inbox claim, handler insert, offsets committed after the transaction),
+  with a batch handler and with a per-event handler, beside the floor of consume + insert;
 - the outbox relay (claim, publish with acks=all, await, mark sent) beside the floor of produce.
 """
 
@@ -18,6 +19,7 @@ import os
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -37,6 +39,23 @@ TABLE = "CREATE TABLE effects (event_id uuid NOT NULL, employee_id text NOT NULL
 INSERT = "INSERT INTO effects (event_id, employee_id, minutes) VALUES ($1, $2, $3)"
 
 
+@dataclass(frozen=True)
+class Timing:
+    """How long a path took for the whole volume: wall-clock seconds, and CPU seconds of this process."""
+
+    wall: float
+    cpu: float
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self.wall, self.cpu = time.perf_counter(), time.process_time()
+
+    def stop(self, scale: float = 1.0) -> Timing:
+        """The time since the start; `scale` extends a measure that missed the first records to all of them."""
+        return Timing((time.perf_counter() - self.wall) * scale, (time.process_time() - self.cpu) * scale)
+
+
 def attendance(n: int) -> CloudEvent:
     employee, session = f"HR-{n // 6:07d}", uuid.UUID(int=n % 6 + 1)
     data = SessionAttended.model_validate({
@@ -48,18 +67,18 @@ def attendance(n: int) -> CloudEvent:
     return new_event(data, id=data.attendance_id, source="urn:state:IN-HR:biometric")
 
 
-async def produce(bootstrap: str, topic: str, records: Sequence[KafkaRecord]) -> float:
+async def produce(bootstrap: str, topic: str, records: Sequence[KafkaRecord]) -> Timing:
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, **PRODUCER_DEFAULTS)
     await producer.start()
-    started = time.perf_counter()
+    watch = Stopwatch()
     sends = [await producer.send(topic, r.value, key=r.key, headers=list(r.headers)) for r in records]
     await asyncio.gather(*sends)
-    elapsed = time.perf_counter() - started
+    timing = watch.stop()
     await producer.stop()
-    return elapsed
+    return timing
 
 
-async def consume(bootstrap: str, topic: str, count: int) -> float:
+async def consume(bootstrap: str, topic: str, count: int) -> Timing:
     consumer = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=f"floor-{uuid.uuid4().hex[:6]}",
                                 auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
@@ -67,33 +86,33 @@ async def consume(bootstrap: str, topic: str, count: int) -> float:
     while not seen:  # as for the runner, the clock starts at the first records, after the group join
         batches = await consumer.getmany(timeout_ms=1000, max_records=BATCH)
         seen += sum(len(records) for records in batches.values())
-    started = time.perf_counter()
+    watch = Stopwatch()
     first = seen
     while seen < count:
         batches = await consumer.getmany(timeout_ms=1000, max_records=BATCH)
         seen += sum(len(records) for records in batches.values())
         await consumer.commit()
-    elapsed = time.perf_counter() - started
+    timing = watch.stop(count / (count - first))
     await consumer.stop()
-    return elapsed * count / (count - first)
+    return timing
 
 
-async def insert(pool: asyncpg.Pool, events: Sequence[CloudEvent]) -> float:
-    started = time.perf_counter()
+async def insert(pool: asyncpg.Pool, events: Sequence[CloudEvent]) -> Timing:
+    watch = Stopwatch()
     async with pool.acquire() as connection:
         for i in range(0, len(events), BATCH):
             async with connection.transaction():
                 await connection.executemany(INSERT, [_row(e) for e in events[i:i + BATCH]])
-    elapsed = time.perf_counter() - started
+    timing = watch.stop()
     await pool.execute("TRUNCATE effects")
-    return elapsed
+    return timing
 
 
 def _row(event: CloudEvent) -> tuple:
     return event.id, event.data.employee_id, event.data.minutes_attended
 
 
-async def through_runner(settings: ServiceSettings, pool: asyncpg.Pool, prefix: str, count: int, batched: bool) -> float:
+async def through_runner(settings: ServiceSettings, pool: asyncpg.Pool, prefix: str, count: int, batched: bool) -> Timing:
     async def one(context: EventContext, event: CloudEvent) -> None:
         await context.connection.execute(INSERT, *_row(event))
 
@@ -111,19 +130,19 @@ async def through_runner(settings: ServiceSettings, pool: asyncpg.Pool, prefix: 
     # Kafka): polling count(*) instead would put a growing scan beside the path being measured.
     while not (first := runner.handled):
         await asyncio.sleep(0.01)
-    started = time.perf_counter()
+    watch = Stopwatch()
     while runner.handled < count:
         await asyncio.sleep(0.02)
-    elapsed = time.perf_counter() - started
+    timing = watch.stop(count / (count - first))
     await broker.stop()
     effects = await pool.fetchval("SELECT count(*) FROM effects")
     if effects != count:
         raise SystemExit(f"the runner left {effects:,} effects for {count:,} events")
     await pool.execute("TRUNCATE effects")
-    return elapsed * count / (count - first)
+    return timing
 
 
-async def through_relay(settings: ServiceSettings, pool: asyncpg.Pool, prefix: str, events: Sequence[CloudEvent]) -> float:
+async def through_relay(settings: ServiceSettings, pool: asyncpg.Pool, prefix: str, events: Sequence[CloudEvent]) -> Timing:
     async with pool.acquire() as connection:
         for i in range(0, len(events), BATCH):
             async with connection.transaction():
@@ -131,14 +150,14 @@ async def through_relay(settings: ServiceSettings, pool: asyncpg.Pool, prefix: s
     producer = create_producer(settings, client_id="bench-relay")
     await producer.start()
     relay = OutboxRelay(settings.database_url.get_secret_value(), pool, producer, topic_prefix=prefix)
-    started = time.perf_counter()
+    watch = Stopwatch()
     task = asyncio.create_task(relay.run())
     while await pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"):
         await asyncio.sleep(0.05)
-    elapsed = time.perf_counter() - started
+    timing = watch.stop()
     task.cancel()
     await producer.stop()
-    return elapsed
+    return timing
 
 
 async def main(count: int) -> None:
@@ -172,21 +191,22 @@ async def main(count: int) -> None:
         await admin.close()
         await topics.delete(bootstrap, [f"{prefix}raw", f"{prefix}session.attended", f"{prefix}relayed.session.attended"])
 
-    rate = lambda seconds: count / seconds  # noqa: E731
-    floor_consumer = count / (t_consume + t_insert)
+    floor = Timing(t_consume.wall + t_insert.wall, t_consume.cpu + t_insert.cpu)
     print(f"\n{count:,} session.attended events, batches of {BATCH}, 6 partitions\n")
-    print(f"{'path':<48}{'events/s':>12}{'vs floor':>10}")
+    print(f"{'path':<48}{'events/s':>12}{'vs floor':>10}{'CPU µs/event':>14}")
     rows = [
-        ("raw floor: aiokafka produce (acks=all)", rate(t_produce), None),
-        ("raw floor: aiokafka consume", rate(t_consume), None),
-        ("raw floor: PostgreSQL batched insert", rate(t_insert), None),
-        ("raw floor: consume + insert", floor_consumer, None),
-        ("consumer runner, batch handler", rate(t_batched), rate(t_batched) / floor_consumer),
-        ("consumer runner, per-event handler", rate(t_single), rate(t_single) / floor_consumer),
-        ("outbox relay (claim, publish, await, mark)", rate(t_relay), rate(t_relay) / rate(t_produce)),
+        ("raw floor: aiokafka produce (acks=all)", t_produce, None),
+        ("raw floor: aiokafka consume", t_consume, None),
+        ("raw floor: PostgreSQL batched insert", t_insert, None),
+        ("raw floor: consume + insert", floor, None),
+        ("consumer runner, batch handler", t_batched, floor),
+        ("consumer runner, per-event handler", t_single, floor),
+        ("outbox relay (claim, publish, await, mark)", t_relay, t_produce),
     ]
-    for name, value, ratio in rows:
-        print(f"{name:<48}{value:>12,.0f}{'' if ratio is None else f'{ratio:>9.0%}':>10}")
+    # CPU is this process's (Python) time per event; PostgreSQL and Kafka work in their own processes.
+    for name, timing, versus in rows:
+        ratio = "" if versus is None else f"{versus.wall / timing.wall:>9.0%}"
+        print(f"{name:<48}{count / timing.wall:>12,.0f}{ratio:>10}{timing.cpu * 1e6 / count:>14.1f}")
     # The machine is shared: a load well above its core count means the run competed with other work.
     print(f"\nmachine load (1-minute average) at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
 
