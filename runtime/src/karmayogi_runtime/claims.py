@@ -7,6 +7,7 @@ import asyncpg
 from karmayogi_contracts import CloudEvent, DecodeError, decode
 
 from karmayogi_runtime import dead_letter, inbox
+from karmayogi_runtime.database import while_running
 from karmayogi_runtime.records import Record, id_of, named_id
 
 Decoded = tuple[Record, CloudEvent | DecodeError, str]
@@ -30,7 +31,7 @@ async def claim_and_decode(
         return decoded
 
     guessed = [message_id for message_id in map(named_id, records) if message_id is not None]
-    fresh, decoded = await inbox.claim_during(connection, group, guessed, decode_all)
+    fresh, decoded = await while_running(inbox.claim(connection, group, guessed), decode_all)
     ids = {message_id for _, _, message_id in decoded}
     wrong, late = fresh - ids, ids.difference(guessed)
     if wrong:

@@ -3,14 +3,20 @@
 TLS comes from the URL, which asyncpg reads as libpq does: `?sslmode=verify-full&sslrootcert=/path/ca.crt`.
 """
 
+import asyncio
 import json
 import ssl
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 from urllib.parse import urlsplit
 
 import asyncpg
 from aiokafka.errors import KafkaError
 
 from karmayogi_runtime.settings import CannotStart
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 async def _init_connection(connection: asyncpg.Connection) -> None:
@@ -57,6 +63,21 @@ def _describe(database_url: str) -> str:
     """`host:port/database as user`, never the password."""
     url = urlsplit(database_url)
     return f"{url.hostname}:{url.port or 5432}{url.path} as {url.username!r}"
+
+
+async def while_running(statement: Awaitable[T], work: Callable[[], R]) -> tuple[T, R]:
+    """Do `work` (Python only: it must not use the connection) while PostgreSQL runs `statement`, so the
+    two proceed on two cores at once. Returns both results. The statement leaves for the server before
+    the work begins, and is always awaited before this returns or raises, so the connection is free again
+    for whatever the transaction does next (a rollback included)."""
+    running = asyncio.ensure_future(statement)
+    try:
+        await asyncio.sleep(0)
+        done = work()
+    except BaseException:
+        await asyncio.gather(running, return_exceptions=True)  # the error raised is the one that came first
+        raise
+    return await running, done
 
 
 def is_transient(error: BaseException) -> bool:

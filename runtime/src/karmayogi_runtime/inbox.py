@@ -5,13 +5,9 @@ A message's id is its CloudEvent id; a record too broken to have one is known by
 skipped, while an operator's replay of it (marked with a replay id) is let through exactly once.
 """
 
-import asyncio
-from collections.abc import Callable, Sequence
-from typing import TypeVar
+from collections.abc import Sequence
 
 import asyncpg
-
-T = TypeVar("T")
 
 CLAIM = """
     INSERT INTO inbox (consumer, message_id)
@@ -32,25 +28,6 @@ async def claim(connection: asyncpg.Connection, consumer: str, message_ids: Sequ
     """Record the ids not seen before by `consumer` and return them; the rest are duplicates."""
     rows = await connection.fetch(CLAIM, consumer, list(message_ids))
     return {row["message_id"] for row in rows}
-
-
-async def claim_during(
-    connection: asyncpg.Connection, consumer: str, message_ids: Sequence[str], work: Callable[[], T]
-) -> tuple[set[str], T]:
-    """`claim(message_ids)` while `work()` runs here: PostgreSQL inserts while Python computes.
-
-    The statement is sent before `work` takes the event loop, and is always awaited before this
-    returns or raises, so the connection is idle again for whatever the transaction does next."""
-    claiming = asyncio.ensure_future(claim(connection, consumer, message_ids))
-    try:
-        await asyncio.sleep(0)
-        result = work()
-    except BaseException:
-        await asyncio.wait([claiming])
-        if not claiming.cancelled():
-            claiming.exception()  # seen: the error raised is the one that came first
-        raise
-    return await claiming, result
 
 
 async def unclaim(connection: asyncpg.Connection, consumer: str, message_ids: Sequence[str]) -> None:

@@ -272,23 +272,3 @@ async def test_an_import_that_stops_early_stops_the_reading_too():
             async for _ in ahead:
                 raise RuntimeError("the database went away")
     assert finished.is_set()
-
-
-async def test_work_done_while_a_statement_runs_gets_both_results_and_a_failure_waits_for_the_statement():
-    from enrolment import repository
-
-    finished: list[str] = []
-
-    async def statement(name: str) -> str:
-        await asyncio.sleep(0.01)
-        finished.append(name)
-        return name
-
-    assert await repository.while_running(statement("insert"), lambda: finished.copy()) == ("insert", [])
-
-    def failing_work() -> None:
-        raise ValueError("an event could not be built")
-
-    with pytest.raises(ValueError):
-        await repository.while_running(statement("second insert"), failing_work)
-    assert finished == ["insert", "second insert"]  # the connection is free again before the rollback

@@ -13,6 +13,7 @@ import asyncpg
 from karmayogi_contracts import CertificateIssued, CloudEvent
 from karmayogi_runtime import outbox
 from karmayogi_runtime.consumer import EventContext
+from karmayogi_runtime.database import while_running
 
 from enrolment import domain, events
 from enrolment import repository as sql
@@ -58,7 +59,7 @@ async def enrol_chunk(
 ) -> list[Outcome]:
     """One chunk of a bulk file in one transaction: directory upsert, enrolments, events, report rows."""
     valid = [row for row in rows if row.profile is not None and row.batch_id is not None]
-    _, requests = await sql.while_running(
+    _, requests = await while_running(
         _upsert_profiles(connection, tenant, [row.profile for row in valid]),
         lambda: [domain.request(tenant, row.line, row.employee_id, row.batch_id) for row in valid])  # type: ignore[arg-type]
     profiles = {row.employee_id: row.profile for row in valid}
@@ -90,7 +91,7 @@ async def _enrol(
         return outcomes
     enrolled = [o for o in accepted if o.status == "enrolled"]
     snapshots = await _snapshots(connection, tenant, {o.batch_id for o in enrolled})
-    _, published = await sql.while_running(
+    _, published = await while_running(
         connection.execute(
             sql.INSERT_ENROLMENTS, tenant, [o.enrolment_id for o in accepted], [o.employee_id for o in accepted],
             [o.batch_id for o in accepted], channel, clock.now, [o.status for o in accepted]),

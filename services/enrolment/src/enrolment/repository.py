@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -12,8 +11,6 @@ import asyncpg
 from enrolment.domain import BatchSeats, Existing
 
 Connection = asyncpg.Connection
-T = TypeVar("T")
-R = TypeVar("R")
 
 # --- employees -------------------------------------------------------------------------------------------
 
@@ -191,19 +188,6 @@ JOB_ROWS = """
     WHERE r.job_id = $2 AND ($3::text IS NULL OR r.outcome = $3) AND r.line > $4
     ORDER BY r.line LIMIT $5
 """
-
-
-async def while_running(statement: Awaitable[T], work: Callable[[], R]) -> tuple[T, R]:
-    """Do `work` (Python only: it must not use the connection) while PostgreSQL runs `statement`, so a
-    chunk's events are built while its enrolments are written, on two cores at once. Returns both results."""
-    running = asyncio.ensure_future(statement)
-    try:
-        await asyncio.sleep(0)  # the statement leaves for the server before the work begins
-        done = work()
-    except BaseException:
-        await asyncio.gather(running, return_exceptions=True)  # the connection is free again for the rollback
-        raise
-    return await running, done
 
 
 def batch_seats(row: Any) -> BatchSeats:
