@@ -21,10 +21,9 @@ import typer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from karmayogi_contracts import TOPICS, KafkaRecord, dead_letter_topic
+from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
-
-from pydantic import ValidationError
 
 from karmayogi_runtime import dead_letter, parking
 from karmayogi_runtime import topics as topics_admin

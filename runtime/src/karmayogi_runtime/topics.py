@@ -4,8 +4,9 @@
 """
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from aiokafka import TopicPartition
@@ -15,14 +16,20 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 Security = Mapping[str, Any] | None
 
 
-async def partitions(bootstrap_servers: str, topics: list[str], *, security: Security = None) -> list[TopicPartition]:
-    """Every partition of `topics`, in order."""
+@contextlib.asynccontextmanager
+async def _admin(bootstrap_servers: str, security: Security) -> AsyncIterator[AIOKafkaAdminClient]:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **(security or {}))
     await admin.start()
     try:
-        described = await admin.describe_topics(topics)
+        yield admin
     finally:
         await admin.close()
+
+
+async def partitions(bootstrap_servers: str, topics: list[str], *, security: Security = None) -> list[TopicPartition]:
+    """Every partition of `topics`, in order."""
+    async with _admin(bootstrap_servers, security) as admin:
+        described = await admin.describe_topics(topics)
     return sorted(
         TopicPartition(topic["topic"], partition["partition"])
         for topic in described if topic["error_code"] == 0
@@ -33,9 +40,7 @@ async def partitions(bootstrap_servers: str, topics: list[str], *, security: Sec
 async def create(bootstrap_servers: str, names: list[str], partitions: int, *, timeout: float = 30,
                  security: Security = None) -> None:
     """Create `names` and return once every partition has a leader (ready to produce and fetch)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **(security or {}))
-    await admin.start()
-    try:
+    async with _admin(bootstrap_servers, security) as admin:
         await admin.create_topics([NewTopic(name, partitions, 1) for name in names])
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -45,14 +50,8 @@ async def create(bootstrap_servers: str, names: list[str], partitions: int, *, t
                 return
             await asyncio.sleep(0.1)
         raise TimeoutError(f"topics {names} have no leaders after {timeout}s")
-    finally:
-        await admin.close()
 
 
 async def delete(bootstrap_servers: str, names: list[str], *, security: Security = None) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, **(security or {}))
-    await admin.start()
-    try:
+    async with _admin(bootstrap_servers, security) as admin:
         await admin.delete_topics(names)
-    finally:
-        await admin.close()
