@@ -5,7 +5,6 @@ prefix, so a test sees only its own events."""
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,16 +16,11 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from karmayogi_runtime.testing import free_port
 
 SERVICES = ("enrolment", "attendance", "certification", "notifications")
 BIN = Path(sys.executable).parent
 ADMIN_TOKEN = "test-admin-token-of-at-least-32-characters"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass

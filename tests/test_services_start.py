@@ -4,7 +4,6 @@ and readiness, and stops cleanly on SIGTERM."""
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -13,17 +12,12 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from karmayogi_runtime.testing import free_port
 
 pytestmark = pytest.mark.integration
 
 SERVICES = ("enrolment", "attendance", "certification", "notifications")
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -8,7 +8,6 @@ topic prefix (the same derivation the stack uses for the four services' users).
 
 import os
 import secrets
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,7 +23,7 @@ from karmayogi_runtime.broker import aiokafka_security, check_login
 from karmayogi_runtime.ops import read_records
 from karmayogi_runtime.service import kafka_access
 from karmayogi_runtime.settings import CannotStart, KafkaSettings
-from karmayogi_runtime.testing import missing
+from karmayogi_runtime.testing import free_port, missing
 
 from ledger.events import attended, employee, enrolled
 from ledger.service import MIGRATIONS, LedgerSettings, definition
@@ -106,16 +105,10 @@ def with_tls(database_url: str, ca_file: str) -> str:
     return f"{database_url}?sslmode=verify-full&sslrootcert={ca_file}"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def ledger_env(database_url: str, prefix: str, kafka: dict[str, str]) -> dict[str, str]:
     inherited = {k: v for k, v in os.environ.items() if not k.startswith(("KAFKA_", "DATABASE_", "LEDGER_"))}
     return {**inherited, **kafka, "DATABASE_URL": database_url, "KAFKA_TOPIC_PREFIX": prefix,
-            "LEDGER_HTTP_PORT": str(_free_port()), "LEDGER_CONSUMER_BATCH_SIZE": "100"}
+            "LEDGER_HTTP_PORT": str(free_port()), "LEDGER_CONSUMER_BATCH_SIZE": "100"}
 
 
 @pytest.mark.parametrize("tls", [False, True], ids=["SASL_PLAINTEXT", "SASL_SSL+PostgreSQL_TLS"])

@@ -8,7 +8,6 @@ import asyncio
 import os
 import random
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from karmayogi_contracts import encode
 from ledger_harness import publish, until_ready, wait_for_count
 from karmayogi_runtime import topics
 from karmayogi_runtime.ops import read_dead_letters, read_records
+from karmayogi_runtime.testing import free_port
 from ledger.events import attended, employee, enrolled
 from ledger.service import MIGRATIONS
 
@@ -54,12 +54,6 @@ class LedgerProcess:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait()
         self.kills += 1
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 async def _wait_until(database_url: str, sql: str, at_least: int, timeout: float = 120) -> None:
@@ -101,7 +95,7 @@ async def test_nothing_is_lost_or_doubled_through_kills_and_restarts(
     chunks[1] += poison
 
     env = {**os.environ, "LEDGER_DATABASE_URL": url, "LEDGER_KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-           "LEDGER_KAFKA_TOPIC_PREFIX": topic_prefix, "LEDGER_HTTP_PORT": str(_free_port()),
+           "LEDGER_KAFKA_TOPIC_PREFIX": topic_prefix, "LEDGER_HTTP_PORT": str(free_port()),
            "LEDGER_CONSUMER_BATCH_SIZE": "200", "LEDGER_LOG_LEVEL": "WARNING",
            "KARMAYOGI_FAILPOINT_DIR": str(tmp_path)}
     ledger = LedgerProcess(env, tmp_path / "ledger.log")

@@ -14,6 +14,7 @@ import contextlib
 import hashlib
 import os
 import shutil
+import socket
 import subprocess
 import uuid
 from collections import Counter
@@ -38,6 +39,13 @@ def missing(message: str) -> NoReturn:
     if os.environ.get("CI") == "true":
         pytest.fail(message, pytrace=False)
     pytest.skip(message)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now, for a server a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def _unavailable(what: str) -> NoReturn:

@@ -27,17 +27,12 @@ from karmayogi_contracts import (
     CertificateIssued, CertificateRevoked, CloudEvent, CourseCompleted, EmployeeEnrolled, encode, new_event,
 )
 from karmayogi_runtime.service import ServiceRuntime, running
+from karmayogi_runtime.testing import free_port
 
 from notifications.main import MIGRATIONS_DIR, definition
 from notifications.settings import NotificationsSettings
 
 EXAMPLES = Path(__file__).resolve().parents[3] / "contracts" / "examples"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def port_open(port: int) -> bool:
