@@ -50,7 +50,8 @@ def lineage(name: str, all_stages: dict[str, dict]) -> list[str]:
 def test_the_base_image_is_a_pinned_slim_python_311():
     default = re.search(r"^ARG PYTHON_IMAGE=(\S+)$", (IMAGE / "Dockerfile").read_text(), re.M)
     assert default and re.fullmatch(r"python:3\.11\.\d+-slim-bookworm", default.group(1))
-    bases = {stage["base"] for stage in stages().values()} - set(stages())
+    all_stages = stages()
+    bases = {stage["base"] for stage in all_stages.values()} - set(all_stages)
     assert bases == {"${PYTHON_IMAGE}"}
 
 

@@ -2,6 +2,7 @@
 each. The consistency tests expect no problem; the mutation tests break a manifest and expect the sentence.
 """
 
+import functools
 import os
 import re
 import tempfile
@@ -13,7 +14,7 @@ from unittest import mock
 from pydantic import ValidationError
 
 import k8s_code
-from k8s_manifests import Resource, of_kind
+from k8s_manifests import Resource, local_stack_partitions, of_kind
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job")
 SECRET_PLACEHOLDER = "s" * 40  # stands for a value from a Secret, long enough for any length rule
@@ -107,16 +108,22 @@ def unknown_settings(resources: list[Resource]) -> list[str]:
     return problems
 
 
+@functools.cache
+def mounted_file() -> str:
+    """One existing file that stands for every file a container reads from its mounted volumes."""
+    stand_in = Path(tempfile.mkdtemp()) / "mounted-file"
+    stand_in.write_text("mounted")
+    return str(stand_in)
+
+
 def settings_from(workload: Resource, container: dict, resources: list[Resource], settings_class):
     """The settings the container would start with, or the problems that would stop it. Paths into the
     container's mounted volumes stand for files that exist (they come from Secrets and ConfigMaps)."""
     environment, problems = container_environment(workload, container, resources)
     mounts = [m["mountPath"].rstrip("/") + "/" for m in container.get("volumeMounts", [])]
-    stand_in = Path(tempfile.mkdtemp()) / "mounted-file"
-    stand_in.write_text("mounted")
     for name, value in environment.items():
         if any(value.startswith(mount) for mount in mounts):
-            environment[name] = str(stand_in)
+            environment[name] = mounted_file()
     with mock.patch.dict(os.environ, environment, clear=True):
         try:
             return settings_class(), problems
@@ -258,8 +265,6 @@ def topic_name(topic: Resource) -> str:
 def topics(resources: list[Resource], *, replicas: int, min_in_sync: int) -> list[str]:
     """A KafkaTopic for every topic the code uses and its dead letters, none other, with the local stack's
     partitions and the environment's replication."""
-    from k8s_manifests import local_stack_partitions
-
     declared = {topic_name(t): t for t in of_kind(resources, "KafkaTopic")}
     wanted = k8s_code.code_topics()
     problems = [f"No KafkaTopic for {name}, which the code uses." for name in sorted(wanted - set(declared))]

@@ -6,7 +6,8 @@ import jsonschema
 import kubernetes_validate
 import pytest
 
-from k8s_manifests import KUBERNETES_VERSION, MANIFEST_SETS, Resource, built, closed, crd_schema, is_core, manifest_set, named
+from k8s_manifests import (KUBERNETES_VERSION, MANIFEST_SETS, OVERLAYS, Resource, built, closed, crd_schema, is_core,
+                           manifest_set, named)
 
 pytestmark = pytest.mark.unit
 
@@ -31,7 +32,7 @@ def test_every_resource_is_valid_for_its_api(folder):
 
 
 def test_both_overlays_use_strimzi_and_keda_kinds_that_the_schemas_know():
-    kinds = {r["kind"] for overlay in ("dev", "production") for r in built(overlay) if not is_core(r)}
+    kinds = {r["kind"] for overlay in OVERLAYS for r in built(overlay) if not is_core(r)}
     assert kinds == {"Kafka", "KafkaNodePool", "KafkaTopic", "KafkaUser", "ScaledObject", "TriggerAuthentication"}
 
 

@@ -9,9 +9,8 @@ KAFKA_LOG="$LOGS/kafka.log"
 KAFKA_CLASSPATH_FILE="$KAFKA_DIR/classpath.txt"
 KAFKA_ADMIN_CLASSES="$KAFKA_DIR/admin-classes"
 KAFKA_PARTITIONS=6
-# One SCRAM user per service; the generated passwords live here and nowhere else.
+# One SCRAM user per service (SERVICES, lib/services.sh); the generated passwords live here and nowhere else.
 KAFKA_USERS_DIR="$KAFKA_DIR/users"
-KAFKA_SERVICE_USERS=(enrolment attendance certification notifications)
 # Outside the repository so that every clone (and CI's fresh one) shares one download.
 M2_REPO="${KARMAYOGI_CACHE:-${HOME:-/root}/.cache/karmayogi}/m2"
 
@@ -259,7 +258,7 @@ kafka_service_acls() {
     key=$(find "$ROOT/runtime/src" "$ROOT/services" -path '*/src/*' -name '*.py' -print0 2>/dev/null | sort -z |
         xargs -0 cat "$DEPLOY/kafka/access.py" | sha256sum | cut -d' ' -f1)
     if [[ ! -s $cache || $(cat "$cache.key" 2>/dev/null) != "$key" ]]; then
-        "$VENV/bin/python" "$DEPLOY/kafka/access.py" "${KAFKA_SERVICE_USERS[@]}" >"$cache.tmp" 2>"$LOGS/kafka-access.log" || return 1
+        "$VENV/bin/python" "$DEPLOY/kafka/access.py" "${SERVICES[@]}" >"$cache.tmp" 2>"$LOGS/kafka-access.log" || return 1
         mv "$cache.tmp" "$cache"
         echo "$key" >"$cache.key"
     fi
@@ -287,11 +286,11 @@ kafka_service_users() {
         warn "kafka: could not list the services' ACLs with deploy/local/kafka/access.py (see .local/logs/kafka-access.log); the service users keep the ACLs they had."
         return 0
     fi
-    spec=$(for name in "${KAFKA_SERVICE_USERS[@]}"; do kafka_user_line "$name"; done)$'\n'$acls
+    spec=$(for name in "${SERVICES[@]}"; do kafka_user_line "$name"; done)$'\n'$acls
     key=$( (sed 's/ new$//' <<<"$spec" && cat "$KAFKA_DATA/meta.properties") | sha256sum | cut -d' ' -f1)
     [[ -z ${KAFKA_RENEW_USERS:-} && $(cat "$applied" 2>/dev/null) == "$key" ]] && return 0
     kafka_apply_access <<<"$spec"
-    for name in "${KAFKA_SERVICE_USERS[@]}"; do
+    for name in "${SERVICES[@]}"; do
         [[ ! -f $KAFKA_USERS_DIR/$name.password.new ]] || mv "$KAFKA_USERS_DIR/$name.password.new" "$KAFKA_USERS_DIR/$name.password"
     done
     echo "$key" >"$applied"
