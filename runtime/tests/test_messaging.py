@@ -3,6 +3,7 @@
 import os
 import uuid
 
+import asyncpg
 import pytest
 from karmayogi_contracts import encode, encode_structured
 from karmayogi_runtime import outbox
@@ -130,3 +131,16 @@ async def _dead_letters(ledger, expected: int, timeout: float = 30):
         if len(letters) >= expected or time.monotonic() > deadline:
             return letters
         await asyncio.sleep(0.3)
+
+
+async def test_a_connection_goes_back_to_the_pool_without_the_transaction_its_borrower_left_open(ledger):
+    async with ledger.runtime.pool.acquire() as connection:
+        await connection.execute("BEGIN")
+        backend = await connection.fetchval("SELECT pg_backend_pid()")
+
+    observer = await asyncpg.connect(ledger.database_url)  # not from the pool: it could lend that connection
+    try:
+        state = await observer.fetchval("SELECT state FROM pg_stat_activity WHERE pid = $1", backend)
+    finally:
+        await observer.close()
+    assert state == "idle"

@@ -7,11 +7,11 @@ import json
 from typing import Any, Sequence
 
 from pydantic import BaseModel, ValidationError
-from pydantic_core import SchemaValidator
+from pydantic_core import SchemaValidator, core_schema
 
 from .attributes import OPTIONAL, REQUIRED, Attributes, header_name
 from .encoding import CLOUDEVENTS_JSON, JSON
-from .envelope import CloudEvent
+from .envelope import SPEC_VERSION, CloudEvent
 from .errors import DecodeError, describe
 from .fields import with_compiled_datetimes
 from .registry import EVENT_TYPES
@@ -24,24 +24,30 @@ _ID_LIMIT = 200  # how much of an unreadable id or type is echoed back in a Deco
 _ATTRIBUTES = Attributes.__pydantic_validator__  # the compiled validator, without model_validate's wrapper
 
 
+# Where a binary record's value joins its headers as the short way's input. Headers of other names are
+# ignored, and the value is put in last, so a header of this name changes nothing.
+_VALUE = "\x00value"
+# Each CloudEvent field and the attribute header that carries it in binary mode.
+_FIELDS = {"id": "id", "source": "source", "type": "type", "time": "time", "subject": "subject", "tenant": "tenant",
+           "correlation_id": "correlationid", "causation_id": "causationid", "traceparent": "traceparent"}
+
+
 def _short_way(model: type[BaseModel]) -> SchemaValidator:
-    """`model`'s validator with date-times in UTC read inside pydantic-core: it accepts what the model
-    accepts, or less, into equal values; only its success counts (a failure takes the exact path)."""
-    return SchemaValidator(with_compiled_datetimes(model.__pydantic_core_schema__))
+    """A binary record's headers (by name, as text) and value (`_VALUE`) straight into its CloudEvent of
+    `model`, in one step inside pydantic-core: each attribute read by `Attributes`' rule from its header,
+    the payload parsed and validated by `model`'s, with date-times in UTC read without calls into Python.
+    It accepts what the rules accept, or less, into equal values; only its success counts (a failure
+    takes the exact path). Left to `_valid_binary`: specversion, the tenants' equality, the defaults."""
+    attributes = with_compiled_datetimes(Attributes.__pydantic_core_schema__)["schema"]["fields"]
+    fields = [core_schema.dataclass_field(name, attributes[attribute]["schema"], validation_alias=header_name(attribute))
+              for name, attribute in _FIELDS.items()]
+    payload = core_schema.json_schema(with_compiled_datetimes(model.__pydantic_core_schema__))
+    fields.append(core_schema.dataclass_field("data", payload, validation_alias=_VALUE))
+    arguments = core_schema.dataclass_args_schema(CloudEvent.__name__, fields)
+    return SchemaValidator(core_schema.dataclass_schema(CloudEvent, arguments, [f["name"] for f in fields]))
 
 
-def _from_headers() -> SchemaValidator:
-    """`Attributes`' fields, each read from the header that carries it in binary mode (other headers
-    are ignored, as `Attributes` ignores unknown names), into a dict of the values: `Attributes`' own
-    validator would be reused as it is if its schema named the class."""
-    fields = with_compiled_datetimes(Attributes.__pydantic_core_schema__)["schema"]
-    for name, field in fields["fields"].items():
-        field["validation_alias"] = header_name(name)
-    return SchemaValidator(fields)
-
-
-_SHORT_HEADERS = _from_headers()
-_SHORT_PAYLOADS = {name: _short_way(event_type.model) for name, event_type in EVENT_TYPES.items()}
+_SHORT_WAYS = {name: _short_way(event_type.model) for name, event_type in EVENT_TYPES.items()}
 
 
 class _Rejected(Exception):
@@ -91,8 +97,8 @@ def _valid_binary(value: bytes | None, headers: Sequence[tuple[str, bytes]], max
     """The event, when a binary-mode record is valid in every respect; otherwise None, and `_decode`
     goes through the rules in their order to say which one is broken.
 
-    What nearly every record is gets the short way: one pass over the headers, and the payload
-    parsed and validated in one step inside pydantic-core, without building Python dicts first. That
+    What nearly every record is gets the short way: one pass over the headers, then the attributes and
+    the payload validated into the event in one step inside pydantic-core (`_short_way`). That
     JSON parser accepts what `json.loads` accepts, or less, except NaN and Infinity, which
     `json.loads` is told to refuse: a value naming them takes the long way."""
     if type(value) is not bytes or len(value) > max_bytes or b"NaN" in value or b"Infinity" in value:
@@ -107,15 +113,23 @@ def _valid_binary(value: bytes | None, headers: Sequence[tuple[str, bytes]], max
     content_type = fields.get("content-type")
     if content_type is not None and content_type.split(";")[0].strip().lower() not in ("", JSON):
         return None
-    payloads = _SHORT_PAYLOADS.get(fields.get("ce_type", ""))
-    if payloads is None:
+    short_way = _SHORT_WAYS.get(fields.get("ce_type", ""))
+    if short_way is None or fields.get("ce_specversion") != SPEC_VERSION:
         return None
+    fields[_VALUE] = value
     try:
-        valid, _, _ = _SHORT_HEADERS.validate_python(fields)
-        payload = payloads.validate_json(value)
+        event = short_way.validate_python(fields)
     except ValidationError:
         return None
-    return _envelope(valid, payload) if payload.tenant == valid["tenant"] else None
+    if event.tenant != event.data.tenant:
+        return None
+    # Only the absent optional attributes are None: one given is at least one character long.
+    attributes = event.__dict__
+    if attributes["subject"] is None:
+        attributes["subject"] = event.data.subject
+    if attributes["correlation_id"] is None:
+        attributes["correlation_id"] = str(event.id)
+    return event
 
 
 def _headers(headers: Sequence[tuple[str, bytes]]) -> dict[str, str]:

@@ -3,7 +3,8 @@
 For each batch polled from Kafka it opens one PostgreSQL transaction, claims the batch's message ids in
 the inbox (duplicates are skipped; `claims`), applies the new events together, or, when one of them
 needs its own treatment, each inside its own savepoint (`applying`), and commits the offsets only after
-the transaction has committed. What can go wrong with one event is decided by the runner:
+the transaction has committed, while it goes on to the next batch (`offsets`). What can go wrong with
+one event is decided by the runner:
 
 - the payload cannot be decoded, or the handler raises `RuleViolation`: the event goes to the
   dead-letter topic (through the outbox, in the same transaction) and the batch moves on;
@@ -17,27 +18,24 @@ Handlers import what they need from here: `EventContext`, `Subscription`, `RuleV
 `DependencyMissing`.
 """
 
-import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
 import asyncpg
-from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
 from karmayogi_runtime.applying import BatchApplier
 from karmayogi_runtime.broker import CONSUMER_DEFAULTS
+from karmayogi_runtime.offsets import OffsetCommits
 from karmayogi_runtime.parking import DependencyMissing
 from karmayogi_runtime.records import raw_batch, undecoded
 from karmayogi_runtime.retries import Retries
 from karmayogi_runtime.subscriptions import EventContext, RuleViolation, Subscription
 
 __all__ = ["ConsumerRunner", "DependencyMissing", "EventContext", "RuleViolation", "Subscription"]
-
-log = logging.getLogger(__name__)
 
 
 class ConsumerRunner:
@@ -56,7 +54,8 @@ class ConsumerRunner:
         self._topic_prefix = topic_prefix
         self._retries = Retries(max_attempts=max_attempts, max_backoff_seconds=max_backoff_seconds)
         self._applier = BatchApplier(pool, self._subscriptions, self._retries, topic_prefix)
-        self._subscribers: list[Any] = []
+        self._commits = OffsetCommits()
+        self._subscribers: dict[str, Any] = {}
         self.handled = 0
 
     def register(self, broker: KafkaBroker) -> None:
@@ -78,11 +77,16 @@ class ConsumerRunner:
             )
             holder["subscriber"] = subscriber
             subscriber(self._batch_handler(subscription))
-            self._subscribers.append(subscriber)
+            self._subscribers[subscription.group] = subscriber
 
     def alive(self) -> bool:
         """True while every consume loop is running (the liveness probe)."""
-        return all(s.running and s.tasks and not any(t.done() for t in s.tasks) for s in self._subscribers)
+        return all(s.running and s.tasks and not any(t.done() for t in s.tasks) for s in self._subscribers.values())
+
+    async def finish_commits(self) -> None:
+        """Wait for the offset commits under way; call it before stopping the broker. A batch that ends
+        while the broker stops waits for its own commit (see `_consume`)."""
+        await self._commits.finish()
 
     def _batch_handler(self, subscription: Subscription) -> Callable[[Any], Awaitable[None]]:
         async def consume(message: KafkaMessage) -> None:
@@ -103,13 +107,6 @@ class ConsumerRunner:
             return
         self._retries.succeeded(subscription.group, records)
         self.handled += len(records)
-        await _commit(message)
-
-
-async def _commit(message: Any) -> None:
-    try:
-        await message.ack()
-    except KafkaError as error:
-        # A rebalance took the partitions while the batch ran (CommitFailedError) or the broker is away.
-        # The effects are committed and recorded in the inbox, so the next owner's redelivery is skipped.
-        log.warning("offsets not committed (%s: %s); redelivery will be deduplicated", type(error).__name__, error)
+        commit = await self._commits.start(message.consumer, records)
+        if not self._subscribers[subscription.group].running:
+            await commit  # the broker is stopping: it stops the consumer as soon as this batch returns

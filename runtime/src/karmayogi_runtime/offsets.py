@@ -1,0 +1,56 @@
+"""Committing a batch's offsets once its effects are committed, without waiting for Kafka's answer
+before taking the next batch.
+
+The commit's round trip to the group coordinator overlaps the next fetch and decode. At most one commit
+per consumer is under way, and each waits for the one before, so offsets reach Kafka in order. They are
+the batch's own offsets (each partition's last offset + 1), not the consumer's position, which will have
+moved on by the time the commit is sent. A commit that fails (a rebalance took the partitions, or the
+broker is away) is logged: the effects are in PostgreSQL and their ids in the inbox, so the redelivery
+it causes is skipped.
+"""
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+from aiokafka import TopicPartition
+from aiokafka.errors import KafkaError
+
+from karmayogi_runtime.records import Record
+
+# The runner's own logger: its lines keep one logger name whichever of its modules writes them.
+log = logging.getLogger("karmayogi_runtime.consumer")
+
+
+class OffsetCommits:
+    """The commits under way, one at most per Kafka consumer."""
+
+    def __init__(self) -> None:
+        self._under_way: dict[Any, asyncio.Future[None]] = {}
+
+    async def start(self, consumer: Any, records: Sequence[Record]) -> asyncio.Future[None]:
+        """Start committing the offsets after `records` (once the commit before it is done); returns
+        the commit under way, to be awaited by whoever must know it is done."""
+        previous = self._under_way.get(consumer)
+        if previous is not None:
+            await previous
+        commit = asyncio.ensure_future(_commit(consumer, next_offsets(records)))
+        self._under_way[consumer] = commit
+        return commit
+
+    async def finish(self) -> None:
+        """Wait until every commit started so far is done (before the consumers stop)."""
+        await asyncio.gather(*self._under_way.values())
+
+
+def next_offsets(records: Sequence[Record]) -> dict[TopicPartition, int]:
+    """Where each partition of the batch is to be read from next: its last record's offset + 1."""
+    return {TopicPartition(record.topic, record.partition): record.offset + 1 for record in records}
+
+
+async def _commit(consumer: Any, offsets: dict[TopicPartition, int]) -> None:
+    try:
+        await consumer.commit(offsets)
+    except KafkaError as error:
+        log.warning("offsets not committed (%s: %s); redelivery will be deduplicated", type(error).__name__, error)

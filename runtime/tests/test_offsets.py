@@ -1,0 +1,67 @@
+"""Offset commits that overlap the next batch: in order, one at a time per consumer, each the batch's own."""
+
+import asyncio
+from dataclasses import dataclass
+
+import pytest
+from aiokafka import TopicPartition
+from aiokafka.errors import CommitFailedError
+
+from karmayogi_runtime.offsets import OffsetCommits, next_offsets
+
+pytestmark = pytest.mark.unit
+
+
+@dataclass
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None = None
+    value: bytes | None = None
+    headers: tuple = ()
+
+
+class Consumer:
+    """Stands in for aiokafka's consumer: records each commit and how many were under way at once."""
+
+    def __init__(self, fail: bool = False) -> None:
+        self.commits: list[dict[TopicPartition, int]] = []
+        self.under_way = self.most_at_once = 0
+        self.fail = fail
+
+    async def commit(self, offsets: dict[TopicPartition, int]) -> None:
+        self.under_way += 1
+        self.most_at_once = max(self.most_at_once, self.under_way)
+        await asyncio.sleep(0.01)
+        self.under_way -= 1
+        if self.fail:
+            raise CommitFailedError("the group rebalanced")
+        self.commits.append(offsets)
+
+
+def test_a_batch_commits_each_partition_after_its_last_record():
+    batch = [Record("t", 0, 7), Record("t", 1, 3), Record("t", 0, 8), Record("u", 0, 41)]
+    assert next_offsets(batch) == {TopicPartition("t", 0): 9, TopicPartition("t", 1): 4, TopicPartition("u", 0): 42}
+
+
+async def test_commits_reach_the_consumer_in_order_and_one_at_a_time():
+    consumer, commits = Consumer(), OffsetCommits()
+    for offset in range(5):
+        await commits.start(consumer, [Record("t", 0, offset)])
+    assert consumer.commits == [{TopicPartition("t", 0): n} for n in range(1, 5)]  # the fifth is under way
+
+    await commits.finish()
+    assert consumer.commits == [{TopicPartition("t", 0): n} for n in range(1, 6)]
+    assert consumer.most_at_once == 1
+
+
+async def test_a_failed_commit_is_logged_and_the_next_one_goes_ahead(caplog):
+    consumer, commits = Consumer(fail=True), OffsetCommits()
+    await (await commits.start(consumer, [Record("t", 0, 1)]))
+    assert "offsets not committed (CommitFailedError" in caplog.text
+
+    consumer.fail = False  # the rebalance is over
+    await commits.start(consumer, [Record("t", 0, 2)])
+    await commits.finish()
+    assert consumer.commits == [{TopicPartition("t", 0): 3}]
