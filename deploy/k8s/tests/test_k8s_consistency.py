@@ -1,5 +1,5 @@
 """The manifests agree with the code: topics, Kafka users and their ACLs, settings, probes, ports, images,
-autoscaling, hardening and the one public entry. Each rule is a function of k8s_checks; an empty list
+autoscaling, hardening, the one public entry and room for the PDF cache. Each rule is a function of k8s_checks; an empty list
 means it holds (the tests in test_k8s_rules_fail.py show each one reports a broken manifest)."""
 
 import pytest
@@ -10,8 +10,8 @@ from k8s_manifests import OVERLAYS, built, named, of_kind, replay_operation, tem
 
 pytestmark = pytest.mark.unit
 
-RULES = [checks.mutable_images, checks.unknown_settings, checks.missing_settings, checks.probe_paths, checks.ports,
-         checks.service_acls, checks.scaling, checks.hardening, checks.ingress]
+RULES = [checks.mutable_images, checks.unknown_settings, checks.missing_settings, checks.pdf_cache_room,
+         checks.probe_paths, checks.ports, checks.service_acls, checks.scaling, checks.hardening, checks.ingress]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

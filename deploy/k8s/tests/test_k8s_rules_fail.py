@@ -71,6 +71,14 @@ def test_a_required_setting_left_out_is_reported():
         "Deployment certification does not provide ADMIN_TOKEN, which CertificationSettings requires."]
 
 
+def test_a_pdf_cache_larger_than_its_volume_allows_is_reported():
+    resources = built("production")
+    config = [c for c in resources if c["kind"] == "ConfigMap" and c["metadata"]["name"].startswith("certification-config")]
+    config[0]["data"]["PDF_CACHE_MB"] = "2048"
+    assert checks.pdf_cache_room(resources) == [
+        "Deployment certification may keep 2048 MiB of PDFs in a volume of 2Gi; keep PDF_CACHE_MB within 80% of it."]
+
+
 def test_a_wrong_probe_path_is_reported():
     resources = built("dev")
     container(resources, "Deployment", "notifications")["readinessProbe"]["httpGet"]["path"] = "/healthz"

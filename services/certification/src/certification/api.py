@@ -5,7 +5,6 @@ import asyncio
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Annotated
 from uuid import UUID
 
@@ -17,6 +16,7 @@ from pydantic import BaseModel, Field
 from certification import credential, handlers, page, pdf, repository
 from certification.handlers import Issuer
 from certification.keys import KeyRing
+from certification.pdf_cache import PdfCache
 from certification.settings import CertificationSettings
 
 class RevocationIn(BaseModel):
@@ -34,6 +34,7 @@ class Certification:
     settings: CertificationSettings
     keys: KeyRing
     issuer: Issuer
+    pdfs: PdfCache
 
     async def find(self, pool, certificate_id: UUID):
         async with pool.acquire() as connection:
@@ -64,18 +65,16 @@ class Certification:
         return {"valid": True, "status": "valid", "certificate_id": certificate_id, "message": "The certificate is valid."}
 
     async def pdf(self, row) -> bytes:
-        cached = Path(self.settings.local_data_dir) / "certification" / "pdf" / f"{row['certificate_id']}.pdf"
-        if not cached.exists():
+        certificate_id = str(row["certificate_id"])
+        content = await asyncio.to_thread(self.pdfs.get, certificate_id)
+        if content is None:
             content = await asyncio.to_thread(
                 pdf.render, name=row["employee_name"], course=row["course_title"],
                 competencies=list(row["competencies"]), centre=row["centre"], issued_at=row["issued_at"],
                 issuer=self.settings.issuer_name, signatory=self.settings.signatory,
-                verify_url=self.issuer.verify_url(row["certificate_id"]), certificate_id=str(row["certificate_id"]))
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            partial = cached.with_suffix(".part")
-            partial.write_bytes(content)
-            partial.rename(cached)  # a concurrent reader never sees half a file
-        return cached.read_bytes()
+                verify_url=self.issuer.verify_url(row["certificate_id"]), certificate_id=certificate_id)
+            await asyncio.to_thread(self.pdfs.put, certificate_id, content)
+        return content
 
 
 def routes(service: Certification) -> APIRouter:

@@ -8,6 +8,7 @@ from karmayogi_runtime.service import ServiceDefinition
 from certification import keys
 from certification.api import Certification, routes
 from certification.handlers import Issuer
+from certification.pdf_cache import PdfCache
 from certification.settings import CertificationSettings
 from certification.subscribers import subscriptions
 
@@ -24,11 +25,16 @@ def definition(settings: CertificationSettings | None = None) -> ServiceDefiniti
         settings=settings,
         migrations_dir=MIGRATIONS_DIR,
         subscriptions=subscriptions(issuer),
-        routers=(routes(Certification(settings, ring, issuer)),),
+        routers=(routes(Certification(settings, ring, issuer, pdf_cache(settings))),),
         publishes=("karmayogi.certificate.issued.v1", "karmayogi.certificate.revoked.v1"),
         description="Issues one signed Open Badges 3.0 certificate per completed enrolment, serves the public "
         "verification page, the PDF and the JWKS, and revokes.",
     )
+
+
+def pdf_cache(settings: CertificationSettings) -> PdfCache:
+    folder = Path(settings.local_data_dir) / "certification" / "pdf"
+    return PdfCache(folder, max_bytes=settings.pdf_cache_mb * 1024 * 1024)
 
 
 cli = service_cli("certification", definition)

@@ -26,3 +26,7 @@ class CertificationSettings(ServiceSettings):
         description="A private JWK Set (Ed25519 keys, each with a kid); the last key signs, all are published. "
         "Unset: a key is generated under LOCAL_DATA_DIR on first start (local use only).",
     )
+    pdf_cache_mb: int = Field(
+        1024, ge=1, description="Disk the rendered PDFs may take under LOCAL_DATA_DIR, in MiB; the least recently "
+        "served go first. Keep it below the volume's size (in Kubernetes, the pod's 2 GiB emptyDir).",
+    )
