@@ -51,7 +51,7 @@ async def test_commits_reach_the_consumer_in_order_and_one_at_a_time():
         await commits.start(consumer, [Record("t", 0, offset)])
     assert consumer.commits == [{TopicPartition("t", 0): n} for n in range(1, 5)]  # the fifth is under way
 
-    await commits.finish()
+    await commits.finish(within=5)
     assert consumer.commits == [{TopicPartition("t", 0): n} for n in range(1, 6)]
     assert consumer.most_at_once == 1
 
@@ -63,5 +63,17 @@ async def test_a_failed_commit_is_logged_and_the_next_one_goes_ahead(caplog):
 
     consumer.fail = False  # the rebalance is over
     await commits.start(consumer, [Record("t", 0, 2)])
-    await commits.finish()
+    await commits.finish(within=5)
     assert consumer.commits == [{TopicPartition("t", 0): 3}]
+
+
+async def test_a_stopping_service_waits_for_a_commit_no_longer_than_it_said():
+    class AwayBroker(Consumer):
+        async def commit(self, offsets):
+            await asyncio.Event().wait()  # the coordinator never answers
+
+    commits = OffsetCommits()
+    commit = await commits.start(AwayBroker(), [Record("t", 0, 1)])
+    await asyncio.wait_for(commits.finish(within=0.05), timeout=5)
+    assert not commit.done()
+    commit.cancel()

@@ -113,9 +113,11 @@ def settings_class(name: str) -> type[ServiceSettings]:
 
 
 def graceful_shutdown_seconds() -> float:
-    """How long a stopping service may take: uvicorn's request drain, then the broker's consumer drain
-    (the `timeout_graceful_shutdown` and `graceful_timeout` arguments in the runtime's code)."""
-    return _keyword(service.serve, "timeout_graceful_shutdown") + _keyword(broker.create_broker, "graceful_timeout")
+    """How long a stopping service may take: uvicorn's request drain, the offset commits under way, then
+    the broker's consumer drain (the `timeout_graceful_shutdown`, `within` and `graceful_timeout` arguments
+    in the runtime's code)."""
+    return (_keyword(service.serve, "timeout_graceful_shutdown") + _keyword(service.running, "within")
+            + _keyword(broker.create_broker, "graceful_timeout"))
 
 
 def _keyword(function, keyword: str) -> float:

@@ -118,7 +118,7 @@ def test_a_root_container_and_a_short_grace_period_are_reported():
     assert checks.hardening(resources) == [
         "Deployment certification: container certification needs a read-only root filesystem, no privilege escalation "
         "and every capability dropped.",
-        "Deployment certification gives 30 s to stop; a graceful shutdown may take 40 s."]
+        "Deployment certification gives 30 s to stop; a graceful shutdown may take 45 s."]
 
 
 def test_an_internal_path_on_the_ingress_is_reported():

@@ -83,10 +83,10 @@ class ConsumerRunner:
         """True while every consume loop is running (the liveness probe)."""
         return all(s.running and s.tasks and not any(t.done() for t in s.tasks) for s in self._subscribers.values())
 
-    async def finish_commits(self) -> None:
-        """Wait for the offset commits under way; call it before stopping the broker. A batch that ends
-        while the broker stops waits for its own commit (see `_consume`)."""
-        await self._commits.finish()
+    async def finish_commits(self, within: float) -> None:
+        """Wait for the offset commits under way (at most `within` seconds); call it before stopping the
+        broker. A batch that ends while the broker stops waits for its own commit (see `_consume`)."""
+        await self._commits.finish(within)
 
     def _batch_handler(self, subscription: Subscription) -> Callable[[Any], Awaitable[None]]:
         async def consume(message: KafkaMessage) -> None:

@@ -15,7 +15,6 @@ from collections.abc import Sequence
 from typing import Any
 
 from aiokafka import TopicPartition
-from aiokafka.errors import KafkaError
 
 from karmayogi_runtime.records import Record
 
@@ -39,9 +38,12 @@ class OffsetCommits:
         self._under_way[consumer] = commit
         return commit
 
-    async def finish(self) -> None:
-        """Wait until every commit started so far is done (before the consumers stop)."""
-        await asyncio.gather(*self._under_way.values())
+    async def finish(self, within: float) -> None:
+        """Wait until every commit started so far is done (before the consumers stop), for at most
+        `within` seconds: a broker that is away would keep a commit retrying, and the redelivery of a
+        batch whose commit is lost is skipped by the inbox."""
+        if self._under_way:
+            await asyncio.wait(self._under_way.values(), timeout=within)
 
 
 def next_offsets(records: Sequence[Record]) -> dict[TopicPartition, int]:
@@ -52,5 +54,5 @@ def next_offsets(records: Sequence[Record]) -> dict[TopicPartition, int]:
 async def _commit(consumer: Any, offsets: dict[TopicPartition, int]) -> None:
     try:
         await consumer.commit(offsets)
-    except KafkaError as error:
+    except Exception as error:  # noqa: BLE001 - whatever the reason, the redelivery it causes is skipped
         log.warning("offsets not committed (%s: %s); redelivery will be deduplicated", type(error).__name__, error)

@@ -127,7 +127,7 @@ async def running(definition: ServiceDefinition) -> AsyncIterator[ServiceRuntime
         for task in runtime.tasks:
             task.cancel()
         await asyncio.gather(*runtime.tasks, return_exceptions=True)
-        await runner.finish_commits()
+        await runner.finish_commits(within=5.0)
         await broker.stop()
         await producer.stop()
         await pool.close()
