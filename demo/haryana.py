@@ -16,10 +16,11 @@ import io
 import json
 import os
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
+from karmayogi_runtime import calendar
 from karmayogi_runtime.ops import read_dead_letters
 from karmayogi_contracts import TOPICS, dead_letter_topic
 from rich.console import Console
@@ -66,7 +67,7 @@ class Demo:
             "trains_trainers": trains_trainers})
 
     async def batch(self, course: dict, centre: dict, trainers: list[str], capacity: int, expect: int = 201) -> dict:
-        today = datetime.now(timezone.utc).date().isoformat()
+        today = calendar.today().isoformat()  # the state's day: one dated by UTC's may have started already
         response = await self.http["enrolment"].post(f"{STATE}/batches", json={
             "course_id": course["id"], "centre_id": centre["id"], "start_date": today, "end_date": today,
             "capacity": capacity, "mode": "classroom", "sessions_planned": SESSIONS, "trainers": trainers})
@@ -86,11 +87,9 @@ class Demo:
         return response.json()
 
     async def schedule(self, batch_id: str, expected: int) -> list[dict]:
-        """Six ten-minute sessions over the last hour; retried until attendance has the whole roster."""
-        now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
-        first = max(now - timedelta(minutes=65), now.replace(hour=0, minute=0))
-        sessions = [{"starts_at": (first + timedelta(minutes=10 * k)).isoformat(), "duration_minutes": 9,
-                     "mode": "classroom"} for k in range(SESSIONS)]
+        """Six one-minute sessions earlier today; retried until attendance has the whole roster."""
+        sessions = [{"starts_at": starts.isoformat(), "duration_minutes": 1, "mode": "classroom"}
+                    for starts in calendar.earlier_today(SESSIONS)]
         while True:
             roster = await self.http["attendance"].get(f"{STATE}/batches/{batch_id}/progress")
             if roster.status_code == 200 and len(roster.json()) >= expected:

@@ -16,6 +16,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from karmayogi_runtime import calendar
 from karmayogi_runtime.testing import free_port
 
 SERVICES = ("enrolment", "attendance", "certification", "notifications")
@@ -179,9 +180,7 @@ class Training:
         })).json()
 
     async def batch(self, course: dict, centre: dict, trainers: list[str] = (), expect=201) -> httpx.Response:
-        from datetime import datetime, timezone
-
-        today = datetime.now(timezone.utc).date().isoformat()
+        today = calendar.today().isoformat()  # the state's day: one dated by UTC's may have started already
         return await self.call("enrolment", "POST", f"{STATE}/batches", expect=expect, json={
             "course_id": course["id"], "centre_id": centre["id"], "start_date": today, "end_date": today,
             "capacity": 40, "mode": "classroom", "sessions_planned": 6, "trainers": list(trainers)})
@@ -199,15 +198,11 @@ class Training:
                                 json={"employee_id": employee_id, "batch_id": batch_id})).json()
 
     async def sessions(self, batch_id: str, roster: int = 1, timeout: float = 60) -> list[dict]:
-        """Six nine-minute sessions over the last hour, once attendance has the batch's roster."""
-        from datetime import datetime, timedelta, timezone
-
+        """Six one-minute sessions earlier today, once attendance has the batch's roster."""
         await self.eventually(lambda: self._roster(batch_id, roster), timeout)
-        now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
-        first = max(now - timedelta(minutes=65), now.replace(hour=0, minute=0))
         return (await self.call("attendance", "POST", f"{STATE}/batches/{batch_id}/sessions", json={"sessions": [
-            {"starts_at": (first + timedelta(minutes=10 * k)).isoformat(), "duration_minutes": 9, "mode": "classroom"}
-            for k in range(6)]})).json()
+            {"starts_at": starts.isoformat(), "duration_minutes": 1, "mode": "classroom"}
+            for starts in calendar.earlier_today(6)]})).json()
 
     async def _roster(self, batch_id: str, size: int) -> bool:
         async with self.system.client("attendance") as client:

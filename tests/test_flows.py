@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from karmayogi_contracts import CourseCompleted, EmployeeEnrolled, SessionAttended, encode_structured, ids, new_event
+from karmayogi_runtime import calendar
 from karmayogi_runtime.ops import read_dead_letters
 
 from system_harness import STATE, TENANT, publish, raw_records
@@ -111,8 +112,8 @@ async def test_a_master_trainer_certified_at_a_hub_is_then_accepted_as_trainer_o
     async def accepted():
         response = await training.call("enrolment", "POST", f"{STATE}/batches", expect=(201, 422), json={
             "course_id": spoke_course["id"], "centre_id": spoke["id"],
-            "start_date": datetime.now(timezone.utc).date().isoformat(),
-            "end_date": datetime.now(timezone.utc).date().isoformat(), "capacity": 40, "mode": "classroom",
+            "start_date": calendar.today().isoformat(), "end_date": calendar.today().isoformat(),
+            "capacity": 40, "mode": "classroom",
             "sessions_planned": 6, "trainers": [trainer]})
         return response.status_code == 201
 
@@ -131,7 +132,7 @@ def _enrolled_example(run: str):
     batch_id = uuid.uuid4()
     data["employee"] |= {"id": employee_id, "email": f"{employee_id.lower()}@hry.example.in"}
     data["batch"]["id"] = str(batch_id)
-    today = datetime.now(timezone.utc).date()
+    today = calendar.today()
     data["batch"] |= {"start_date": today.isoformat(), "end_date": today.isoformat(), "sessions_planned": 6}
     data["completion_rule"] = {"minimum_attendance_percent": 75, "mandatory_session_ids": []}
     data["tenant"] = TENANT
@@ -143,12 +144,11 @@ def _enrolled_example(run: str):
 def _attended(enrolled, n: int):
     data = enrolled.data
     session_id = uuid.uuid5(data.batch.id, f"session-{n}")
-    now = datetime.now(timezone.utc).replace(second=0, microsecond=0)
-    starts = max(now - timedelta(minutes=65), now.replace(hour=0, minute=0)) + timedelta(minutes=10 * n)
+    starts = calendar.earlier_today(6)[n]
     attended = SessionAttended.model_validate({
         "tenant": TENANT, "attendance_id": str(ids.attendance_id(TENANT, data.employee.id, session_id)),
         "employee_id": data.employee.id, "batch_id": str(data.batch.id), "enrolment_id": str(data.enrolment_id),
-        "session": {"id": str(session_id), "starts_at": starts.isoformat(), "duration_minutes": 9, "mode": "classroom"},
-        "minutes_attended": 9, "marked_by": "biometric", "marked_at": (starts + timedelta(minutes=9)).isoformat(),
+        "session": {"id": str(session_id), "starts_at": starts.isoformat(), "duration_minutes": 1, "mode": "classroom"},
+        "minutes_attended": 1, "marked_by": "biometric", "marked_at": (starts + timedelta(minutes=1)).isoformat(),
     })
     return new_event(attended, source="urn:state:IN-HR:biometric", id=attended.attendance_id)

@@ -8,14 +8,14 @@ from __future__ import annotations
 import contextlib
 from dataclasses import replace
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import asyncpg
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
+from karmayogi_runtime import calendar
 from karmayogi_runtime.http import Pool, Problem
 from karmayogi_runtime.logs import correlation_id
 
@@ -24,7 +24,7 @@ from enrolment import repository as sql
 from enrolment.handlers import Clock, Refused
 from enrolment.schemas import (
     BatchIn, BatchOut, BatchPatch, CentreIn, CentreOut, CentrePatch, CourseIn, CourseOut, CoursePatch, EmployeeIn,
-    EmployeeOut, EnrolIn, EnrolmentOut, Page, WithdrawIn, course_out,
+    EmployeeOut, Page, course_out,
 )
 
 router = APIRouter(prefix="/v1")
@@ -35,11 +35,7 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 def clock(request: Request) -> Clock:
     now = datetime.now(timezone.utc)
-    try:
-        zone: Any = ZoneInfo(request.app.state.runtime.definition.settings.timezone)
-    except ZoneInfoNotFoundError:  # a slim image without tz data: India has one offset and no DST
-        zone = timezone(timedelta(hours=5, minutes=30))
-    return Clock(now=now, today=now.astimezone(zone).date())
+    return Clock(now=now, today=calendar.today(request.app.state.runtime.definition.settings.timezone, now))
 
 
 @contextlib.asynccontextmanager
