@@ -16,7 +16,7 @@ def _utc(hour: int, minute: int) -> datetime:
 def test_from_half_past_six_in_the_evening_utc_it_is_tomorrow_in_india():
     assert today(now=_utc(18, 29)) == date(2026, 11, 23)
     assert today(now=_utc(18, 30)) == date(2026, 11, 24)
-    assert today("UTC", now=_utc(18, 30)) == date(2026, 11, 23)
+    assert today(timezone.utc, now=_utc(18, 30)) == date(2026, 11, 23)
 
 
 @pytest.mark.parametrize(("hour", "minute"), [(12, 0), (18, 37), (19, 10), (23, 59), (0, 0)])

@@ -1,6 +1,7 @@
-"""Whose day it is. A batch starts, its enrolment closes and its sessions fall on the state's calendar
-day, not UTC's: from 18:30 UTC it is already tomorrow in India, so UTC's date is a day behind for a
-quarter of every day."""
+"""Whose day it is. A batch starts, its enrolment closes, its sessions fall and a certificate is dated
+on the state's calendar day, not UTC's: from 18:30 UTC it is already tomorrow in India, so UTC's date
+is a day behind for a quarter of every day. Every service reads its state's time zone from the
+`TIMEZONE` setting (`ServiceSettings.zone()`); without one, India's."""
 
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -16,16 +17,23 @@ def zone(name: str = STATE_TIMEZONE) -> tzinfo:
         return _INDIA
 
 
-def today(zone_name: str = STATE_TIMEZONE, now: datetime | None = None) -> date:
-    """The calendar day in `zone_name` at `now` (a timezone-aware instant; by default this one)."""
-    return (now or datetime.now(timezone.utc)).astimezone(zone(zone_name)).date()
+def day_of(moment: datetime, state: tzinfo | None = None) -> date:
+    """The calendar day in the state (India by default) at `moment`, a timezone-aware instant: the
+    date to show people, and the one their rules go by."""
+    return moment.astimezone(state or zone()).date()
 
 
-def earlier_today(count: int, zone_name: str = STATE_TIMEZONE, now: datetime | None = None) -> list[datetime]:
+def today(state: tzinfo | None = None, now: datetime | None = None) -> date:
+    """The state's calendar day at `now` (by default this instant)."""
+    return day_of(now or datetime.now(timezone.utc), state)
+
+
+def earlier_today(count: int, state: tzinfo | None = None, now: datetime | None = None) -> list[datetime]:
     """`count` whole minutes, in order, in the hour before `now` (to the minute) and on the state's day
     (in its first hour, fewer minutes apart): sessions that start then have started, on today's batches."""
+    state = state or zone()
     now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(second=0, microsecond=0)
-    midnight = datetime.combine(today(zone_name, now), datetime.min.time(), zone(zone_name)).astimezone(timezone.utc)
+    midnight = datetime.combine(today(state, now), datetime.min.time(), state).astimezone(timezone.utc)
     first = max(now - timedelta(minutes=60), midnight)
     minutes = (now - first) // timedelta(minutes=1)
     if minutes < count:

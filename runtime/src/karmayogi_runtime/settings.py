@@ -14,11 +14,14 @@ Secured connections are configured here and nowhere else:
   (`sslmode` disable | prefer | require | verify-ca | verify-full; without it asyncpg uses `prefer`).
 """
 
+from datetime import tzinfo
 from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource
+
+from karmayogi_runtime import calendar
 
 
 class CannotStart(Exception):
@@ -59,6 +62,8 @@ class ServiceSettings(KafkaSettings):
     local_data_dir: str = Field(".local", description="Where local artefacts (PDF cache, mail) are written.")
     consumer_batch_size: int = Field(500, ge=1, le=10_000, description="Most events handled in one transaction.")
     database_pool_size: int = Field(10, ge=2, le=100)
+    timezone: str = Field(calendar.STATE_TIMEZONE, description="The state's time zone: whose calendar day decides when "
+                          "a batch has started and whether a session is within it, and dates certificates and messages.")
 
     @classmethod
     def settings_customise_sources(
@@ -71,3 +76,7 @@ class ServiceSettings(KafkaSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         unprefixed = EnvSettingsSource(settings_cls, env_prefix="")
         return init_settings, env_settings, unprefixed, file_secret_settings
+
+    def zone(self) -> tzinfo:
+        """The state's time zone (see `karmayogi_runtime.calendar`)."""
+        return calendar.zone(self.timezone)

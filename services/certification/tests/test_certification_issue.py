@@ -3,11 +3,13 @@
 import asyncio
 import subprocess
 import time
+from datetime import datetime
 
 import httpx
 import jwt
 import pytest
 from karmayogi_contracts import decode, ids
+from karmayogi_runtime import calendar
 from karmayogi_runtime.ops import read_records
 from karmayogi_runtime.testing import service_client
 
@@ -163,6 +165,8 @@ async def test_the_pdf_shows_the_name_in_devanagari_and_its_qr_code_opens_the_ve
     text = subprocess.run([pdftotext, str(tmp_path / "c.pdf"), "-"], capture_output=True, text=True, check=True).stdout
     # Extraction puts spaces between shaped clusters; the letters and their order must all be there.
     assert "क्षितिजद्विवेदी" in text.replace(" ", "") and "Ethics in Governance" in text
+    issued_on = calendar.day_of(datetime.fromisoformat(certificate["issued_at"]))  # the state's day, not UTC's
+    assert f"on {issued_on:%d %B %Y}" in text
     fonts = subprocess.run([tool("pdffonts"), str(tmp_path / "c.pdf")], capture_output=True, text=True, check=True).stdout
     assert "NotoSansDevanagari" in fonts and "emb" in fonts
 

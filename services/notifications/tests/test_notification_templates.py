@@ -104,3 +104,16 @@ def test_no_address_or_opt_out_plans_a_recorded_delivery_not_a_send():
     assert by_channel["sms"].status == "opted_out"
     again = {d.channel: d.id for d in plan(event.id, event.type, who, messages, opted_out=set())}
     assert again == {c: d.id for c, d in by_channel.items()}  # the delivery id depends only on event, channel, employee
+
+
+def test_a_certificate_issued_late_in_the_evening_utc_is_dated_by_the_state_s_calendar():
+    event = next(vector(p) for p in VECTORS if p.parent.parent.name == "certificate.issued")
+    data = event.data.model_copy(update={"issued_at": datetime(2026, 11, 23, 19, 5, tzinfo=timezone.utc)})
+    who = contact(event, "en", True)
+
+    mail, _ = render("certificate_issued", "en", context_for(event.type, data, who, EXTRA["certificate_issued"]))
+    in_utc, _ = render("certificate_issued", "en",
+                       context_for(event.type, data, who, EXTRA["certificate_issued"], state=timezone.utc))
+
+    assert "issued on 24-11-2026" in mail.text  # 00:35 in India
+    assert "issued on 23-11-2026" in in_utc.text

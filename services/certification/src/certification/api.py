@@ -10,6 +10,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import HTMLResponse, Response
+from karmayogi_runtime import calendar
 from karmayogi_runtime.http import Pool, Problem
 from pydantic import BaseModel, Field
 
@@ -61,7 +62,8 @@ class Certification:
                     "message": "The signature is valid but this issuer has no record of the certificate."}
         if row["revoked_at"]:
             return {"valid": False, "status": "revoked", "certificate_id": certificate_id,
-                    "message": f"The certificate was revoked on {row['revoked_at']:%d-%m-%Y}: {row['revocation_reason']}"}
+                    "message": f"The certificate was revoked on {calendar.day_of(row['revoked_at'], self.settings.zone()):%d-%m-%Y}: "
+                               f"{row['revocation_reason']}"}
         return {"valid": True, "status": "valid", "certificate_id": certificate_id, "message": "The certificate is valid."}
 
     async def pdf(self, row) -> bytes:
@@ -70,7 +72,8 @@ class Certification:
         if content is None:
             content = await asyncio.to_thread(
                 pdf.render, name=row["employee_name"], course=row["course_title"],
-                competencies=list(row["competencies"]), centre=row["centre"], issued_at=row["issued_at"],
+                competencies=list(row["competencies"]), centre=row["centre"],
+                issued_on=calendar.day_of(row["issued_at"], self.settings.zone()),
                 issuer=self.settings.issuer_name, signatory=self.settings.signatory,
                 verify_url=self.issuer.verify_url(row["certificate_id"]), certificate_id=certificate_id)
             await asyncio.to_thread(self.pdfs.put, certificate_id, content)
@@ -85,7 +88,8 @@ def routes(service: Certification) -> APIRouter:
     async def verify_page(certificate_id: str, pool: Pool, lang: str | None = None,
                           accept_language: Annotated[str | None, Header()] = None) -> HTMLResponse:
         row = await service.find(pool, UUID(certificate_id)) if _is_uuid(certificate_id) else None
-        html = page.render(row, lang=page.language(lang, accept_language), issuer=service.settings.issuer_name)
+        html = page.render(row, lang=page.language(lang, accept_language), issuer=service.settings.issuer_name,
+                           state=service.settings.zone())
         return HTMLResponse(html, status_code=200 if row else 404)
 
     @router.get("/v1/certificates/{certificate_id}", tags=["public"], summary="A certificate's status, as JSON")

@@ -1,8 +1,10 @@
 """The public verification page, in English and Hindi: VALID, REVOKED or NOT FOUND."""
 
+from datetime import tzinfo
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from karmayogi_runtime import calendar
 
 TEXT = {
     "en": {"title": "Certificate verification", "heading": "Karmayogi training certificate",
@@ -28,5 +30,10 @@ def language(requested: str | None, accept_language: str | None) -> str:
     return "hi" if preferred.startswith("hi") else "en"
 
 
-def render(certificate, *, lang: str, issuer: str) -> str:
-    return _environment.get_template("verify.html").render(certificate=certificate, lang=lang, t=TEXT[lang], issuer=issuer)
+def render(certificate, *, lang: str, issuer: str, state: tzinfo) -> str:
+    """The page of `certificate` (None: not found), its dates as they were in the state (`state`, its zone)."""
+    dates = {} if certificate is None else {
+        "issued_on": calendar.day_of(certificate["issued_at"], state),
+        "revoked_on": certificate["revoked_at"] and calendar.day_of(certificate["revoked_at"], state)}
+    return _environment.get_template("verify.html").render(certificate=certificate, lang=lang, t=TEXT[lang],
+                                                           issuer=issuer, **dates)

@@ -3,7 +3,7 @@ fpdf2, embedded Noto fonts), and a QR code that opens the verification page. Ren
 at issue time."""
 
 import io
-from datetime import datetime
+from datetime import date
 from pathlib import Path
 
 import qrcode
@@ -17,7 +17,7 @@ _FAMILIES = {  # family: (regular, bold)
 }
 
 
-def render(*, name: str, course: str, competencies: list[str], centre: str | None, issued_at: datetime,
+def render(*, name: str, course: str, competencies: list[str], centre: str | None, issued_on: date,
            issuer: str, signatory: str, verify_url: str, certificate_id: str) -> bytes:
     pdf = FPDF(orientation="landscape", format="A4")
     pdf.set_margins(20, 18, 20)
@@ -43,7 +43,7 @@ def render(*, name: str, course: str, competencies: list[str], centre: str | Non
     if competencies:
         _line(pdf, "Competencies: " + ", ".join(competencies), "NotoSans", "", 11, 112)
     where = f"at {centre}, " if centre else ""
-    _line(pdf, f"{where}on {issued_at:%d %B %Y}", "NotoSans", "", 12, 122)
+    _line(pdf, f"{where}on {issued_on:%d %B %Y}", "NotoSans", "", 12, 122)
 
     pdf.set_font("NotoSans", "", 11)
     pdf.line(30, 172, 110, 172)

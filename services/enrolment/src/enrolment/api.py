@@ -35,7 +35,7 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 def clock(request: Request) -> Clock:
     now = datetime.now(timezone.utc)
-    return Clock(now=now, today=calendar.today(request.app.state.runtime.definition.settings.timezone, now))
+    return Clock(now=now, today=calendar.today(request.app.state.runtime.definition.settings.zone(), now))
 
 
 @contextlib.asynccontextmanager

@@ -8,6 +8,7 @@ the events before it recorded (domain.plan), save it all; the sender loop sends.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import tzinfo
 
 from karmayogi_contracts import CertificateIssued, CertificateRevoked, CloudEvent, EmployeeEnrolled
 from karmayogi_runtime.consumer import DependencyMissing, EventContext
@@ -22,8 +23,9 @@ def contact_fact(tenant: str, employee_id: str) -> str:
 
 
 class Notifier:
-    def __init__(self, certificate_download_suffix: str = "/pdf") -> None:
+    def __init__(self, certificate_download_suffix: str = "/pdf", state: tzinfo | None = None) -> None:
         self.download_suffix = certificate_download_suffix
+        self.state = state  # the state's time zone, which dates the messages (India's when None)
 
     async def handle(self, context: EventContext, event: CloudEvent) -> None:
         """One entry point for every topic the service reads."""
@@ -67,5 +69,5 @@ class Notifier:
                 waiting_for=contact_fact(*employee),
                 reason="no contact for this employee yet; waiting for their employee.enrolled",
             )
-        messages = render(KINDS[event.type], contact.language, context_for(event.type, data, contact, extra))
+        messages = render(KINDS[event.type], contact.language, context_for(event.type, data, contact, extra, self.state))
         return plan(event.id, event.type, contact, messages, known.opted_out.get(employee, set()))

@@ -20,7 +20,7 @@ def definition(settings: NotificationsSettings | None = None) -> ServiceDefiniti
         name="notifications",
         settings=settings,
         migrations_dir=MIGRATIONS_DIR,
-        subscriptions=subscriptions(Notifier(settings.certificate_download_suffix)),
+        subscriptions=subscriptions(Notifier(settings.certificate_download_suffix, settings.zone())),
         routers=(router,),
         description="Tells employees, by e-mail and SMS in their language, of their enrolment, completion "
         "and certificate; records every delivery and its outcome.",

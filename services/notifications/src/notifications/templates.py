@@ -8,12 +8,13 @@ whenever the facts allow (a Hindi SMS that must carry a 75-character link cannot
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, tzinfo
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from karmayogi_runtime import calendar
 
 from .domain import Contact, Message, sms_segments, template_language
 
@@ -26,7 +27,7 @@ KINDS = {
 }
 
 
-def _day(value: date | datetime | None) -> str:
+def _day(value: date | None) -> str:
     """Dates as Indian readers write them: 03-03-2025."""
     return "" if value is None else value.strftime("%d-%m-%Y")
 
@@ -70,8 +71,10 @@ def render(kind: str, language_tag: str, context: dict[str, Any]) -> list[Messag
     return [email, Message("sms", language, text=" ".join(sms.split()))]
 
 
-def context_for(event_type: str, data: Any, contact: Contact, extra: dict[str, Any]) -> dict[str, Any]:
-    """What the templates of `event_type` may use: the event's facts plus the contact and `extra`."""
+def context_for(event_type: str, data: Any, contact: Contact, extra: dict[str, Any],
+                state: tzinfo | None = None) -> dict[str, Any]:
+    """What the templates of `event_type` may use: the event's facts plus the contact and `extra`. An
+    instant becomes the day it was in the state (`state`, its time zone; India's when None)."""
     base = {"name": contact.name, "has_email": bool(contact.email), "has_mobile": bool(contact.mobile),
             "tenant": data.tenant, "brief": False, **extra}
     kind = KINDS[event_type]
@@ -85,13 +88,13 @@ def context_for(event_type: str, data: Any, contact: Contact, extra: dict[str, A
         basis = data.basis
         return {**base, "course_title": data.course.title,
                 "centre_name": data.batch.centre.name if data.batch else None,
-                "completed_at": data.completed_at,
+                "completed_at": calendar.day_of(data.completed_at, state),
                 "attendance_percent": getattr(basis, "attendance_percent", None),
                 "external_source": getattr(basis, "source", None),
                 "trains_trainers": data.course.trains_trainers}
     if kind == "certificate_issued":
         return {**base, "course_title": data.course_title, "verify_url": data.verify_url,
-                "issued_at": data.issued_at, "trains_trainers": data.trains_trainers,
+                "issued_at": calendar.day_of(data.issued_at, state), "trains_trainers": data.trains_trainers,
                 "course_family": data.course_family}
-    return {"course_title": None, "verify_url": None, **base, "revoked_at": data.revoked_at, "reason": data.reason,
+    return {"course_title": None, "verify_url": None, **base, "revoked_at": calendar.day_of(data.revoked_at, state), "reason": data.reason,
             "certificate_id": str(data.certificate_id)}
