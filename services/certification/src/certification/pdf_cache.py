@@ -42,7 +42,7 @@ class PdfCache:
         with tempfile.NamedTemporaryFile(dir=self._folder, suffix=".part", delete=False) as part:
             part.write(content)
         os.replace(part.name, self._path(certificate_id))
-        with self._lock:
+        with self._lock:  # a PDF stored again is counted twice until an eviction counts the folder afresh
             self._size = (self._count() if self._size is None else self._size) + len(content)
             if self._size > self._max_bytes:
                 self._size = self._evict(int(self._max_bytes * _AFTER_EVICTION))
