@@ -24,10 +24,11 @@ def test_times_earlier_today_have_passed_and_fall_on_the_state_s_day(hour, minut
     now = _utc(hour, minute)
     starts = earlier_today(6, now=now)
     assert len(set(starts)) == 6 and starts == sorted(starts)
-    assert all(now - timedelta(minutes=61) <= s <= now - timedelta(minutes=1) for s in starts)  # to the minute
+    assert all(now - timedelta(hours=1) <= s <= now for s in starts)
     assert {today(now=s) for s in starts} == {today(now=now)}
 
 
-def test_too_early_in_the_day_for_the_times_asked_is_said():
-    with pytest.raises(ValueError, match="only 4 whole minutes of the state's day have passed; 6 are needed"):
-        earlier_today(6, now=_utc(18, 34))
+def test_in_the_first_seconds_of_the_state_s_day_the_times_are_a_second_apart_from_midnight():
+    midnight = datetime(2026, 11, 23, 18, 30, tzinfo=timezone.utc)
+    starts = earlier_today(6, now=midnight + timedelta(seconds=2))
+    assert starts == [midnight + timedelta(seconds=k) for k in range(6)]

@@ -29,14 +29,12 @@ def today(state: tzinfo | None = None, now: datetime | None = None) -> date:
 
 
 def earlier_today(count: int, state: tzinfo | None = None, now: datetime | None = None) -> list[datetime]:
-    """`count` whole minutes, in order, in the hour before `now` (to the minute) and on the state's day
-    (in its first hour, fewer minutes apart): sessions that start then have started, on today's batches."""
+    """`count` instants in order, in the hour before `now` and on the state's day: sessions that start
+    then have started, on today's batches. Ten minutes apart; closer in the day's first hour, and in its
+    first `count` seconds a second apart from midnight, the last few seconds ahead of `now`."""
     state = state or zone()
-    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(second=0, microsecond=0)
+    now = (now or datetime.now(timezone.utc)).astimezone(timezone.utc).replace(microsecond=0)
     midnight = datetime.combine(today(state, now), datetime.min.time(), state).astimezone(timezone.utc)
-    first = max(now - timedelta(minutes=60), midnight)
-    minutes = (now - first) // timedelta(minutes=1)
-    if minutes < count:
-        raise ValueError(f"only {minutes} whole minutes of the state's day have passed; {count} are needed")
-    step = min(10, minutes // count)
-    return [first + timedelta(minutes=step * k) for k in range(count)]
+    first = max(now - timedelta(hours=1), midnight)
+    step = max(1, min(600, int((now - first).total_seconds()) // count))
+    return [first + timedelta(seconds=step * k) for k in range(count)]
