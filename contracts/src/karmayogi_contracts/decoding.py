@@ -30,6 +30,9 @@ _VALUE = "\x00value"
 # Each CloudEvent field and the attribute header that carries it in binary mode.
 _FIELDS = {"id": "id", "source": "source", "type": "type", "time": "time", "subject": "subject", "tenant": "tenant",
            "correlation_id": "correlationid", "causation_id": "causationid", "traceparent": "traceparent"}
+_COMPILED_ATTRIBUTES = with_compiled_datetimes(Attributes.__pydantic_core_schema__)["schema"]["fields"]
+_FROM_HEADERS = [core_schema.dataclass_field(name, _COMPILED_ATTRIBUTES[attribute]["schema"],
+                                             validation_alias=header_name(attribute)) for name, attribute in _FIELDS.items()]
 
 
 def _short_way(model: type[BaseModel]) -> SchemaValidator:
@@ -38,11 +41,8 @@ def _short_way(model: type[BaseModel]) -> SchemaValidator:
     the payload parsed and validated by `model`'s, with date-times in UTC read without calls into Python.
     It accepts what the rules accept, or less, into equal values; only its success counts (a failure
     takes the exact path). Left to `_valid_binary`: specversion, the tenants' equality, the defaults."""
-    attributes = with_compiled_datetimes(Attributes.__pydantic_core_schema__)["schema"]["fields"]
-    fields = [core_schema.dataclass_field(name, attributes[attribute]["schema"], validation_alias=header_name(attribute))
-              for name, attribute in _FIELDS.items()]
     payload = core_schema.json_schema(with_compiled_datetimes(model.__pydantic_core_schema__))
-    fields.append(core_schema.dataclass_field("data", payload, validation_alias=_VALUE))
+    fields = [*_FROM_HEADERS, core_schema.dataclass_field("data", payload, validation_alias=_VALUE)]
     arguments = core_schema.dataclass_args_schema(CloudEvent.__name__, fields)
     return SchemaValidator(core_schema.dataclass_schema(CloudEvent, arguments, [f["name"] for f in fields]))
 
@@ -121,15 +121,7 @@ def _valid_binary(value: bytes | None, headers: Sequence[tuple[str, bytes]], max
         event = short_way.validate_python(fields)
     except ValidationError:
         return None
-    if event.tenant != event.data.tenant:
-        return None
-    # Only the absent optional attributes are None: one given is at least one character long.
-    attributes = event.__dict__
-    if attributes["subject"] is None:
-        attributes["subject"] = event.data.subject
-    if attributes["correlation_id"] is None:
-        attributes["correlation_id"] = str(event.id)
-    return event
+    return _with_defaults(event) if event.tenant == event.data.tenant else None
 
 
 def _headers(headers: Sequence[tuple[str, bytes]]) -> dict[str, str]:
@@ -197,12 +189,22 @@ def _event(attributes: dict[str, Any], data: Any, prefix: str, reason: str, cont
 
 def _envelope(valid: dict[str, Any], payload: Any) -> CloudEvent[Any]:
     """The event of validated attributes (by their CloudEvents names) and payload."""
-    return CloudEvent.validated(
-        id=valid["id"], source=valid["source"], type=valid["type"], time=valid["time"],
-        subject=valid["subject"] or payload.subject, tenant=valid["tenant"],
-        correlation_id=valid["correlationid"] or str(valid["id"]), causation_id=valid["causationid"],
+    return _with_defaults(CloudEvent.validated(
+        id=valid["id"], source=valid["source"], type=valid["type"], time=valid["time"], subject=valid["subject"],
+        tenant=valid["tenant"], correlation_id=valid["correlationid"], causation_id=valid["causationid"],
         traceparent=valid["traceparent"], data=payload,
-    )
+    ))
+
+
+def _with_defaults(event: CloudEvent[Any]) -> CloudEvent[Any]:
+    """`event` with the attributes a publisher may leave out filled in: the subject its data names, and
+    its own id as the correlation id. Only an absent one is None: one given is at least a character long."""
+    attributes = event.__dict__
+    if attributes["subject"] is None:
+        attributes["subject"] = event.data.subject
+    if attributes["correlation_id"] is None:
+        attributes["correlation_id"] = str(event.id)
+    return event
 
 
 def _json(value: bytes, what: str, context: dict[str, str]) -> Any:

@@ -84,8 +84,8 @@ BY_EMPLOYEE = f"""
 BY_EVENT = f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE event_id = $1 ORDER BY recipient, channel"
 
 
-def _contact(row: asyncpg.Record | None) -> Contact | None:
-    return None if row is None else Contact(
+def _contact(row: asyncpg.Record) -> Contact:
+    return Contact(
         row["tenant"], row["employee_id"], row["name"], row["email"], row["mobile"], row["language"],
         row["enrolled_at"],
     )
