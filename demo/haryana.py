@@ -153,7 +153,8 @@ class Demo:
             if done(figures, settled):
                 return
             if time.monotonic() > deadline:
-                raise SystemExit(f"the demo waited {timeout:.0f}s in phase '{phase}'; see .local/logs/")
+                so_far = ", ".join(f"{name} {value:,}" for name, value in figures.items())
+                raise SystemExit(f"the demo waited {timeout:.0f}s in phase '{phase}' ({so_far}); see .local/logs/")
             await asyncio.sleep(1)
 
 
@@ -164,7 +165,8 @@ def _marks(sessions: list[dict], people: list[scenario.Employee], skip: dict[str
 
 async def play(demo: Demo) -> None:
     await demo.measure()  # the baseline: what earlier runs left
-    with Live(demo.table("starting"), console=console, refresh_per_second=4) as live:
+    # Transient: once the cycle is done, the summary below takes the progress table's place.
+    with Live(demo.table("starting"), console=console, refresh_per_second=4, transient=True) as live:
         hubs, spokes = await demo.network()
         master_course = await demo.course("Ethics in Governance: Master Trainer Programme", trains_trainers=True)
         spoke_course = await demo.course("Ethics in Governance", trains_trainers=False)
@@ -199,13 +201,12 @@ async def play(demo: Demo) -> None:
         expected = len(masters) + len(cohort) - len(cohort[::20])
         await demo.until(live, "certifying and notifying",
                          lambda f, settled: settled and f["completed"] >= expected and f["certificates"] >= expected)
-        live.update(demo.table("done"))
 
 
 async def summary(demo: Demo, bootstrap: str) -> None:
     letters = await read_dead_letters(bootstrap, [dead_letter_topic(t) for t in TOPICS])
     figures = {**demo.figures, "dead-lettered": len(letters)}
-    table = Table(title="What happened")
+    table = Table(title=f"What happened, in {time.monotonic() - demo.started:.0f}s")
     table.add_column("figure")
     table.add_column("count", justify="right")
     for name, value in figures.items():
