@@ -109,6 +109,44 @@ class Demo:
             raise SystemExit(f"attendance import failed ({response.status_code}): {response.text[:500]}")
         return response.json()
 
+    # -- a training cycle: the hubs train the trainers, who then run the spokes' batches ---------
+
+    async def train_the_trainers(self, live: Live | None) -> tuple[list[dict], dict, list[scenario.Employee]]:
+        """Twelve master trainers trained and certified at the three hubs; returns the spokes, the course
+        the spokes teach, and the master trainers."""
+        hubs, spokes = await self.network()
+        master_course = await self.course("Ethics in Governance: Master Trainer Programme", trains_trainers=True)
+        spoke_course = await self.course("Ethics in Governance", trains_trainers=False)
+        masters = scenario.employees(12, prefix=f"MT{self.run}")
+        hub_batches = [await self.batch(master_course, hub, [], 10) for hub in hubs]
+        await self.enrol(masters, {m.id: hub_batches[i % 3]["id"] for i, m in enumerate(masters)})
+        await self.until(live, "master trainers enrolled", lambda f, settled: f["enrolled"] >= len(masters))
+        await self.attend(await self.marks([(batch, masters[i::3]) for i, batch in enumerate(hub_batches)], {}))
+        await self.until(live, "master trainers certified", lambda f, settled: f["certificates"] >= len(masters))
+        return spokes, spoke_course, masters
+
+    async def spoke_batches(self, course: dict, spokes: list[dict], masters: list[scenario.Employee],
+                            cohort: list[scenario.Employee], per_batch: int = 40) -> list[tuple[dict, list]]:
+        """The cohort in batches of `per_batch` across the spokes, each run by two master trainers of its hub."""
+        batches = []
+        for n in range(0, len(cohort), per_batch):
+            spoke = spokes[(n // per_batch) % len(spokes)]
+            trainers = [m.id for j, m in enumerate(masters) if j % 3 == spokes.index(spoke) % 3][:2]
+            while (batch := await self.batch(course, spoke, trainers, per_batch)).get("status") == 422:
+                await asyncio.sleep(0.5)  # enrolment has not seen the trainers' certificates yet
+            batches.append((batch, cohort[n:n + per_batch]))
+        return batches
+
+    async def marks(self, batches: list[tuple[dict, list]], skip: dict[str, int]) -> list[dict]:
+        """Each batch's six sessions scheduled, and a mark for each person at each, but the first
+        `skip[person]` sessions of a person who missed some."""
+        marks = []
+        for batch, people in batches:
+            sessions = await self.schedule(batch["id"], len(people))
+            marks += [{"employee_id": person.id, "session_id": session["id"]}
+                      for person in people for index, session in enumerate(sessions) if index >= skip.get(person.id, 0)]
+        return marks
+
     # -- watching it happen ---------------------------------------------------------------------
 
     def _mail_ids(self) -> set[str]:  # one per Message-ID: a re-sent copy has the same file suffix
@@ -142,12 +180,14 @@ class Demo:
         table.add_row(*(f"{value:,}" for value in self.figures.values()))
         return table
 
-    async def until(self, live: Live, phase: str, done, timeout: float = 600) -> None:
+    async def until(self, live: Live | None, phase: str, done, timeout: float = 600) -> None:
+        """Wait until `done(figures, settled)`: settled once the figures have not moved for five seconds."""
         deadline = time.monotonic() + timeout
         recent: list[dict[str, int]] = []
         while True:
             figures = await self.measure()
-            live.update(self.table(phase))
+            if live is not None:
+                live.update(self.table(phase))
             recent = (recent + [dict(figures)])[-5:]
             settled = len(recent) == 5 and all(r == recent[0] for r in recent)
             if done(figures, settled):
@@ -158,46 +198,18 @@ class Demo:
             await asyncio.sleep(1)
 
 
-def _marks(sessions: list[dict], people: list[scenario.Employee], skip: dict[str, int]) -> list[dict]:
-    return [{"employee_id": person.id, "session_id": session["id"]}
-            for person in people for index, session in enumerate(sessions) if index >= skip.get(person.id, 0)]
-
-
 async def play(demo: Demo) -> None:
     await demo.measure()  # the baseline: what earlier runs left
     # Transient: once the cycle is done, the summary below takes the progress table's place.
     with Live(demo.table("starting"), console=console, refresh_per_second=4, transient=True) as live:
-        hubs, spokes = await demo.network()
-        master_course = await demo.course("Ethics in Governance: Master Trainer Programme", trains_trainers=True)
-        spoke_course = await demo.course("Ethics in Governance", trains_trainers=False)
-        masters = scenario.employees(12, prefix=f"MT{demo.run}")
-        hub_batches = [await demo.batch(master_course, hub, [], 10) for hub in hubs]
-        await demo.enrol(masters, {m.id: hub_batches[i % 3]["id"] for i, m in enumerate(masters)})
-        await demo.until(live, "master trainers enrolled", lambda f, settled: f["enrolled"] >= len(masters))
-        for i, batch in enumerate(hub_batches):
-            group = [m for j, m in enumerate(masters) if j % 3 == i]
-            sessions = await demo.schedule(batch["id"], len(group))
-            await demo.attend(_marks(sessions, group, {}))
-        await demo.until(live, "master trainers certified", lambda f, settled: f["certificates"] >= len(masters))
-
+        spokes, spoke_course, masters = await demo.train_the_trainers(live)
         cohort = scenario.employees(demo.count, prefix=f"HR{demo.run}")
-        per_batch = 40
-        batches = []
-        for n in range(0, len(cohort), per_batch):
-            spoke = spokes[(n // per_batch) % len(spokes)]
-            trainers = [m.id for j, m in enumerate(masters) if j % 3 == spokes.index(spoke) % 3][:2]
-            while (batch := await demo.batch(spoke_course, spoke, trainers, per_batch)).get("status") == 422:
-                await asyncio.sleep(0.5)  # enrolment has not seen the trainers' certificates yet
-            batches.append((batch, cohort[n:n + per_batch]))
-        batch_of = {person.id: batch["id"] for batch, people in batches for person in people}
-        job = await demo.enrol(cohort, batch_of)
+        batches = await demo.spoke_batches(spoke_course, spokes, masters, cohort)
+        job = await demo.enrol(cohort, {person.id: batch["id"] for batch, people in batches for person in people})
         await demo.until(live, "enrolling", lambda f, settled: f["enrolled"] >= len(masters) + job["accepted"])
         # One in twenty misses two sessions (67%, below the 75% rule); one in twenty misses one (83%, completes).
         skip = {p.id: 2 for p in cohort[::20]} | {p.id: 1 for p in cohort[10::20]}
-        marks = []
-        for batch, people in batches:
-            marks += _marks(await demo.schedule(batch["id"], len(people)), people, skip)
-        await demo.attend(marks)
+        await demo.attend(await demo.marks(batches, skip))
         expected = len(masters) + len(cohort) - len(cohort[::20])
         await demo.until(live, "certifying and notifying",
                          lambda f, settled: settled and f["completed"] >= expected and f["certificates"] >= expected)
