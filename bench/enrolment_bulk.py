@@ -33,6 +33,8 @@ from aiokafka import AIOKafkaConsumer
 from karmayogi_runtime import topics
 from karmayogi_contracts import TOPICS, dead_letter_topic
 
+from processes import cpu_seconds, peak_rss_mib
+
 TENANT = "IN-HR"
 COLUMNS = ["employee_id", "name", "email", "mobile", "preferred_language", "department", "designation", "district",
            "batch_id"]
@@ -120,21 +122,13 @@ async def count_topic(bootstrap: str, topic: str) -> int:
         await consumer.stop()
 
 
-def cpu_seconds(pid: int | None) -> str:
+def cpu_time(pid: int | None) -> str:
     """User and system CPU time the service has used so far (start-up and batch set-up included)."""
-    if pid is None:
-        return "n/a"
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return f"{(int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK'):.1f} s"
+    return "n/a" if pid is None else f"{cpu_seconds(pid):.1f} s"
 
 
-def peak_rss_mib(pid: int | None) -> str:
-    if pid is None:
-        return "n/a (service not started by the benchmark)"
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return f"{int(line.split()[1]) / 1024:.0f} MiB"
-    return "unknown"
+def peak_memory(pid: int | None) -> str:
+    return "n/a (service not started by the benchmark)" if pid is None else f"{peak_rss_mib(pid):.0f} MiB"
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -184,8 +178,8 @@ async def run(args: argparse.Namespace) -> None:
         print(f"upload and import: {uploaded:.1f} s, {args.rows / uploaded:,.0f} rows/s")
         print(f"last employee.enrolled on Kafka: {drained:.1f} s after the upload began, "
               f"{args.rows / drained:,.0f} rows/s end to end ({on_kafka:,} records on {topic})")
-        print(f"service peak memory (RSS): {peak_rss_mib(child.pid if child else None)}, CPU time: "
-              f"{cpu_seconds(child.pid if child else None)}; load average of the machine: {os.getloadavg()[0]:.1f} "
+        print(f"service peak memory (RSS): {peak_memory(child.pid if child else None)}, CPU time: "
+              f"{cpu_time(child.pid if child else None)}; load average of the machine: {os.getloadavg()[0]:.1f} "
               "(other work on the same cores slows every figure)")
     finally:
         if child is not None:

@@ -16,10 +16,11 @@ time per event (where the Python side of each path spends its time):
 
 import argparse
 import asyncio
+import contextlib
 import os
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 
 import asyncpg
@@ -175,19 +176,45 @@ async def one_round(settings: ServiceSettings, pool: asyncpg.Pool, prefix: str, 
     return timings
 
 
-async def main(count: int, rounds: int) -> None:
-    bootstrap, admin_url = os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["DATABASE_URL"]
+@contextlib.asynccontextmanager
+async def scratch(
+    bootstrap: str, admin_url: str, topic_names: Sequence[str]
+) -> AsyncIterator[tuple[str, str, asyncpg.Pool]]:
+    """Topics of a fresh prefix and a fresh database with the messaging tables and `effects`, removed
+    afterwards; yields the prefix, the database's URL and a pool."""
     prefix, database = f"bench{uuid.uuid4().hex[:6]}.", f"bench_{uuid.uuid4().hex[:8]}"
-    names = [f"{prefix}raw", f"{prefix}session.attended", f"{prefix}relayed.session.attended"]
+    names = [prefix + name for name in topic_names]
     await topics.create(bootstrap, names, 6)
     admin = await asyncpg.connect(admin_url)
     await admin.execute(f'CREATE DATABASE "{database}"')
     url = admin_url.rsplit("/", 1)[0] + f"/{database}"
     pool = await create_pool(url, size=4)
-    for statement in (*MESSAGING_TABLES, TABLE):
-        await pool.execute(statement)
-    settings = ServiceSettings(database_url=url, kafka_bootstrap_servers=bootstrap)
     try:
+        for statement in (*MESSAGING_TABLES, TABLE):
+            await pool.execute(statement)
+        yield prefix, url, pool
+    finally:
+        await pool.close()
+        await admin.execute(f'DROP DATABASE "{database}" WITH (FORCE)')
+        await admin.close()
+        await topics.delete(bootstrap, names)
+
+
+async def raw_floor(bootstrap: str, admin_url: str, count: int) -> Timing:
+    """The raw floor of `count` events, for other benchmarks to print beside theirs: plain aiokafka produce,
+    plain consume, and the batched insert, one after the other, on scratch topics and a scratch database."""
+    async with scratch(bootstrap, admin_url, ["raw"]) as (prefix, _, pool):
+        events = [attendance(n) for n in range(count)]
+        timings = [await produce(bootstrap, f"{prefix}raw", [encode(e) for e in events]),
+                   await consume(bootstrap, f"{prefix}raw", count), await insert(pool, events)]
+    return Timing(sum(t.wall for t in timings), sum(t.cpu for t in timings))
+
+
+async def main(count: int, rounds: int) -> None:
+    bootstrap, admin_url = os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["DATABASE_URL"]
+    names = ["raw", "session.attended", "relayed.session.attended"]
+    async with scratch(bootstrap, admin_url, names) as (prefix, url, pool):
+        settings = ServiceSettings(database_url=url, kafka_bootstrap_servers=bootstrap)
         events = [attendance(n) for n in range(count)]
         records = [encode(e) for e in events]
         # The collector as a service has it once started; the prepared events are frozen with the rest,
@@ -196,11 +223,6 @@ async def main(count: int, rounds: int) -> None:
         settle_garbage_collector()
         await produce(bootstrap, f"{prefix}session.attended", records)  # what each runner's new group reads
         measured = [await one_round(settings, pool, prefix, events, records) for _ in range(rounds)]
-    finally:
-        await pool.close()
-        await admin.execute(f'DROP DATABASE "{database}" WITH (FORCE)')
-        await admin.close()
-        await topics.delete(bootstrap, names)
     report(count, measured)
 
 
