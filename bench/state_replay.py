@@ -152,8 +152,8 @@ async def run(employees: int, timeout: float) -> None:
     try:
         await demo.measure()  # the baseline: what earlier runs left
         spokes, course, masters = await demo.train_the_trainers(None)
-        prefix = f"SR{run_id}"
-        people = scenario.employees(employees, prefix=prefix)
+        people = scenario.employees(employees, prefix=f"SR{run_id}")
+        ids_start = f"SR{run_id}-"  # every id of this cohort, and no other
         batches = await demo.spoke_batches(course, spokes, masters, people)
         with_email = sum(1 for person in people if person.email)
         print(f"{employees:,} employees in {len(batches)} batches at {len(spokes)} spokes; "
@@ -168,7 +168,7 @@ async def run(employees: int, timeout: float) -> None:
         expected = len(masters) + job["accepted"]
         await demo.until(None, "certifying", lambda f, settled: f["certificates"] >= expected, timeout)
         deadline = time.monotonic() + timeout
-        while (sent := await sent_certificate_emails(notifications, f"{prefix}-")) < with_email:
+        while (sent := await sent_certificate_emails(notifications, ids_start)) < with_email:
             if time.monotonic() > deadline:
                 raise SystemExit(f"{sent:,} of {with_email:,} certificate e-mails sent after {timeout:.0f}s")
             await asyncio.sleep(0.5)
@@ -176,10 +176,10 @@ async def run(employees: int, timeout: float) -> None:
         cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
         peak = {name: peak_rss_mib(pid) for name, pid in pids.items()}
 
-        completed_at = completing_attendance(await read_since(bootstrap, start["session.attended"]), f"{prefix}-")
+        completed_at = completing_attendance(await read_since(bootstrap, start["session.attended"]), ids_start)
         issued = first_by_id(await read_since(bootstrap, start["certificate.issued"]))
         issued_at = {event.data.employee_id: timestamp for timestamp, event in issued.values()}
-        delivery_of = await certificate_deliveries(notifications, f"{prefix}-")
+        delivery_of = await certificate_deliveries(notifications, ids_start)
         mailed_at = certificate_mails(data_dir / "mail", since, delivery_of)
     finally:
         await notifications.close()

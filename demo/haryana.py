@@ -181,7 +181,7 @@ class Demo:
         return table
 
     async def until(self, live: Live | None, phase: str, done, timeout: float = 600) -> None:
-        """Wait until `done(figures, settled)`: settled once the figures have not moved for five seconds."""
+        """Wait until `done(figures, settled)`; settled: the last five readings, a second apart, were the same."""
         deadline = time.monotonic() + timeout
         recent: list[dict[str, int]] = []
         while True:
