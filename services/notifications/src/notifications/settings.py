@@ -6,6 +6,10 @@ from pydantic_settings import SettingsConfigDict
 from karmayogi_runtime.settings import ServiceSettings
 
 
+CHANNELS = 2  # e-mail and SMS, each with its own senders
+OTHER_CONNECTIONS = 3  # the consumer's batch, the outbox relay, the HTTP API (readiness probe included)
+
+
 class NotificationsSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="NOTIFICATIONS_")
 
@@ -45,4 +49,18 @@ class NotificationsSettings(ServiceSettings):
             raise ValueError("Set both SMTP_USERNAME and SMTP_PASSWORD, or neither.")
         if not self.sms_gateway_url.startswith(("http://", "https://")):
             raise ValueError("SMS_GATEWAY_URL must be an http(s) URL.")
+        return self
+
+    @model_validator(mode="after")
+    def _connections_left_over(self) -> "NotificationsSettings":
+        # Each sender holds a pooled connection while it works through its batch; were they all taken, the
+        # consumer, the outbox relay and the readiness probe would wait behind the senders.
+        senders = CHANNELS * self.sender_workers
+        if senders + OTHER_CONNECTIONS > self.database_pool_size:
+            raise ValueError(
+                f"SENDER_WORKERS={self.sender_workers} per channel holds {senders} database connections (e-mail "
+                f"and SMS), and the consumer, the outbox relay and the HTTP API need {OTHER_CONNECTIONS} more: set "
+                f"DATABASE_POOL_SIZE to at least {senders + OTHER_CONNECTIONS} (it is {self.database_pool_size}), "
+                "or lower SENDER_WORKERS."
+            )
         return self
