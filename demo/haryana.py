@@ -34,6 +34,7 @@ console = Console()
 ROOT = Path(__file__).resolve().parents[1]
 STATE = f"/v1/states/{TENANT}"
 SESSIONS = 6
+IMPORT_LINES = 50_000  # the most lines one attendance import takes
 
 
 class Demo:
@@ -100,14 +101,15 @@ class Demo:
             return existing.json()
         return await self.post("attendance", f"{STATE}/batches/{batch_id}/sessions", {"sessions": sessions})
 
-    async def attend(self, marks: list[dict]) -> dict:
-        """The biometric system's export: one NDJSON file for every session of every batch."""
-        body = "\n".join(json.dumps(mark) for mark in marks).encode()
-        response = await self.http["attendance"].post(f"{STATE}/attendance-imports?marked_by=biometric", content=body,
-                                                      headers={"content-type": "application/x-ndjson"})
-        if response.status_code != 200:
-            raise SystemExit(f"attendance import failed ({response.status_code}): {response.text[:500]}")
-        return response.json()
+    async def attend(self, marks: list[dict]) -> None:
+        """The biometric system's export: NDJSON files for every session of every batch, as many as the
+        attendance service's limit on lines a file asks for."""
+        for start in range(0, len(marks), IMPORT_LINES):
+            body = "\n".join(json.dumps(mark) for mark in marks[start:start + IMPORT_LINES]).encode()
+            response = await self.http["attendance"].post(f"{STATE}/attendance-imports?marked_by=biometric",
+                                                          content=body, headers={"content-type": "application/x-ndjson"})
+            if response.status_code != 200:
+                raise SystemExit(f"attendance import failed ({response.status_code}): {response.text[:500]}")
 
     # -- a training cycle: the hubs train the trainers, who then run the spokes' batches ---------
 

@@ -5,15 +5,13 @@ that acts as a trainer (HTTP) and reads what the service published."""
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time as clock_time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
-import asyncpg
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from karmayogi_contracts import (
     CloudEvent, EmployeeEnrolled, EnrolmentWithdrawn, SessionAttended, decode, encode, ids, new_event,
 )

@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from attendance import bulk
 from attendance_samples import (
     IST, TENANT, TODAY, BatchPlan, attended, employee_id, enrolled, session_start, withdrawn,
 )
@@ -161,6 +162,17 @@ async def test_a_bulk_file_gets_a_status_for_every_line(attendance):
                                           headers={"content-type": "text/csv"})
     assert headless.status_code == 400
     assert "lacks the column(s) employee_id, session_id" in detail(headless)
+
+    # One line more than an import takes: refused before anything is recorded, even its first line, new.
+    published = await attendance.sql("SELECT count(*) FROM outbox")
+    first = json.dumps({"employee_id": people[0], "session_id": s2})
+    rest = [json.dumps({"employee_id": people[1], "session_id": s1})] * bulk.MAX_FILE_LINES
+    too_many = await attendance.http.post(attendance.path("attendance-imports"),
+                                          content="\n".join([first, *rest]).encode(),
+                                          headers={"content-type": "application/x-ndjson"})
+    assert too_many.status_code == 413
+    assert f"more than {bulk.MAX_FILE_LINES:,} lines" in detail(too_many)
+    assert await attendance.sql("SELECT count(*) FROM outbox") == published
 
 
 async def test_progress_aggregates_match_an_independent_count(attendance):

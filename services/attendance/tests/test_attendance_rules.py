@@ -117,3 +117,19 @@ async def test_a_file_without_the_required_columns_or_not_utf8_is_refused_as_a_w
         await _read("csv", b"employee_id,session_id\n\xff\xfe,x\n")
     with pytest.raises(bulk.MalformedFile, match="Content-Type"):
         bulk.file_format("application/pdf")
+
+
+async def _received(*chunks: bytes) -> bytes:
+    async with bulk.received(_stream(*chunks)) as stream:
+        return b"".join([block async for block in stream])
+
+
+async def test_a_file_is_received_whole_and_refused_once_it_has_more_lines_than_one_import_takes(monkeypatch):
+    monkeypatch.setattr(bulk, "MAX_FILE_LINES", 3)
+    assert await _received(b"a\nb", b"\nc\n") == b"a\nb\nc\n"  # three lines, the last one ended
+    assert await _received(b"a\n\nc") == b"a\n\nc"  # three lines, a blank one counted, the last unended
+    with pytest.raises(bulk.TooManyLines, match="more than 3 lines, the most one import takes; nothing was recorded"):
+        await _received(b"a\nb\nc\nd")
+    with pytest.raises(bulk.TooManyLines):
+        await _received(b"a\nb\nc\n", b"\n")
+

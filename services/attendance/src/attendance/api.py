@@ -154,20 +154,25 @@ async def mark_one(tenant: Tenant, session_id: UUID, employee_id: EmployeeId, po
              summary="Import attendance from a state system (CSV or NDJSON, streamed)",
              description="Columns: employee_id, session_id, minutes_attended (empty: whole session), marked_at "
                          "(RFC 3339; empty: now). Every line gets a status: accepted, duplicate or rejected with "
-                         "the reason. Committed in chunks of 1,000 lines: sending the same file again is safe.")
+                         "the reason. Committed in chunks of 1,000 lines: sending the same file again is safe. "
+                         f"At most {bulk.MAX_FILE_LINES:,} lines a file (413 otherwise, nothing recorded).")
 async def import_attendance(tenant: Tenant, request: Request, pool: Pool,
                             marked_by: Annotated[MarkedBy, Query(description="The system the file comes from.")] = "biometric") -> MarkOut:
     try:
         kind = bulk.file_format(request.headers.get("content-type"))
         outcomes: list[Outcome] = []
         bad: list[BadLine] = []
-        async for chunk in bulk.rows(request.stream(), kind):
-            bad += [row for row in chunk if isinstance(row, BadLine)]
-            marks = [row for row in chunk if isinstance(row, Mark)]
-            async with transaction(pool) as connection:
-                outcomes += await marking.mark(connection, tenant, marks, marked_by, clock(request), correlation_id.get())
+        async with bulk.received(request.stream()) as stream:
+            async for chunk in bulk.rows(stream, kind):
+                bad += [row for row in chunk if isinstance(row, BadLine)]
+                marks = [row for row in chunk if isinstance(row, Mark)]
+                async with transaction(pool) as connection:
+                    outcomes += await marking.mark(connection, tenant, marks, marked_by, clock(request),
+                                                   correlation_id.get())
     except bulk.MalformedFile as malformed:
         raise Problem(415 if "Content-Type" in str(malformed) else 400, str(malformed)) from None
+    except bulk.TooManyLines as too_many:
+        raise Problem(413, str(too_many)) from None
     return report(outcomes, bad)
 
 

@@ -1,16 +1,20 @@
 """Reading an attendance file from a state system (CSV or NDJSON) as a stream of rows, chunk by chunk.
 
 Columns: `employee_id`, `session_id` (required), `minutes_attended` (empty: the whole session),
-`marked_at` (RFC 3339; empty: when the file is received). The file is never held in memory: bytes are
-split into lines as they arrive. A bad line is reported with its number and the import goes on; a file
-whose first line is unreadable is refused as a whole.
+`marked_at` (RFC 3339; empty: when the file is received). The file is received whole before any line is
+recorded, into a temporary file (in memory up to 8 MiB, on disk beyond), so that a file of more than
+MAX_FILE_LINES lines is refused with nothing recorded: the answer gives every line's outcome, and this
+bounds the memory one import takes. It is then split into lines and parsed chunk by chunk. A bad line is
+reported with its number and the import goes on; a file whose first line is unreadable is refused as a whole.
 """
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import re
+import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -22,6 +26,8 @@ from karmayogi_contracts.fields import EMPLOYEE_ID_PATTERN
 Format = Literal["csv", "ndjson"]
 CHUNK_ROWS = 1000
 MAX_LINE_BYTES = 16 * 1024
+MAX_FILE_LINES = 50_000  # about 100 MiB of outcomes in the answer, well inside the service's memory limit
+SPOOL_IN_MEMORY = 8 * 1024 * 1024
 REQUIRED = ("employee_id", "session_id")
 COLUMNS = (*REQUIRED, "minutes_attended", "marked_at")
 CONTENT_TYPES: dict[str, Format] = {
@@ -33,6 +39,10 @@ _EMPLOYEE_ID = re.compile(EMPLOYEE_ID_PATTERN)
 
 class MalformedFile(Exception):
     """The file as a whole cannot be read; nothing was imported."""
+
+
+class TooManyLines(Exception):
+    """The file has more lines than one import takes; nothing was imported."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +67,29 @@ def file_format(content_type: str | None) -> Format:
     if kind not in CONTENT_TYPES:
         raise MalformedFile("Send the file as text/csv or application/x-ndjson (Content-Type header).")
     return CONTENT_TYPES[kind]
+
+
+@contextlib.asynccontextmanager
+async def received(stream: AsyncIterator[bytes]) -> AsyncIterator[AsyncIterator[bytes]]:
+    """The whole of `stream`, received into a temporary file, to be read again; raises `TooManyLines` as
+    soon as it has more than MAX_FILE_LINES lines."""
+    with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
+        newlines, unfinished = 0, False
+        async for chunk in stream:
+            if not chunk:
+                continue
+            newlines, unfinished = newlines + chunk.count(b"\n"), not chunk.endswith(b"\n")
+            if newlines + unfinished > MAX_FILE_LINES:
+                raise TooManyLines(f"The file has more than {MAX_FILE_LINES:,} lines, the most one import takes; "
+                                   f"nothing was recorded. Send it in parts of at most {MAX_FILE_LINES:,} lines.")
+            spool.write(chunk)
+        spool.seek(0)
+        yield _blocks(spool)
+
+
+async def _blocks(spool: Any) -> AsyncIterator[bytes]:
+    while block := spool.read(64 * 1024):
+        yield block
 
 
 async def lines(stream: AsyncIterator[bytes]) -> AsyncIterator[tuple[int, str]]:
