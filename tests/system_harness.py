@@ -3,6 +3,8 @@ over the real Kafka and PostgreSQL, each service with its own fresh database, al
 prefix, so a test sees only its own events."""
 
 import asyncio
+import email
+import email.message
 import os
 import signal
 import subprocess
@@ -11,6 +13,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from email import policy
 from pathlib import Path
 
 import asyncpg
@@ -221,14 +224,11 @@ class Training:
 
         return await self.eventually(found, timeout)
 
-    def mails_to(self, address: str) -> dict[str, "email.message.EmailMessage"]:
+    def mails_to(self, address: str) -> dict[str, email.message.EmailMessage]:
         """The e-mails on disk addressed to `address`, one per Message-ID."""
-        import email
-        from email.policy import default
-
         found = {}
         for path in sorted(self.system.mail_dir.glob("*.eml")):
-            message = email.message_from_bytes(path.read_bytes(), policy=default)
+            message = email.message_from_bytes(path.read_bytes(), policy=policy.default)
             if address in str(message.get("To", "")):
                 found[str(message["Message-ID"])] = message
         return found

@@ -6,7 +6,6 @@ import asyncio
 import csv
 import io
 import random
-import uuid
 from collections import Counter
 
 import asyncpg
@@ -15,7 +14,6 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from karmayogi_contracts import KafkaRecord
-from karmayogi_runtime import topics
 from karmayogi_runtime.ops import read_dead_letters, read_records
 
 from system_harness import SERVICES, STATE, TENANT, publish

@@ -3,7 +3,7 @@
 import uuid
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from karmayogi_runtime import topics
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -1,8 +1,5 @@
 """The runtime's delivery guarantees, against the real Kafka and PostgreSQL, through the ledger service."""
 
-import os
-import uuid
-
 import asyncpg
 import pytest
 from karmayogi_contracts import encode, encode_structured

@@ -8,7 +8,6 @@ sees it: an event is never parked for a fact that arrived a moment earlier in an
 """
 
 from dataclasses import dataclass
-from datetime import datetime
 
 import asyncpg
 
