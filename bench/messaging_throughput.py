@@ -36,6 +36,8 @@ from karmayogi_runtime.schema import MESSAGING_TABLES
 from karmayogi_runtime.service import settle_garbage_collector
 from karmayogi_runtime.settings import ServiceSettings
 
+from processes import machine_load
+
 BATCH = int(os.environ.get("BENCH_BATCH", "500"))
 TABLE = "CREATE TABLE effects (event_id uuid NOT NULL, employee_id text NOT NULL, minutes integer NOT NULL)"
 INSERT = "INSERT INTO effects (event_id, employee_id, minutes) VALUES ($1, $2, $3)"
@@ -249,8 +251,7 @@ def report(count: int, measured: list[dict[str, Timing]]) -> None:
         timing = floor if path == "floor" else best[path]
         ratio = "" if versus is None else f"{versus.wall / timing.wall:>9.0%}"
         print(f"{name:<46}{count / timing.wall:>10,.0f}{ratio:>10}{timing.cpu * 1e6 / count:>14.1f}   {spread[path]}")
-    # A load well above the core count means the run competed with other work.
-    print(f"\nmachine load (1-minute average) at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    print(f"\n{machine_load()}")
 
 
 if __name__ == "__main__":

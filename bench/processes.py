@@ -1,4 +1,5 @@
-"""What a process has used so far, read from /proc (Linux): the benchmarks report it for the services they measure."""
+"""What a process has used so far, read from /proc (Linux), and how busy the machine was: the benchmarks
+report both beside their figures."""
 
 import os
 from pathlib import Path
@@ -16,3 +17,9 @@ def peak_rss_mib(pid: int) -> float:
         if line.startswith("VmHWM:"):
             return int(line.split()[1]) / 1024
     raise ValueError(f"/proc/{pid}/status has no VmHWM line")
+
+
+def machine_load() -> str:
+    """The machine's 1-minute load average, as a line to print: well above the core count, the run competed
+    with other work and every figure beside it is slower than it would be."""
+    return f"machine load (1-minute average) at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores"

@@ -44,7 +44,7 @@ sys.path.insert(0, str(ROOT / "demo"))
 import scenario  # noqa: E402
 from haryana import Demo  # noqa: E402
 from messaging_throughput import raw_floor  # noqa: E402
-from processes import cpu_seconds, peak_rss_mib  # noqa: E402
+from processes import cpu_seconds, machine_load, peak_rss_mib  # noqa: E402
 
 SERVICES = {"enrolment": 8101, "attendance": 8102, "certification": 8103, "notifications": 8104}
 COMPLETING_SESSION = 5  # of six, under the course's 75% rule
@@ -199,7 +199,7 @@ async def run(employees: int, timeout: float) -> None:
     print(f"\n{'service':<16}{'CPU in the run':>16}{'peak memory':>14}")
     for name in SERVICES:
         print(f"{name:<16}{cpu[name]:>14.1f} s{peak[name]:>10.0f} MiB")
-    print(f"\nmachine load (1-minute average) at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores")
+    print(f"\n{machine_load()}")
 
 
 if __name__ == "__main__":
