@@ -128,8 +128,11 @@ async def test_a_file_is_received_whole_and_refused_once_it_has_more_lines_than_
     monkeypatch.setattr(bulk, "MAX_FILE_LINES", 3)
     assert await _received(b"a\nb", b"\nc\n") == b"a\nb\nc\n"  # three lines, the last one ended
     assert await _received(b"a\n\nc") == b"a\n\nc"  # three lines, a blank one counted, the last unended
-    with pytest.raises(bulk.TooManyLines, match="more than 3 lines, the most one import takes; nothing was recorded"):
+    with pytest.raises(bulk.TooLarge, match="more than 3 lines, the most one import takes; nothing was recorded"):
         await _received(b"a\nb\nc\nd")
-    with pytest.raises(bulk.TooManyLines):
+    with pytest.raises(bulk.TooLarge):
         await _received(b"a\nb\nc\n", b"\n")
+    monkeypatch.setattr(bulk, "MAX_FILE_BYTES", 2**20)
+    with pytest.raises(bulk.TooLarge, match="larger than 1 MiB, the most one import takes"):
+        await _received(b"a" * 2**19, b"b" * (2**19 + 1))
 

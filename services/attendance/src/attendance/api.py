@@ -151,11 +151,12 @@ async def mark_one(tenant: Tenant, session_id: UUID, employee_id: EmployeeId, po
 
 
 @router.post("/states/{tenant}/attendance-imports", response_model=MarkOut, tags=["attendance"],
-             summary="Import attendance from a state system (CSV or NDJSON, streamed)",
+             summary="Import attendance from a state system (CSV or NDJSON, up to 50,000 lines)",
              description="Columns: employee_id, session_id, minutes_attended (empty: whole session), marked_at "
                          "(RFC 3339; empty: now). Every line gets a status: accepted, duplicate or rejected with "
-                         "the reason. Committed in chunks of 1,000 lines: sending the same file again is safe. "
-                         f"At most {bulk.MAX_FILE_LINES:,} lines a file (413 otherwise, nothing recorded).")
+                         "the reason. Committed in chunks of 1,000 lines: sending the same file again is safe. At "
+                         f"most {bulk.MAX_FILE_LINES:,} lines and {bulk.MAX_FILE_BYTES // 2**20} MiB a file (413 "
+                         "otherwise, with nothing recorded).")
 async def import_attendance(tenant: Tenant, request: Request, pool: Pool,
                             marked_by: Annotated[MarkedBy, Query(description="The system the file comes from.")] = "biometric") -> MarkOut:
     try:
@@ -171,8 +172,8 @@ async def import_attendance(tenant: Tenant, request: Request, pool: Pool,
                                                    correlation_id.get())
     except bulk.MalformedFile as malformed:
         raise Problem(415 if "Content-Type" in str(malformed) else 400, str(malformed)) from None
-    except bulk.TooManyLines as too_many:
-        raise Problem(413, str(too_many)) from None
+    except bulk.TooLarge as too_large:
+        raise Problem(413, str(too_large)) from None
     return report(outcomes, bad)
 
 

@@ -3,9 +3,10 @@
 Columns: `employee_id`, `session_id` (required), `minutes_attended` (empty: the whole session),
 `marked_at` (RFC 3339; empty: when the file is received). The file is received whole before any line is
 recorded, into a temporary file (in memory up to 8 MiB, on disk beyond), so that a file of more than
-MAX_FILE_LINES lines is refused with nothing recorded: the answer gives every line's outcome, and this
-bounds the memory one import takes. It is then split into lines and parsed chunk by chunk. A bad line is
-reported with its number and the import goes on; a file whose first line is unreadable is refused as a whole.
+MAX_FILE_LINES lines (or MAX_FILE_BYTES) is refused with nothing recorded: the answer gives every line's
+outcome, and this bounds the memory and the disk one import takes. It is then split into lines and parsed
+chunk by chunk. A bad line is reported with its number and the import goes on; a file whose first line is
+unreadable is refused as a whole.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ Format = Literal["csv", "ndjson"]
 CHUNK_ROWS = 1000
 MAX_LINE_BYTES = 16 * 1024
 MAX_FILE_LINES = 50_000  # about 100 MiB of outcomes in the answer, well inside the service's memory limit
+MAX_FILE_BYTES = 32 * 1024 * 1024  # ten times what 50,000 ordinary lines take; /tmp is 256 MiB in Kubernetes
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 REQUIRED = ("employee_id", "session_id")
 COLUMNS = (*REQUIRED, "minutes_attended", "marked_at")
@@ -41,8 +43,8 @@ class MalformedFile(Exception):
     """The file as a whole cannot be read; nothing was imported."""
 
 
-class TooManyLines(Exception):
-    """The file has more lines than one import takes; nothing was imported."""
+class TooLarge(Exception):
+    """The file has more lines or bytes than one import takes; nothing was imported."""
 
 
 @dataclass(frozen=True)
@@ -71,17 +73,20 @@ def file_format(content_type: str | None) -> Format:
 
 @contextlib.asynccontextmanager
 async def received(stream: AsyncIterator[bytes]) -> AsyncIterator[AsyncIterator[bytes]]:
-    """The whole of `stream`, received into a temporary file, to be read again; raises `TooManyLines` as
-    soon as it has more than MAX_FILE_LINES lines."""
+    """The whole of `stream`, received into a temporary file, to be read again; raises `TooLarge` as soon
+    as it has more than MAX_FILE_LINES lines or MAX_FILE_BYTES bytes."""
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
-        newlines, unfinished = 0, False
+        newlines, unfinished, size = 0, False, 0
         async for chunk in stream:
             if not chunk:
                 continue
-            newlines, unfinished = newlines + chunk.count(b"\n"), not chunk.endswith(b"\n")
+            newlines, unfinished, size = newlines + chunk.count(b"\n"), not chunk.endswith(b"\n"), size + len(chunk)
             if newlines + unfinished > MAX_FILE_LINES:
-                raise TooManyLines(f"The file has more than {MAX_FILE_LINES:,} lines, the most one import takes; "
-                                   f"nothing was recorded. Send it in parts of at most {MAX_FILE_LINES:,} lines.")
+                raise TooLarge(f"The file has more than {MAX_FILE_LINES:,} lines, the most one import takes; "
+                               f"nothing was recorded. Send it in parts of at most {MAX_FILE_LINES:,} lines.")
+            if size > MAX_FILE_BYTES:
+                raise TooLarge(f"The file is larger than {MAX_FILE_BYTES // 2**20} MiB, the most one import takes; "
+                               f"nothing was recorded. Send it in parts of at most {MAX_FILE_LINES:,} lines.")
             spool.write(chunk)
         spool.seek(0)
         yield _blocks(spool)
