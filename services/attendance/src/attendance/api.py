@@ -151,7 +151,7 @@ async def mark_one(tenant: Tenant, session_id: UUID, employee_id: EmployeeId, po
 
 
 @router.post("/states/{tenant}/attendance-imports", response_model=MarkOut, tags=["attendance"],
-             summary="Import attendance from a state system (CSV or NDJSON, up to 50,000 lines)",
+             summary=f"Import attendance from a state system (CSV or NDJSON, up to {bulk.MAX_FILE_LINES:,} lines)",
              description="Columns: employee_id, session_id, minutes_attended (empty: whole session), marked_at "
                          "(RFC 3339; empty: now). Every line gets a status: accepted, duplicate or rejected with "
                          "the reason. Committed in chunks of 1,000 lines: sending the same file again is safe. At "
