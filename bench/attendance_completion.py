@@ -25,8 +25,8 @@ import uuid
 from pathlib import Path
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from karmayogi_contracts import TOPICS, dead_letter_topic, decode, encode, ids
+from aiokafka import AIOKafkaProducer
+from karmayogi_contracts import TOPICS, dead_letter_topic, encode, ids
 from karmayogi_runtime import topics
 from karmayogi_runtime.migrations import upgrade_to_head
 from karmayogi_runtime.service import running
@@ -36,6 +36,7 @@ from attendance_samples import BatchPlan, attended, enrolled  # noqa: E402
 
 from attendance.main import MIGRATIONS_DIR, definition  # noqa: E402
 from attendance.settings import AttendanceSettings  # noqa: E402
+from topic_records import read_since  # noqa: E402
 
 TENANT = "IN-HR"
 SEATS = 40  # employees per batch
@@ -63,23 +64,9 @@ async def publish(bootstrap: str, prefix: str, events, label: str) -> float:
 
 async def read_timestamps(bootstrap: str, topic: str) -> dict[str, int]:
     """Subject -> Kafka record timestamp (ms) of every record on `topic`."""
-    partitions = await topics.partitions(bootstrap, [topic])
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        end = await consumer.end_offsets(partitions)
-        found: dict[str, int] = {}
-        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
-            for _, records in (await consumer.getmany(timeout_ms=1000, max_records=5000)).items():
-                for record in records:
-                    event = decode(record.value, record.headers)
-                    found[str(event.data.enrolment_id if hasattr(event.data, "completion_id")
-                              else event.data.attendance_id)] = record.timestamp
-        return found
-    finally:
-        await consumer.stop()
+    events = await read_since(bootstrap, topic)
+    return {str(event.data.enrolment_id if hasattr(event.data, "completion_id") else event.data.attendance_id): timestamp
+            for timestamp, event in events}
 
 
 async def wait_for(pool: asyncpg.Pool, sql: str, expected: int, timeout: float) -> int:

@@ -33,7 +33,7 @@ from aiokafka import AIOKafkaConsumer
 from karmayogi_runtime import topics
 from karmayogi_contracts import TOPICS, dead_letter_topic
 
-from processes import cpu_seconds, peak_rss_mib
+from processes import cpu_seconds, machine_load, peak_rss_mib
 
 TENANT = "IN-HR"
 COLUMNS = ["employee_id", "name", "email", "mobile", "preferred_language", "department", "designation", "district",
@@ -179,8 +179,8 @@ async def run(args: argparse.Namespace) -> None:
         print(f"last employee.enrolled on Kafka: {drained:.1f} s after the upload began, "
               f"{args.rows / drained:,.0f} rows/s end to end ({on_kafka:,} records on {topic})")
         print(f"service peak memory (RSS): {peak_memory(child.pid if child else None)}, CPU time: "
-              f"{cpu_time(child.pid if child else None)}; load average of the machine: {os.getloadavg()[0]:.1f} "
-              "(other work on the same cores slows every figure)")
+              f"{cpu_time(child.pid if child else None)}")
+        print(machine_load())
     finally:
         if child is not None:
             child.terminate()

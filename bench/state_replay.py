@@ -9,8 +9,9 @@ Needs the four services running (`make up`). Their peak memory is counted from w
 `make down && make up` first gives this run's alone. Not timed: the hubs train and certify twelve master
 trainers (as `make demo` does), and the spokes' batches of 40 are set up. Timed: the cohort (Hindi and English
 names) is enrolled with one CSV upload; once attendance has each batch's roster, its six sessions are
-scheduled, and one biometric NDJSON export marks everyone present at every session. The clock stops when
-every employee has a certificate and every certificate e-mail is on disk. Prints:
+scheduled, and a biometric NDJSON export (in files of as many lines as one import takes) marks everyone
+present at every session. The clock stops when every employee has a certificate and every certificate
+e-mail is on disk. Prints:
 
 - input events per second: the enrolments and attendance marks fed in, over the timed part;
 - latency percentiles per employee, from the session.attended that completes the course (the fifth of six,
@@ -19,8 +20,9 @@ every employee has a certificate and every certificate e-mail is on disk. Prints
 - the raw floor for the same number of events: plain aiokafka produce and consume, and a batched
   PostgreSQL insert, with no business logic (`messaging_throughput.raw_floor`).
 
-The local stack sends at most NOTIFICATIONS_EMAIL_PER_SECOND e-mails (500, as a relay would allow) and
-each employee gets three (enrolled, completed, certificate): with many employees, that limit sets the pace.
+Each employee gets three e-mails (enrolled, completed, certificate) and as many SMS, and the notifications
+service sends them one after another per worker: with many employees, it sets the pace, and a certificate
+e-mail waits behind the cohort's earlier ones.
 """
 
 import argparse
@@ -35,9 +37,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from karmayogi_contracts import CertificateIssued, CloudEvent, decode
-from karmayogi_runtime import topics
+from karmayogi_contracts import CertificateIssued, CloudEvent
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "demo"))
@@ -45,6 +45,7 @@ import scenario  # noqa: E402
 from haryana import Demo  # noqa: E402
 from messaging_throughput import raw_floor  # noqa: E402
 from processes import cpu_seconds, machine_load, peak_rss_mib  # noqa: E402
+from topic_records import end_offsets, read_since  # noqa: E402
 
 SERVICES = {"enrolment": 8101, "attendance": 8102, "certification": 8103, "notifications": 8104}
 COMPLETING_SESSION = 5  # of six, under the course's 75% rule
@@ -57,33 +58,6 @@ def service_pid(data_dir: Path, name: str) -> int:
     if not pid or not Path(f"/proc/{pid}").exists():
         raise SystemExit(f"the {name} service is not running; start the backend with `make up` first")
     return pid
-
-
-async def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        return await consumer.end_offsets(await topics.partitions(bootstrap, [topic]))
-    finally:
-        await consumer.stop()
-
-
-async def read_since(bootstrap: str, start: dict[TopicPartition, int]) -> list[tuple[int, CloudEvent]]:
-    """Every event written since `start` (each partition's offset then), with its Kafka timestamp (ms)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        consumer.assign(list(start))
-        for partition, offset in start.items():
-            consumer.seek(partition, offset)
-        end = await consumer.end_offsets(list(start))
-        found = []
-        while [p for p in start if await consumer.position(p) < end[p]]:
-            for records in (await consumer.getmany(timeout_ms=1000, max_records=5000)).values():
-                found += [(record.timestamp, decode(record.value, record.headers)) for record in records]
-        return found
-    finally:
-        await consumer.stop()
 
 
 def first_by_id(events: list[tuple[int, CloudEvent]]) -> dict[str, tuple[int, CloudEvent]]:
@@ -152,8 +126,9 @@ async def run(employees: int, timeout: float) -> None:
     try:
         await demo.measure()  # the baseline: what earlier runs left
         spokes, course, masters = await demo.train_the_trainers(None)
-        people = scenario.employees(employees, prefix=f"SR{run_id}")
-        ids_start = f"SR{run_id}-"  # every id of this cohort, and no other
+        cohort = f"SR{run_id}"
+        people = scenario.employees(employees, prefix=cohort)
+        ids_start = f"{cohort}-"  # every id of this cohort, and no other
         batches = await demo.spoke_batches(course, spokes, masters, people)
         with_email = sum(1 for person in people if person.email)
         print(f"{employees:,} employees in {len(batches)} batches at {len(spokes)} spokes; "
@@ -176,8 +151,9 @@ async def run(employees: int, timeout: float) -> None:
         cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
         peak = {name: peak_rss_mib(pid) for name, pid in pids.items()}
 
-        completed_at = completing_attendance(await read_since(bootstrap, start["session.attended"]), ids_start)
-        issued = first_by_id(await read_since(bootstrap, start["certificate.issued"]))
+        attended = await read_since(bootstrap, "session.attended", start["session.attended"])
+        completed_at = completing_attendance(attended, ids_start)
+        issued = first_by_id(await read_since(bootstrap, "certificate.issued", start["certificate.issued"]))
         issued_at = {event.data.employee_id: timestamp for timestamp, event in issued.values()}
         delivery_of = await certificate_deliveries(notifications, ids_start)
         mailed_at = certificate_mails(data_dir / "mail", since, delivery_of)

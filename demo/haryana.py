@@ -20,6 +20,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
+from attendance.bulk import MAX_FILE_LINES
 from karmayogi_runtime import calendar
 from karmayogi_runtime.ops import read_dead_letters
 from karmayogi_contracts import TOPICS, dead_letter_topic
@@ -34,7 +35,6 @@ console = Console()
 ROOT = Path(__file__).resolve().parents[1]
 STATE = f"/v1/states/{TENANT}"
 SESSIONS = 6
-IMPORT_LINES = 50_000  # the most lines one attendance import takes
 
 
 class Demo:
@@ -104,8 +104,8 @@ class Demo:
     async def attend(self, marks: list[dict]) -> None:
         """The biometric system's export: NDJSON files for every session of every batch, as many as the
         attendance service's limit on lines a file asks for."""
-        for start in range(0, len(marks), IMPORT_LINES):
-            body = "\n".join(json.dumps(mark) for mark in marks[start:start + IMPORT_LINES]).encode()
+        for start in range(0, len(marks), MAX_FILE_LINES):
+            body = "\n".join(json.dumps(mark) for mark in marks[start:start + MAX_FILE_LINES]).encode()
             response = await self.http["attendance"].post(f"{STATE}/attendance-imports?marked_by=biometric",
                                                           content=body, headers={"content-type": "application/x-ndjson"})
             if response.status_code != 200:
@@ -132,8 +132,9 @@ class Demo:
         """The cohort in batches of `per_batch` across the spokes, each run by two master trainers of its hub."""
         batches = []
         for n in range(0, len(cohort), per_batch):
-            spoke = spokes[(n // per_batch) % len(spokes)]
-            trainers = [m.id for j, m in enumerate(masters) if j % 3 == spokes.index(spoke) % 3][:2]
+            place = (n // per_batch) % len(spokes)
+            spoke = spokes[place]
+            trainers = [m.id for j, m in enumerate(masters) if j % 3 == place % 3][:2]
             while (batch := await self.batch(course, spoke, trainers, per_batch)).get("status") == 422:
                 await asyncio.sleep(0.5)  # enrolment has not seen the trainers' certificates yet
             batches.append((batch, cohort[n:n + per_batch]))
