@@ -82,14 +82,16 @@ def withdrawn(employee: str, batch: BatchPlan, tenant: str = TENANT) -> CloudEve
 
 def attended(employee: str, batch: BatchPlan, session: int, *, minutes: int = 90, marked_by: str = "biometric",
              starts_at: datetime | None = None, event_id: uuid.UUID | None = None, tenant: str = TENANT,
-             marked_at: datetime | None = None) -> CloudEvent:
-    """As a state system reports it (sessions of its own, numbered 1..n; a random event id unless given)."""
-    session_id = batch.session_ids()[session - 1]
+             marked_at: datetime | None = None, session_id: uuid.UUID | None = None,
+             duration: int = 90) -> CloudEvent:
+    """As a state system reports it (sessions of its own, numbered 1..n, unless `session_id` names one the
+    service scheduled; a random event id unless given)."""
+    session_id = session_id or batch.session_ids()[session - 1]
     starts_at = starts_at or session_start(session)
     data = SessionAttended.model_validate({
         "tenant": tenant, "attendance_id": str(ids.attendance_id(tenant, employee, session_id)),
         "employee_id": employee, "batch_id": str(batch.id),
-        "session": {"id": str(session_id), "starts_at": starts_at.isoformat(), "duration_minutes": 90,
+        "session": {"id": str(session_id), "starts_at": starts_at.isoformat(), "duration_minutes": duration,
                     "mode": "classroom"},
         "minutes_attended": minutes, "marked_by": marked_by,
         "marked_at": (marked_at or starts_at + timedelta(hours=2)).isoformat(),

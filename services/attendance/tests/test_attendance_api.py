@@ -7,13 +7,15 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from attendance import bulk
+from attendance import bulk, events
 from attendance_samples import (
     IST, TENANT, TODAY, BatchPlan, attended, employee_id, enrolled, session_start, withdrawn,
 )
 from karmayogi_contracts import SessionAttended, ids
 
 pytestmark = pytest.mark.integration
+
+MINUTES = "SELECT minutes FROM attendance WHERE enrolment_id = $1"
 
 
 async def enrol(attendance, batch: BatchPlan, *employees: str) -> None:
@@ -104,10 +106,11 @@ async def test_a_trainer_marks_a_list_and_repeats_are_reported_as_duplicates(att
     assert len(published) == 3
     half = next(e for e in published if e.data.employee_id == people[1])
     assert isinstance(half.data, SessionAttended)
-    assert half.id == half.data.attendance_id == ids.attendance_id(TENANT, people[1], uuid.UUID(session["id"]))
+    assert half.data.attendance_id == ids.attendance_id(TENANT, people[1], uuid.UUID(session["id"]))
+    assert half.id == events.report_id(half.data.attendance_id, 45, "trainer")
+    assert again.json()["rows"][2]["reason"] == "Line 2 already marks this attendance with 90 minutes."
     assert (half.data.minutes_attended, half.data.marked_by, half.data.enrolment_id) == (
         45, "trainer", ids.enrolment_id(TENANT, people[1], batch.id))
-    roster = (await attendance.http.get(attendance.path(f"batches/{batch.id}/progress"))).json()
     assert await attendance.wait_for("SELECT count(*) FROM attendance", 3) == 3
     roster = (await attendance.http.get(attendance.path(f"batches/{batch.id}/progress"))).json()
     assert {r["employee_id"]: r["attendance_percent"] for r in roster} == {
@@ -148,11 +151,14 @@ async def test_a_bulk_file_gets_a_status_for_every_line(attendance):
     sources = await attendance.sql("SELECT array_agg(DISTINCT s) FROM attendance, unnest(sources) s")
     assert sources == ["biometric"]
 
-    # The same lines as NDJSON from iGOT: already recorded, so all duplicates.
+    # The same sessions as NDJSON from iGOT, each in full: the first already recorded so, the second
+    # recorded with 60 minutes and now raised to the whole session.
     ndjson = "\n".join(json.dumps({"employee_id": p, "session_id": s1}) for p in people).encode()
     again = await attendance.http.post(attendance.path("attendance-imports?marked_by=igot"), content=ndjson,
                                        headers={"content-type": "application/x-ndjson"})
-    assert (again.json()["accepted"], again.json()["duplicate"]) == (0, 2)
+    assert [(r["status"], r["reason"]) for r in again.json()["rows"]] == [
+        ("duplicate", "This attendance is already recorded with 90 minutes."), ("accepted", None)]
+    assert await attendance.wait_for("SELECT minutes FROM attendance WHERE employee_id = $1", 90, people[1]) == 90
 
     wrong = await attendance.http.post(attendance.path("attendance-imports"), content=b"{}",
                                        headers={"content-type": "application/pdf"})
@@ -173,6 +179,97 @@ async def test_a_bulk_file_gets_a_status_for_every_line(attendance):
     assert too_many.status_code == 413
     assert f"more than {bulk.MAX_FILE_LINES:,} lines" in detail(too_many)
     assert await attendance.sql("SELECT count(*) FROM outbox") == published
+
+
+async def test_a_mark_of_more_minutes_raises_the_attendance_and_the_same_report_again_changes_nothing(attendance):
+    batch, employee = BatchPlan(sessions_planned=1), employee_id()
+    enrolment_id = ids.enrolment_id(TENANT, employee, batch.id)
+    await enrol(attendance, batch, employee)
+    [session] = await attendance.schedule(batch, [1])
+    path = attendance.path(f"sessions/{session['id']}/attendance/{employee}")
+
+    assert (await attendance.http.put(path, json={"minutes_attended": 45})).json()["accepted"] == 1
+    assert await attendance.wait_for(MINUTES, 45, enrolment_id) == 45
+    assert await attendance.sql("SELECT count(*) FROM completions") == 0  # 50% of a 75% rule
+    for minutes, recorded in ((45, 45), (90, None), (60, 90)):
+        response = (await attendance.http.put(path, json={"minutes_attended": minutes})).json()
+        assert [(r["status"], r["reason"]) for r in response["rows"]] == [
+            ("duplicate", f"This attendance is already recorded with {recorded} minutes.") if recorded
+            else ("accepted", None)]
+        if not recorded:
+            assert await attendance.wait_for(MINUTES, 90, enrolment_id) == 90
+    assert await attendance.wait_for("SELECT count(*) FROM completions", 1) == 1
+
+    reports = [event for _, event in await attendance.published("session.attended")]
+    assert [r.data.minutes_attended for r in reports] == [45, 90]
+    assert {r.data.attendance_id for r in reports} == {ids.attendance_id(TENANT, employee, uuid.UUID(session["id"]))}
+    # The 90 delivered again is the same event (the inbox drops it); iGOT's report of it is another, and
+    # neither completes the course a second time.
+    await attendance.publish(reports[1], attended(employee, batch, 1, session_id=uuid.UUID(session["id"]),
+                                                  marked_by="igot"))
+    sources = "SELECT sources FROM attendance WHERE enrolment_id = $1"
+    assert await attendance.wait_for(sources, ["trainer", "igot"], enrolment_id) == ["trainer", "igot"]
+    assert await attendance.sql("SELECT count(*) FROM inbox WHERE consumer LIKE '%marks'") == 3
+    assert (await attendance.sql(MINUTES, enrolment_id), await attendance.sql("SELECT count(*) FROM completions")) == (90, 1)
+    assert len(await attendance.published("course.completed")) == 1
+
+
+async def test_an_import_reports_a_mark_repeated_in_a_later_chunk_as_a_duplicate(attendance, monkeypatch):
+    monkeypatch.setattr(bulk, "CHUNK_ROWS", 2)
+    batch, people = BatchPlan(), [employee_id(), employee_id()]
+    await enrol(attendance, batch, *people)
+    [session] = await attendance.schedule(batch, [1])
+    csv = "\n".join([
+        "employee_id,session_id,minutes_attended,marked_at",
+        f"{people[0]},{session['id']},45,",  # 2 accepted (first chunk)
+        f"{people[1]},{session['id']},,",    # 3 accepted
+        f"{people[0]},{session['id']},45,",  # 4 duplicate of line 2 (second chunk)
+        f"{people[0]},{session['id']},90,",  # 5 accepted: more minutes
+    ]).encode()
+    response = await attendance.http.post(attendance.path("attendance-imports"), content=csv,
+                                          headers={"content-type": "text/csv"})
+    assert [(r["line"], r["status"], r["reason"]) for r in response.json()["rows"]] == [
+        (2, "accepted", None), (3, "accepted", None),
+        (4, "duplicate", "Line 2 already marks this attendance with 45 minutes."), (5, "accepted", None)]
+    enrolment_id = ids.enrolment_id(TENANT, people[0], batch.id)
+    assert await attendance.wait_for(MINUTES, 90, enrolment_id) == 90
+
+
+async def test_a_bad_line_deep_in_an_import_refuses_the_file_with_nothing_recorded(attendance, monkeypatch):
+    monkeypatch.setattr(bulk, "CHUNK_ROWS", 1)
+    batch, employee = BatchPlan(), employee_id()
+    await enrol(attendance, batch, employee)
+    [session] = await attendance.schedule(batch, [1])
+    good = json.dumps({"employee_id": employee, "session_id": session["id"]}).encode()
+    for bad, sentence in (
+        (b'{"employee_id": "HR\xe9"}', "Line 3 is not UTF-8 text; nothing was imported."),
+        (b" " * bulk.MAX_LINE_BYTES + b"{}", "Line 3 is longer than 16,384 bytes; nothing was imported."),
+    ):
+        response = await attendance.http.post(attendance.path("attendance-imports"),
+                                              content=b"\n".join([good, good, bad, good]),
+                                              headers={"content-type": "application/x-ndjson"})
+        assert response.status_code == 400, response.text
+        assert sentence in detail(response)
+    assert await attendance.sql("SELECT count(*) FROM outbox") == 0
+
+
+async def test_an_excel_mac_csv_with_impossible_times_gets_a_status_for_every_line(attendance):
+    batch, employee = BatchPlan(), employee_id()
+    await enrol(attendance, batch, employee)
+    [session] = await attendance.schedule(batch, [1])
+    csv = "\r".join([  # Excel's "CSV (Macintosh)" ends lines with a lone CR
+        "employee_id,session_id,minutes_attended,marked_at",
+        f"{employee},{session['id']},,0001-01-01T00:00:00+05:30",  # 2 before any time an event can carry
+        f"{employee},{session['id']},,2000-01-01T10:00:00+05:30",  # 3 a biometric device's reset clock
+        f"{employee},{session['id']},,",                           # 4 accepted
+    ]).encode()
+    response = await attendance.http.post(attendance.path("attendance-imports"), content=csv,
+                                          headers={"content-type": "text/csv"})
+    assert response.status_code == 200, response.text
+    rows = response.json()["rows"]
+    assert [(r["line"], r["status"]) for r in rows] == [(2, "rejected"), (3, "rejected"), (4, "accepted")]
+    assert rows[0]["reason"] == "Line 2 marked_at is not a date-time an attendance can have."
+    assert "more than 60 minutes before the session starts" in rows[1]["reason"]
 
 
 async def test_progress_aggregates_match_an_independent_count(attendance):

@@ -3,14 +3,18 @@ course; duplicates, two sources, reordering across topics, redelivery after a cr
 produce a second completion (or a wrong one)."""
 
 import uuid
+from datetime import datetime, timedelta, timezone
 
 import pytest
+from attendance import handlers
 from attendance_samples import (
     TENANT, BatchPlan, attended, employee_id, enrolled, rewind_consumer_groups, session_start, withdrawn,
 )
 from karmayogi_contracts import CourseCompleted, ids
 
 pytestmark = pytest.mark.integration
+
+record_attendances = handlers.record_attendances
 
 ATTENDED = "SELECT count(*) FROM attendance WHERE enrolment_id = $1"
 COMPLETIONS = "SELECT count(*) FROM completions WHERE enrolment_id = $1"
@@ -183,39 +187,61 @@ async def test_a_mandatory_session_missed_holds_back_completion_until_it_is_atte
 
 
 async def test_impossible_attendance_on_the_topic_is_dead_lettered_with_the_reason(attendance):
-    from datetime import datetime, timedelta, timezone
-
     from karmayogi_runtime.ops import read_dead_letters
 
     batch, employee = BatchPlan(), employee_id()
     await attendance.publish(enrolled(employee, batch))
+    assert await attendance.wait_for("SELECT count(*) FROM enrolments", 1) == 1
+    [scheduled] = await attendance.schedule(batch, [4])
+    session = uuid.UUID(scheduled["id"])
     tomorrow = datetime.now(timezone.utc) + timedelta(days=1)
     await attendance.publish(
         attended(employee, batch, 1, starts_at=tomorrow),
         attended(employee, batch, 2, starts_at=session_start(1) - timedelta(days=30)),
-        attended(employee, batch, 3),
+        attended(employee, batch, 3, marked_at=datetime(2000, 1, 1, tzinfo=timezone.utc)),  # a reset clock
+        # The session scheduled for 90 minutes at 10:00 on day 4, reported shorter or at another time:
+        attended(employee, batch, 4, session_id=session, duration=5, minutes=5),
+        attended(employee, batch, 4, session_id=session, starts_at=session_start(4) + timedelta(hours=1)),
+        attended(employee, batch, 4, session_id=session, minutes=60),
     )
     assert await attendance.wait_for(ATTENDED, 1, ids.enrolment_id(TENANT, employee, batch.id)) == 1
+    assert await attendance.sql("SELECT minutes FROM attendance WHERE session_id = $1", session) == 60
     await attendance.drained()
     letters = await read_dead_letters(attendance.bootstrap, [attendance.prefix + "session.attended.dlq"])
-    reasons = sorted(letter.why["error_message"] for letter in letters)
-    assert len(reasons) == 2
-    assert "in the future: attendance can be marked once it has started" in reasons[1]
-    assert "is outside the batch dates" in reasons[0]
+    reasons = [letter.why["error_message"] for letter in letters]  # one key: in the order published
+    assert len(reasons) == 5
+    assert "in the future: attendance can be marked once it has started" in reasons[0]
+    assert "is outside the batch dates" in reasons[1]
+    assert "The attendance is marked at 2000-01-01T00:00:00+00:00, more than 60 minutes before the session" in reasons[2]
+    assert reasons[3] == f"Session {session} is scheduled for 90 minutes, but the report says 5 minutes."
+    starts = session_start(4).astimezone(timezone.utc)
+    assert reasons[4] == (f"Session {session} is scheduled to start at {starts.isoformat()}, but the report says "
+                          f"{(starts + timedelta(hours=1)).isoformat()}.")
     assert {letter.why["error_class"] for letter in letters} == {"RuleViolation"}
 
 
-async def test_six_attendances_handled_in_one_batch_complete_on_the_fifth_as_if_one_by_one(attendance):
+async def test_six_attendances_handled_in_one_batch_complete_on_the_fifth_as_if_one_by_one(service_factory,
+                                                                                            monkeypatch):
     batch, employee = BatchPlan(), employee_id()
     enrolment_id = ids.enrolment_id(TENANT, employee, batch.id)
-    await attendance.publish(enrolled(employee, batch))
-    assert await attendance.wait_for("SELECT count(*) FROM enrolments", 1) == 1
+    async with service_factory() as attendance:
+        await attendance.publish(enrolled(employee, batch))
+        assert await attendance.wait_for("SELECT count(*) FROM enrolments", 1) == 1
+    # Published while the service is stopped, the six wait on one partition and come in one poll.
     reports = [attended(employee, batch, n) for n in range(1, 7)]
-    await attendance.publish(*reports)  # one key, one partition: in order, most likely in one batch
+    await attendance.publish(*reports)
+    batches = []  # the size of every batch of attendances recorded together
 
-    assert await attendance.wait_for(COMPLETIONS, 1, enrolment_id) == 1
-    [(_, event)] = await completions_for(attendance, enrolment_id)
-    assert (event.data.basis.sessions_attended, event.data.basis.attendance_percent) == (5, 83.33)
-    assert event.data.completed_at == reports[4].data.marked_at
-    assert event.causation_id == str(reports[4].id)
-    assert await attendance.sql("SELECT attendance_percent FROM enrolments") == 100
+    async def recorded(context, events, clock):
+        await record_attendances(context, events, clock)
+        batches.append(len(events))
+
+    monkeypatch.setattr(handlers, "record_attendances", recorded)
+    async with service_factory() as attendance:
+        assert await attendance.wait_for(COMPLETIONS, 1, enrolment_id) == 1
+        assert batches == [6]  # the batch path ran, and nothing fell back to one by one
+        [(_, event)] = await completions_for(attendance, enrolment_id)
+        assert (event.data.basis.sessions_attended, event.data.basis.attendance_percent) == (5, 83.33)
+        assert event.data.completed_at == reports[4].data.marked_at
+        assert event.causation_id == str(reports[4].id)
+        assert await attendance.sql("SELECT attendance_percent FROM enrolments") == 100

@@ -1,13 +1,17 @@
 """The pure rules: the attendance percentage, completion, the checks on one attendance, and the file reader."""
 
+import csv
+import json
 import uuid
 from datetime import date, datetime, timedelta, timezone
 from fractions import Fraction
 
 import pytest
-from attendance import bulk
+from attendance import bulk, events
 from attendance.bulk import BadLine, Mark
-from attendance.domain import Attended, Rule, attendance_problem, completion_reached, progress, session_within_batch
+from attendance.domain import (
+    Attended, Rule, attendance_problem, completion_reached, progress, schedule_problem, session_within_batch,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -83,13 +87,41 @@ def test_attendance_for_a_session_not_started_or_marked_in_the_future_is_impossi
     assert "is marked at" in attendance_problem(now - timedelta(hours=1), now + timedelta(hours=1), now)
 
 
+def test_attendance_marked_more_than_an_hour_before_its_session_is_a_wrong_clock():
+    now, starts = datetime(2026, 11, 20, 12, tzinfo=timezone.utc), datetime(2026, 11, 20, 10, tzinfo=timezone.utc)
+    assert attendance_problem(starts, starts - timedelta(minutes=59), now) is None  # checked in early
+    reset = attendance_problem(starts, datetime(2000, 1, 1, tzinfo=timezone.utc), now)
+    assert reset == ("The attendance is marked at 2000-01-01T00:00:00+00:00, more than 60 minutes before the "
+                     "session starts at 2026-11-20T10:00:00+00:00: check the sender's clock.")
+    assert attendance_problem(starts, starts - timedelta(minutes=61), now) is not None
+
+
+def test_a_report_of_a_scheduled_session_must_give_its_start_and_length():
+    session, starts = uuid.uuid4(), datetime(2026, 11, 20, 4, 30, tzinfo=timezone.utc)
+    assert schedule_problem(session, (starts, 90), (starts.astimezone(IST), 90)) is None
+    assert schedule_problem(session, (starts, 90), (starts, 5)) == (
+        f"Session {session} is scheduled for 90 minutes, but the report says 5 minutes.")
+    assert schedule_problem(session, (starts, 90), (starts + timedelta(hours=1), 90)) == (
+        f"Session {session} is scheduled to start at 2026-11-20T04:30:00+00:00, but the report says "
+        "2026-11-20T05:30:00+00:00.")
+
+
+def test_a_report_is_one_event_whatever_its_time_and_a_report_of_more_minutes_another():
+    attendance = uuid.uuid4()
+    assert events.report_id(attendance, 45, "trainer") == events.report_id(attendance, 45, "trainer")
+    assert len({events.report_id(attendance, 45, "trainer"), events.report_id(attendance, 90, "trainer"),
+                events.report_id(attendance, 45, "biometric"), events.report_id(uuid.uuid4(), 45, "trainer")}) == 4
+
+
 async def _stream(*chunks: bytes):
     for chunk in chunks:
         yield chunk
 
 
 async def _read(kind, *chunks: bytes) -> list:
-    return [row async for chunk in bulk.rows(_stream(*chunks), kind) for row in chunk]
+    """The rows of a file received in these chunks, as the import reads them."""
+    async with bulk.received(_stream(*chunks)) as stream:
+        return [row async for chunk in bulk.rows(stream, kind) for row in chunk]
 
 
 async def test_a_csv_split_anywhere_is_read_line_by_line_with_numbers():
@@ -113,7 +145,7 @@ async def test_ndjson_rows_are_checked_one_by_one():
 async def test_a_file_without_the_required_columns_or_not_utf8_is_refused_as_a_whole():
     with pytest.raises(bulk.MalformedFile, match="lacks the column"):
         await _read("csv", b"employee,session\n")
-    with pytest.raises(bulk.MalformedFile, match="not UTF-8"):
+    with pytest.raises(bulk.MalformedFile, match="Line 2 is not UTF-8 text; nothing was imported"):
         await _read("csv", b"employee_id,session_id\n\xff\xfe,x\n")
     with pytest.raises(bulk.MalformedFile, match="Content-Type"):
         bulk.file_format("application/pdf")
@@ -132,7 +164,69 @@ async def test_a_file_is_received_whole_and_refused_once_it_has_more_lines_than_
         await _received(b"a\nb\nc\nd")
     with pytest.raises(bulk.TooLarge):
         await _received(b"a\nb\nc\n", b"\n")
+    monkeypatch.setattr(bulk, "MAX_FILE_LINES", 2000)
     monkeypatch.setattr(bulk, "MAX_FILE_BYTES", 2**20)
+    line = b"a" * 999 + b"\n"
     with pytest.raises(bulk.TooLarge, match="larger than 1 MiB, the most one import takes"):
-        await _received(b"a" * 2**19, b"b" * (2**19 + 1))
+        await _received(line * 600, line * 600)
 
+
+
+async def test_a_bad_line_anywhere_is_found_while_the_file_is_received_before_anything_is_read():
+    good = b"HR1,%s,,\n" % str(uuid.uuid4()).encode()
+    file = [b"employee_id,session_id,minutes_attended,marked_at\n", good * 3000]
+    with pytest.raises(bulk.MalformedFile, match="Line 3002 is not UTF-8 text"):
+        await _received(*file, b"HR\xe9,x,,\n", good)
+    with pytest.raises(bulk.MalformedFile, match="Line 3002 is longer than 16,384 bytes; nothing was imported"):
+        await _received(*file, b"a" * (bulk.MAX_LINE_BYTES + 1), b"\n", good)
+
+
+async def test_the_line_limit_does_not_depend_on_how_the_file_is_split():
+    longest, too_long = b"a" * bulk.MAX_LINE_BYTES, b"a" * (bulk.MAX_LINE_BYTES + 1)
+    for split in (7, 1000, 64 * 1024):
+        text = b"x\n" + longest + b"\r\n" + longest
+        assert await _received(*[text[i:i + split] for i in range(0, len(text), split)]) == text.replace(b"\r", b"")
+        for text in (b"x\n" + too_long + b"\nx\n", b"x\n" + too_long):
+            with pytest.raises(bulk.MalformedFile, match="Line 2 is longer than"):
+                await _received(*[text[i:i + split] for i in range(0, len(text), split)])
+
+
+async def test_a_character_split_between_chunks_is_still_utf8():
+    text = "employee_id,session_id\nसुनीता,x\n".encode()
+    assert await _received(*[text[i:i + 1] for i in range(len(text))]) == text
+    with pytest.raises(bulk.MalformedFile, match="Line 3 is not UTF-8"):
+        await _received(text, "सुनीता".encode()[:-1], b"\n")  # line 3's last character cut short
+
+
+async def test_a_lone_cr_ends_a_line_as_in_excels_csv_for_macintosh():
+    session = uuid.uuid4()
+    text = f"employee_id,session_id,minutes_attended\rHR1,{session},45\rHR2,{session},\r\nHR3,{session},30".encode()
+    rows = await _read("csv", *[text[i:i + 5] for i in range(0, len(text), 5)])
+    assert rows == [Mark(2, "HR1", session, 45), Mark(3, "HR2", session, None), Mark(4, "HR3", session, 30)]
+    # A stray CR inside a line ends it: what follows is a line of its own, not a failed import.
+    stray = await _read("csv", f"employee_id,session_id\nHR1,{session}\rx\nHR2,{session}\n".encode())
+    assert stray == [Mark(2, "HR1", session), BadLine(3, "has 1 fields; the header has 2."), Mark(4, "HR2", session)]
+
+
+async def test_a_line_the_csv_module_cannot_read_is_a_bad_line():
+    limit = csv.field_size_limit(12)  # shorter than a session id: the csv module raises csv.Error
+    try:
+        rows = await _read("csv", b"employee_id,session_id\nHR1,%s\nHR2,x\n" % str(uuid.uuid4()).encode())
+        with pytest.raises(bulk.MalformedFile, match="header \\(line 1\\) cannot be read as CSV"):
+            await _read("csv", b"employee_id,session_id,minutes_attended\n")
+    finally:
+        csv.field_size_limit(limit)
+    assert rows[0] == BadLine(2, "cannot be read as CSV (check its quotes).")
+    assert rows[1].line == 3
+
+
+async def test_hostile_ndjson_and_impossible_dates_are_bad_lines():
+    session = str(uuid.uuid4())
+    rows = await _read("ndjson", b"[" * 10_000 + b"\n", b"1" * 5000 + b"\n",
+                       json.dumps({"employee_id": "HR1", "session_id": session,
+                                   "marked_at": "0001-01-01T00:00:00+05:30"}).encode() + b"\n",
+                       json.dumps({"employee_id": "HR2", "session_id": session,
+                                   "marked_at": "2026-11-20T10:00:00+05:30"}).encode())
+    assert rows[:3] == [BadLine(1, "is not a JSON object."), BadLine(2, "is not a JSON object."),
+                        BadLine(3, "marked_at is not a date-time an attendance can have.")]
+    assert rows[3].marked_at.tzinfo == timezone.utc  # as the event will carry it

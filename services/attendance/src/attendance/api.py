@@ -135,7 +135,8 @@ async def _mark_session(pool: asyncpg.Pool, request: Request, tenant: str, sessi
 @router.post("/states/{tenant}/sessions/{session_id}/attendance", status_code=202, response_model=MarkOut,
              tags=["attendance"], summary="Mark attendance for a session (a list of employees)",
              description="All or nothing: if any employee cannot be marked, nothing is and every problem is "
-                         "answered. An employee already marked is reported as a duplicate.")
+                         "answered. An employee already marked with as many minutes or more is reported as a "
+                         "duplicate; a mark of more minutes raises what is recorded.")
 async def mark_session(tenant: Tenant, session_id: UUID, body: MarkListIn, pool: Pool, request: Request) -> MarkOut:
     marks = [Mark(i + 1, a.employee_id, session_id, a.minutes_attended) for i, a in enumerate(body.attendees)]
     return await _mark_session(pool, request, tenant, session_id, marks, body.marked_by)
@@ -163,13 +164,14 @@ async def import_attendance(tenant: Tenant, request: Request, pool: Pool,
         kind = bulk.file_format(request.headers.get("content-type"))
         outcomes: list[Outcome] = []
         bad: list[BadLine] = []
+        earlier: marking.Earlier = {}  # across chunks: a mark repeated anywhere in the file is a duplicate
         async with bulk.received(request.stream()) as stream:
             async for chunk in bulk.rows(stream, kind):
                 bad += [row for row in chunk if isinstance(row, BadLine)]
                 marks = [row for row in chunk if isinstance(row, Mark)]
                 async with transaction(pool) as connection:
                     outcomes += await marking.mark(connection, tenant, marks, marked_by, clock(request),
-                                                   correlation_id.get())
+                                                   correlation_id.get(), earlier)
     except bulk.MalformedFile as malformed:
         raise Problem(415 if "Content-Type" in str(malformed) else 400, str(malformed)) from None
     except bulk.TooLarge as too_large:

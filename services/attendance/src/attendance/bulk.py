@@ -2,15 +2,18 @@
 
 Columns: `employee_id`, `session_id` (required), `minutes_attended` (empty: the whole session),
 `marked_at` (RFC 3339; empty: when the file is received). The file is received whole before any line is
-recorded, into a temporary file (in memory up to 8 MiB, on disk beyond), so that a file of more than
-MAX_FILE_LINES lines (or MAX_FILE_BYTES) is refused with nothing recorded: the answer gives every line's
-outcome, and this bounds the memory and the disk one import takes. It is then split into lines and parsed
-chunk by chunk. A bad line is reported with its number and the import goes on; a file whose first line is
-unreadable is refused as a whole.
+recorded, into a temporary file (in memory up to 8 MiB, on disk beyond), and checked as it arrives: a
+file of more than MAX_FILE_LINES lines (or MAX_FILE_BYTES) is refused, and so is one with a line that is
+not UTF-8 or longer than MAX_LINE_BYTES, wherever it is, with nothing recorded: the answer gives every
+line's outcome, and this bounds the memory and the disk one import takes. Lines end with LF, CRLF or a
+lone CR (Excel's "CSV (Macintosh)"). The file is then split into lines and parsed chunk by chunk. A bad
+line is reported with its number and the import goes on; a file whose first line is unreadable is
+refused as a whole.
 """
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import csv
 import json
@@ -18,7 +21,7 @@ import re
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Literal
 from uuid import UUID
 
@@ -73,23 +76,61 @@ def file_format(content_type: str | None) -> Format:
 
 @contextlib.asynccontextmanager
 async def received(stream: AsyncIterator[bytes]) -> AsyncIterator[AsyncIterator[bytes]]:
-    """The whole of `stream`, received into a temporary file, to be read again; raises `TooLarge` as soon
-    as it has more than MAX_FILE_LINES lines or MAX_FILE_BYTES bytes."""
+    """The whole of `stream`, checked (`Receiving`) and received into a temporary file, to be read again
+    with its line endings made LF; raises `TooLarge` or `MalformedFile` as soon as it is known."""
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_IN_MEMORY) as spool:
-        newlines, unfinished, size = 0, False, 0
+        receiving = Receiving()
         async for chunk in stream:
-            if not chunk:
-                continue
-            newlines, unfinished, size = newlines + chunk.count(b"\n"), not chunk.endswith(b"\n"), size + len(chunk)
-            if newlines + unfinished > MAX_FILE_LINES:
-                raise TooLarge(f"The file has more than {MAX_FILE_LINES:,} lines, the most one import takes; "
-                               f"nothing was recorded. Send it in parts of at most {MAX_FILE_LINES:,} lines.")
-            if size > MAX_FILE_BYTES:
-                raise TooLarge(f"The file is larger than {MAX_FILE_BYTES // 2**20} MiB, the most one import takes; "
-                               f"nothing was recorded. Send it in parts of at most {MAX_FILE_LINES:,} lines.")
-            spool.write(chunk)
+            if chunk:
+                spool.write(receiving.take(chunk))
+        receiving.finish()
         spool.seek(0)
         yield _blocks(spool)
+
+
+class Receiving:
+    """What is known of a file while it arrives: its size, its lines so far, and the line under way (its
+    length, and its UTF-8 decoded as it comes), so every limit holds wherever the chunks split the file."""
+
+    def __init__(self) -> None:
+        self.size = 0
+        self.number = 1  # of the line under way
+        self.length = 0  # its bytes so far
+        self.after_cr = False  # the last chunk ended with CR: an LF starting the next one ends no other line
+        self.utf8 = codecs.getincrementaldecoder("utf-8")()
+
+    def take(self, chunk: bytes) -> bytes:
+        """`chunk` with its line endings made LF, once checked."""
+        self.size += len(chunk)
+        if self.size > MAX_FILE_BYTES:
+            raise TooLarge(f"The file is larger than {MAX_FILE_BYTES // 2**20} MiB, the most one import takes; "
+                           f"nothing was recorded. Send it in parts of at most {MAX_FILE_LINES:,} lines.")
+        if self.after_cr and chunk.startswith(b"\n"):
+            chunk = chunk[1:]
+        self.after_cr = chunk.endswith(b"\r")
+        chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        *ended, rest = chunk.split(b"\n")
+        for line in ended:
+            self._continue(line, final=True)
+            self.number, self.length = self.number + 1, 0
+        self._continue(rest, final=False)
+        if self.number - 1 + (self.length > 0) > MAX_FILE_LINES:
+            raise TooLarge(f"The file has more than {MAX_FILE_LINES:,} lines, the most one import takes; "
+                           f"nothing was recorded. Send it in parts of at most {MAX_FILE_LINES:,} lines.")
+        return chunk
+
+    def finish(self) -> None:
+        self._continue(b"", final=True)
+
+    def _continue(self, part: bytes, *, final: bool) -> None:
+        self.length += len(part)
+        if self.length > MAX_LINE_BYTES:
+            raise MalformedFile(f"Line {self.number} is longer than {MAX_LINE_BYTES:,} bytes; nothing was imported.")
+        try:
+            self.utf8.decode(part, final=final)  # LF is never inside a UTF-8 character: each line decodes alone
+        except UnicodeDecodeError:
+            raise MalformedFile(f"Line {self.number} is not UTF-8 text; nothing was imported. Save the file as "
+                                "UTF-8 and send it again.") from None
 
 
 async def _blocks(spool: Any) -> AsyncIterator[bytes]:
@@ -98,13 +139,10 @@ async def _blocks(spool: Any) -> AsyncIterator[bytes]:
 
 
 async def lines(stream: AsyncIterator[bytes]) -> AsyncIterator[tuple[int, str]]:
-    """Numbered, decoded, non-blank lines of a byte stream."""
+    """Numbered, decoded, non-blank lines of a file `received` has checked."""
     pending, number = b"", 0
     async for chunk in stream:
-        pending += chunk
-        *complete, pending = pending.split(b"\n")
-        if len(pending) > MAX_LINE_BYTES:
-            raise MalformedFile(f"Line {number + len(complete) + 1} is longer than {MAX_LINE_BYTES} bytes.")
+        *complete, pending = (pending + chunk).split(b"\n")
         for raw in complete:
             number += 1
             if raw.strip():
@@ -114,10 +152,7 @@ async def lines(stream: AsyncIterator[bytes]) -> AsyncIterator[tuple[int, str]]:
 
 
 def _decode(raw: bytes, number: int) -> str:
-    try:
-        return raw.decode("utf-8-sig" if number == 1 else "utf-8").rstrip("\r")
-    except UnicodeDecodeError:
-        raise MalformedFile(f"Line {number} is not UTF-8 text; save the file as UTF-8.") from None
+    return raw.decode("utf-8-sig" if number == 1 else "utf-8")
 
 
 async def rows(stream: AsyncIterator[bytes], kind: Format) -> AsyncIterator[list[Mark | BadLine]]:
@@ -126,7 +161,11 @@ async def rows(stream: AsyncIterator[bytes], kind: Format) -> AsyncIterator[list
     header: list[str] | None = None
     async for number, text in lines(stream):
         if kind == "csv" and header is None:
-            header = [name.strip() for name in next(csv.reader([text]))]
+            names = _fields(text)
+            if names is None:
+                raise MalformedFile("The CSV header (line 1) cannot be read as CSV; nothing was imported. "
+                                    f"Start the file with the line {','.join(COLUMNS)}.")
+            header = [name.strip() for name in names]
             if missing := [c for c in REQUIRED if c not in header]:
                 raise MalformedFile(f"The CSV header lacks the column(s) {', '.join(missing)}; "
                                     f"expected {', '.join(COLUMNS)}.")
@@ -139,8 +178,18 @@ async def rows(stream: AsyncIterator[bytes], kind: Format) -> AsyncIterator[list
         yield chunk
 
 
+def _fields(text: str) -> list[str] | None:
+    """The fields of one CSV line, or None when the csv module cannot read it."""
+    try:
+        return next(csv.reader([text]), [])
+    except csv.Error:
+        return None
+
+
 def _csv_row(number: int, text: str, header: list[str] | None) -> Mark | BadLine:
-    values = next(csv.reader([text]), [])
+    values = _fields(text)
+    if values is None:
+        return BadLine(number, "cannot be read as CSV (check its quotes).")
     if len(values) != len(header or ()):
         return BadLine(number, f"has {len(values)} fields; the header has {len(header or ())}.")
     return parse(number, dict(zip(header or (), values)))
@@ -149,7 +198,7 @@ def _csv_row(number: int, text: str, header: list[str] | None) -> Mark | BadLine
 def _json_row(number: int, text: str) -> Mark | BadLine:
     try:
         value = json.loads(text)
-    except json.JSONDecodeError:
+    except (ValueError, RecursionError):  # also a number of too many digits, or arrays nested too deep
         return BadLine(number, "is not a JSON object.")
     if not isinstance(value, dict):
         return BadLine(number, "is not a JSON object.")
@@ -184,4 +233,8 @@ def parse(number: int, row: dict[str, Any]) -> Mark | BadLine:
             return BadLine(number, "marked_at must be an RFC 3339 date-time with an offset.")
         if marked_at.tzinfo is None:
             return BadLine(number, "marked_at must carry a UTC offset, e.g. 2026-11-20T10:30:00+05:30.")
+        try:
+            marked_at = marked_at.astimezone(timezone.utc)  # as the event carries it
+        except OverflowError:  # 0001-01-01T00:00:00+05:30 is before the first instant a date-time can hold
+            return BadLine(number, "marked_at is not a date-time an attendance can have.")
     return Mark(number, employee_id, session_id, minutes, marked_at)

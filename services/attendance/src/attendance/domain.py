@@ -13,6 +13,10 @@ Attendance percentage (the figure the completion rule is compared with, and the 
 - The percentage is capped at 100 (a state system may report more sessions than were planned).
 - `sessions_attended` counts sessions with at least one minute attended.
 
+A report of a session this service scheduled must give the schedule's start and length, and an
+attendance is marked neither in the future (beyond CLOCK_SKEW) nor more than EARLY_CHECK_IN (an hour)
+before its session starts.
+
 A course is complete when the percentage reaches the rule's minimum (compared exactly, without
 rounding), every mandatory session was attended, and at least one session was attended (a 0% rule does
 not complete an employee who never came). A withdrawn enrolment never completes.
@@ -28,6 +32,9 @@ from uuid import UUID
 
 # A publisher's clock may run a little ahead of ours; more than this is a future timestamp.
 CLOCK_SKEW = timedelta(minutes=5)
+# People check in before a session starts (at a biometric device by the door), but not by more than an hour;
+# earlier is a wrong clock (a device reset to 2000-01-01), whose time would become the completion's date.
+EARLY_CHECK_IN = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,23 @@ def attendance_problem(session_starts_at: datetime, marked_at: datetime, now: da
                 "once it has started.")
     if marked_at > now + CLOCK_SKEW:
         return f"The attendance is marked at {marked_at.isoformat()}, in the future: check the sender's clock."
+    if marked_at < session_starts_at - EARLY_CHECK_IN:
+        early = EARLY_CHECK_IN // timedelta(minutes=1)
+        return (f"The attendance is marked at {marked_at.isoformat()}, more than {early} minutes before the session "
+                f"starts at {session_starts_at.isoformat()}: check the sender's clock.")
+    return None
+
+
+def schedule_problem(session_id: UUID, scheduled: tuple[datetime, int], reported: tuple[datetime, int]) -> str | None:
+    """Why a report of a session this service scheduled does not match its schedule (start, minutes), or None:
+    the schedule, not the report, says how long the session was, so a short one cannot earn full credit."""
+    (starts_at, duration), (reported_start, reported_duration) = scheduled, reported
+    if reported_duration != duration:
+        return (f"Session {session_id} is scheduled for {duration} minutes, but the report says "
+                f"{reported_duration} minutes.")
+    if reported_start != starts_at:
+        return (f"Session {session_id} is scheduled to start at {starts_at.isoformat()}, but the report says "
+                f"{reported_start.isoformat()}.")
     return None
 
 

@@ -94,11 +94,15 @@ def _checked(event: CloudEvent[SessionAttended], clock: Clock):
 
 
 def _check_against(event: CloudEvent[SessionAttended], session, enrolment, clock: Clock) -> None:
-    """A session this service scheduled must be reported with its own batch; others (a state system's
-    own sessions) are taken as reported, within the batch's dates."""
+    """A session this service scheduled must be reported with its own batch, start and length; others (a
+    state system's own sessions) are taken as reported, within the batch's dates."""
     data = event.data
-    if session is not None and (session["tenant"] != data.tenant or session["batch_id"] != data.batch_id):
-        raise RuleViolation(f"Session {data.session.id} belongs to another batch than {data.batch_id}.")
+    if session is not None:
+        if session["tenant"] != data.tenant or session["batch_id"] != data.batch_id:
+            raise RuleViolation(f"Session {data.session.id} belongs to another batch than {data.batch_id}.")
+        if problem := domain.schedule_problem(data.session.id, (session["starts_at"], session["duration_minutes"]),
+                                              (data.session.starts_at, data.session.duration_minutes)):
+            raise RuleViolation(problem)
     if enrolment is None:
         enrolment_id = ids.enrolment_id(data.tenant, data.employee_id, data.batch_id)
         raise DependencyMissing(waiting_for(enrolment_id),

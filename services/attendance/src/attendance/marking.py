@@ -3,7 +3,9 @@
 Marking never writes attendance: it checks each mark against what this service knows (the session,
 the roster, the clock), and publishes `session.attended` through the outbox for the ones that hold.
 The consumer of `session.attended` then records them like any state system's report (one write path).
-A mark already recorded, or repeated in the same request, is reported as a duplicate and not published.
+A session keeps the most minutes any report gave (`domain`), so a mark is a duplicate, reported and not
+published, when it gives no more minutes than are already recorded, or than an earlier line of the same
+request or import gave; a mark of more minutes is published and raises what is recorded.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Literal
 from uuid import UUID, uuid5
 
 import asyncpg
-from karmayogi_contracts import CloudEvent, ids
+from karmayogi_contracts import ids
 from karmayogi_runtime import outbox
 
 from attendance import domain, events
@@ -24,6 +26,8 @@ from attendance.bulk import Mark
 from attendance.handlers import Clock
 
 Status = Literal["accepted", "duplicate", "rejected"]
+# The marks accepted so far in one import: attendance id -> (minutes, line).
+Earlier = dict[UUID, tuple[int, int]]
 
 
 class Refused(Exception):
@@ -84,16 +88,20 @@ async def schedule(connection: asyncpg.Connection, tenant: str, batch_id: UUID, 
 
 
 async def mark(connection: asyncpg.Connection, tenant: str, marks: Sequence[Mark], marked_by: str,
-               clock: Clock, correlation_id: str | None = None) -> list[Outcome]:
-    """Check every mark, publish the good ones in the caller's transaction, and say what became of each."""
+               clock: Clock, correlation_id: str | None = None, earlier: Earlier | None = None) -> list[Outcome]:
+    """Check every mark, publish the good ones in the caller's transaction, and say what became of each.
+
+    `earlier` holds the marks accepted by earlier calls of the same import (its earlier chunks), and
+    is updated with this call's, so a mark repeated anywhere in a file is seen as such."""
+    earlier = {} if earlier is None else earlier
     sessions = {r["id"]: r for r in await connection.fetch(
         sql.SESSIONS_BY_IDS, tenant, list({m.session_id for m in marks}))}
     enrolment_of = {m: ids.enrolment_id(tenant, m.employee_id, sessions[m.session_id]["batch_id"])
                     for m in marks if m.session_id in sessions}
     enrolments = {r["enrolment_id"]: r for r in await connection.fetch(sql.ENROLMENTS, list(set(enrolment_of.values())))}
-    recorded = {(r["enrolment_id"], r["session_id"]) for r in await connection.fetch(
+    recorded = {(r["enrolment_id"], r["session_id"]): r["minutes"] for r in await connection.fetch(
         sql.KNOWN_ATTENDANCE, list(set(enrolment_of.values())), list(sessions))}
-    outcomes, publish, seen = [], [], set()
+    outcomes, publish = [], []
     for m in marks:
         session = sessions.get(m.session_id)
         enrolment = enrolments.get(enrolment_of.get(m))
@@ -102,15 +110,27 @@ async def mark(connection: asyncpg.Connection, tenant: str, marks: Sequence[Mark
             outcomes.append(Outcome(m.line, m.employee_id, m.session_id, "rejected", reason))
             continue
         attendance_id = ids.attendance_id(tenant, m.employee_id, m.session_id)
-        if (enrolment["enrolment_id"], m.session_id) in recorded or attendance_id in seen:
-            outcomes.append(Outcome(m.line, m.employee_id, m.session_id, "duplicate",
-                                    "This attendance is already recorded.", attendance_id))
+        minutes = session["duration_minutes"] if m.minutes is None else m.minutes
+        known = recorded.get((enrolment["enrolment_id"], m.session_id))
+        if reason := _adds_nothing(minutes, known, earlier.get(attendance_id)):
+            outcomes.append(Outcome(m.line, m.employee_id, m.session_id, "duplicate", reason, attendance_id))
             continue
-        seen.add(attendance_id)
-        publish.append(_event(tenant, m, session, enrolment, marked_by, clock, correlation_id))
+        earlier[attendance_id] = (minutes, m.line)
+        publish.append(events.attended(tenant, m.employee_id, session, minutes=minutes, marked_by=marked_by,
+                                       marked_at=m.marked_at or clock.now, enrolment_id=enrolment["enrolment_id"],
+                                       correlation_id=correlation_id))
         outcomes.append(Outcome(m.line, m.employee_id, m.session_id, "accepted", None, attendance_id))
     await outbox.add_many(connection, publish)
     return outcomes
+
+
+def _adds_nothing(minutes: int, recorded: int | None, earlier: tuple[int, int] | None) -> str | None:
+    """Why a mark of `minutes` would change nothing, or None: a session keeps the most minutes reported."""
+    if recorded is not None and recorded >= minutes:
+        return f"This attendance is already recorded with {recorded} minutes."
+    if earlier is not None and earlier[0] >= minutes:
+        return f"Line {earlier[1]} already marks this attendance with {earlier[0]} minutes."
+    return None
 
 
 def _problem(m: Mark, session, enrolment, clock: Clock) -> str | None:
@@ -123,11 +143,3 @@ def _problem(m: Mark, session, enrolment, clock: Clock) -> str | None:
     if m.minutes is not None and m.minutes > session["duration_minutes"]:
         return (f"minutes_attended {m.minutes} is more than the session's {session['duration_minutes']} minutes.")
     return domain.attendance_problem(session["starts_at"], m.marked_at or clock.now, clock.now)
-
-
-def _event(tenant: str, m: Mark, session, enrolment, marked_by: str, clock: Clock,
-           correlation_id: str | None) -> CloudEvent:
-    minutes = session["duration_minutes"] if m.minutes is None else m.minutes
-    return events.attended(tenant, m.employee_id, session, minutes=minutes, marked_by=marked_by,
-                           marked_at=m.marked_at or clock.now, enrolment_id=enrolment["enrolment_id"],
-                           correlation_id=correlation_id)

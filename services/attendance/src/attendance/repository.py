@@ -45,7 +45,6 @@ SESSION = "SELECT * FROM sessions WHERE tenant = $1 AND id = $2"
 SESSIONS_BY_IDS = "SELECT * FROM sessions WHERE tenant = $1 AND id = ANY($2::uuid[])"
 SESSIONS_BY_ID = "SELECT * FROM sessions WHERE id = ANY($1::uuid[])"
 SESSIONS_OF_BATCH = "SELECT * FROM sessions WHERE tenant = $1 AND batch_id = $2 ORDER BY starts_at, id"
-COUNT_SESSIONS = "SELECT count(*) FROM sessions WHERE batch_id = $1"
 LOCK_BATCH = "SELECT pg_advisory_xact_lock(hashtext('sessions:' || $1::uuid::text))"
 
 RECORD_ATTENDANCE = """
@@ -81,7 +80,7 @@ RECORD_COMPLETIONS = """
     WHERE e.enrolment_id = r.enrolment_id RETURNING e.enrolment_id
 """
 KNOWN_ATTENDANCE = """
-    SELECT enrolment_id, session_id FROM attendance
+    SELECT enrolment_id, session_id, minutes FROM attendance
     WHERE enrolment_id = ANY($1::uuid[]) AND session_id = ANY($2::uuid[])
 """
 
