@@ -3,7 +3,8 @@
 import asyncio
 import subprocess
 import time
-from datetime import datetime
+from datetime import datetime, timezone
+from uuid import UUID, uuid5
 
 import httpx
 import jwt
@@ -42,14 +43,19 @@ async def _certificate(client, event, timeout: float = 30) -> dict:
     raise AssertionError(f"no certificate {certificate_id} after {timeout}s")
 
 
-async def _issued(runtime, expected: int, timeout: float = 30) -> list:
-    topic = runtime.definition.settings.kafka_topic_prefix + "certificate.issued"
+async def _records(runtime, topic: str, expected: int, timeout: float = 30) -> list:
+    """The Kafka records on `topic`, once there are `expected` of them or `timeout` has passed."""
+    topic = runtime.definition.settings.kafka_topic_prefix + topic
     deadline = time.monotonic() + timeout
     while True:
         records = await read_records(runtime.definition.settings.kafka_bootstrap_servers, [topic])
         if len(records) >= expected or time.monotonic() > deadline:
-            return [decode(r.record.value, r.record.headers) for r in records]
+            return [r.record for r in records]
         await asyncio.sleep(0.3)
+
+
+async def _issued(runtime, expected: int, timeout: float = 30) -> list:
+    return [decode(r.value, r.headers) for r in await _records(runtime, "certificate.issued", expected, timeout)]
 
 
 async def test_duplicated_and_redelivered_completions_yield_exactly_one_certificate(certifier):
@@ -131,6 +137,69 @@ async def test_a_revoked_certificate_shows_revoked_on_the_page_the_json_and_the_
     assert checked["status"] == "revoked" and not checked["valid"]
     hindi = await client.get(f"/verify/{certificate['certificate_id']}?lang=hi")
     assert "रद्द" in hindi.text
+
+    records = await _records(runtime, "certificate.revoked", 1)
+    assert len(records) == 1
+    published = decode(records[0].value, records[0].headers)
+    assert published.id == uuid5(UUID(certificate["certificate_id"]), "revoked")  # the same id on a retry
+    assert published.data.reason == "Issued for the wrong employee."
+    assert records[0].key == f"{TENANT}:{event.data.employee.id}".encode() == published.key.encode()
+
+
+async def test_the_credential_s_status_link_is_on_the_public_host_and_shows_a_revocation(certifier):
+    runtime, client = certifier
+    event = completed()
+    await _publish(runtime, [event])
+    certificate = await _certificate(client, event)
+    status_url = jwt.decode(certificate["credential"], options={"verify_signature": False})["credentialStatus"]["id"]
+    base = runtime.definition.settings.public_base_url
+    # The production Ingress routes only /verify/ and the JWKS to the public host.
+    assert status_url == f"{base}/verify/{certificate['certificate_id']}/status"
+
+    status = await client.get(status_url.removeprefix(base))
+    assert status.status_code == 200 and status.json()["status"] == "valid"
+    assert "credential" not in status.json()  # the public status holds what the public page shows
+    await client.post(f"/v1/certificates/{certificate['certificate_id']}/revocation", json={"reason": "Issued in error."},
+                      headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    revoked = (await client.get(status_url.removeprefix(base))).json()
+    assert revoked["status"] == "revoked" and revoked["revocation_reason"] == "Issued in error."
+    assert (await client.get(f"/v1/certificates/{certificate['certificate_id']}")).json()["status"] == "revoked"
+
+
+async def test_a_revocation_reason_the_event_would_refuse_is_a_422_and_nothing_is_revoked(certifier):
+    runtime, client = certifier
+    event = completed()
+    await _publish(runtime, [event])
+    certificate = await _certificate(client, event)
+
+    for reason, sentence in [("Issued in error.\nSee the file.", "body.reason: must not contain control characters"),
+                             ("Issued\tin error.", "body.reason: must not contain control characters"),
+                             ("     ", "body.reason: must not be empty or only spaces")]:
+        refused = await client.post(f"/v1/certificates/{certificate['certificate_id']}/revocation",
+                                    json={"reason": reason}, headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+        assert refused.status_code == 422 and refused.json()["detail"] == [sentence]
+
+    assert (await client.get(f"/v1/certificates/{certificate['certificate_id']}")).json()["status"] == "valid"
+    assert await _records(runtime, "certificate.revoked", 1, timeout=2) == []
+
+
+async def test_a_revoked_certificate_is_no_longer_served_as_a_pdf_even_when_it_was_rendered_before(certifier):
+    runtime, client = certifier
+    event = completed()
+    await _publish(runtime, [event])
+    certificate = await _certificate(client, event)
+    assert (await client.get(f"/verify/{certificate['certificate_id']}/pdf")).status_code == 200  # now cached
+
+    await client.post(f"/v1/certificates/{certificate['certificate_id']}/revocation", json={"reason": "Issued in error."},
+                      headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+
+    revoked_on = calendar.day_of(datetime.now(timezone.utc))
+    for path in (f"/verify/{certificate['certificate_id']}/pdf", f"/v1/certificates/{certificate['certificate_id']}/pdf"):
+        gone = await client.get(path)
+        assert gone.status_code == 410
+        assert gone.json()["detail"] == [
+            f"Certificate {certificate['certificate_id']} was revoked on {revoked_on:%d-%m-%Y}, so it is no longer "
+            f"offered as a PDF; its verification page says why: {certificate['verify_url']}"]
 
 
 async def test_an_igot_completion_without_a_batch_yields_a_certificate(certifier):

@@ -10,6 +10,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Header, Query
 from fastapi.responses import HTMLResponse, Response
+from karmayogi_contracts.parts import Reason
 from karmayogi_runtime import calendar
 from karmayogi_runtime.http import Pool, Problem
 from pydantic import BaseModel, Field
@@ -21,7 +22,8 @@ from certification.pdf_cache import PdfCache
 from certification.settings import CertificationSettings
 
 class RevocationIn(BaseModel):
-    reason: str = Field(min_length=3, max_length=500, examples=["Issued for the wrong employee after a data-entry error."])
+    # The contract's own rule, so a reason the certificate.revoked event would refuse is a 422, not a 500.
+    reason: Reason = Field(examples=["Issued for the wrong employee after a data-entry error."])
 
 
 class PresentedCredential(BaseModel):
@@ -62,9 +64,16 @@ class Certification:
                     "message": "The signature is valid but this issuer has no record of the certificate."}
         if row["revoked_at"]:
             return {"valid": False, "status": "revoked", "certificate_id": certificate_id,
-                    "message": f"The certificate was revoked on {calendar.day_of(row['revoked_at'], self.settings.zone()):%d-%m-%Y}: "
-                               f"{row['revocation_reason']}"}
+                    "message": f"The certificate was revoked on {self.revoked_on(row)}: {row['revocation_reason']}"}
         return {"valid": True, "status": "valid", "certificate_id": certificate_id, "message": "The certificate is valid."}
+
+    def revoked_on(self, row) -> str:
+        """The day of the revocation, as the state's calendar has it."""
+        return f"{calendar.day_of(row['revoked_at'], self.settings.zone()):%d-%m-%Y}"
+
+    def revoked_sentence(self, row) -> str:
+        return (f"Certificate {row['certificate_id']} was revoked on {self.revoked_on(row)}, so it is no longer "
+                f"offered as a PDF; its verification page says why: {self.issuer.verify_url(row['certificate_id'])}")
 
     async def pdf(self, row) -> bytes:
         certificate_id = str(row["certificate_id"])
@@ -92,12 +101,19 @@ def routes(service: Certification) -> APIRouter:
                            state=service.settings.zone())
         return HTMLResponse(html, status_code=200 if row else 404)
 
-    @router.get("/v1/certificates/{certificate_id}", tags=["public"], summary="A certificate's status, as JSON")
+    @router.get("/verify/{certificate_id}/status", tags=["public"],
+                summary="A certificate's status, as JSON: the credentialStatus link signed into its credential")
+    async def public_status(certificate_id: UUID, pool: Pool) -> dict:
+        return service.public(await _existing(pool, certificate_id))
+
+    @router.get("/v1/certificates/{certificate_id}", tags=["internal"],
+                summary="A certificate's status and its signed credential, as JSON (the credentialStatus link of "
+                "credentials issued before it moved to /verify/{certificate_id}/status)")
     async def certificate_status(certificate_id: UUID, pool: Pool) -> dict:
         row = await _existing(pool, certificate_id)
         return {**service.public(row), "credential": row["credential"]}
 
-    @router.post("/v1/credentials/verify", tags=["public"],
+    @router.post("/v1/credentials/verify", tags=["internal"],
                  summary="Check a presented credential: signature, key, issuer and status")
     async def verify_credential(body: PresentedCredential, pool: Pool) -> dict:
         return await service.check(pool, body.credential)
@@ -108,10 +124,13 @@ def routes(service: Certification) -> APIRouter:
 
     @router.get("/verify/{certificate_id}/pdf", tags=["public"], response_class=Response,
                 summary="The certificate as a PDF, beside its verification page (the link in the e-mail)")
-    @router.get("/v1/certificates/{certificate_id}/pdf", tags=["public"], response_class=Response,
-                summary="The certificate as a PDF (rendered on first request, then cached)")
+    @router.get("/v1/certificates/{certificate_id}/pdf", tags=["internal"], response_class=Response,
+                summary="The certificate as a PDF (rendered on first request, then cached); 410 once revoked")
     async def certificate_pdf(certificate_id: UUID, pool: Pool) -> Response:
-        content = await service.pdf(await _existing(pool, certificate_id))
+        row = await _existing(pool, certificate_id)
+        if row["revoked_at"]:  # before the cache: another pod may still hold the PDF rendered before
+            raise Problem(410, service.revoked_sentence(row))
+        content = await service.pdf(row)
         return Response(content, media_type="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="certificate-{certificate_id}.pdf"'})
 

@@ -80,7 +80,7 @@ def check(token: str, keys: KeyRing, issuer_id: str) -> Checked:
         header = json.loads(unb64url(header_text))
         claims = json.loads(unb64url(payload_text))
         signature = unb64url(signature_text)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than the parser goes
         return Checked("malformed", "The credential is not a JWT (three base64url parts with JSON header and claims).")
     if not isinstance(header, dict) or header.get("alg") != "EdDSA" or not isinstance(claims, dict):
         return Checked("malformed", "The credential must be signed with EdDSA.")

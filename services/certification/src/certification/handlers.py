@@ -24,6 +24,10 @@ class Issuer:
     def verify_url(self, certificate_id) -> str:
         return f"{self.base}/verify/{certificate_id}"
 
+    def status_url(self, certificate_id) -> str:
+        """Where a verifier reads the certificate's status: under /verify/, the only path the public host routes."""
+        return f"{self.verify_url(certificate_id)}/status"
+
     async def issue(self, context: EventContext, event: CloudEvent) -> None:
         await self.issue_many(context, [event])
 
@@ -48,7 +52,7 @@ class Issuer:
             issued_at=completed.completed_at,
         )
         document = credential.credential(facts, issuer_id=self.issuer_id, issuer_name=self.issuer_name,
-                                         status_url=f"{self.base}/v1/certificates/{certificate_id}")
+                                         status_url=self.status_url(certificate_id))
         token = credential.sign(credential.jwt_claims(document, facts), self.keys.current)
         return (certificate_id, completed.tenant, completed.enrolment_id, completed.employee.id,
                 completed.employee.name, completed.course.id, completed.course.title, completed.course.family,

@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from karmayogi_runtime.settings import CannotStart
 
 log = logging.getLogger(__name__)
 
@@ -55,25 +56,54 @@ def new_key(now: datetime) -> dict:
             "x": b64url(private.public_key().public_bytes_raw()), "d": b64url(private.private_bytes_raw())}
 
 
-def parse(jwk_set: dict) -> KeyRing:
-    keys = []
-    for jwk in jwk_set.get("keys", []):
-        if jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519" or "d" not in jwk or "kid" not in jwk:
-            raise ValueError("every signing key must be a private Ed25519 JWK (kty OKP, crv Ed25519, d, kid)")
-        keys.append(SigningKey(jwk["kid"], Ed25519PrivateKey.from_private_bytes(unb64url(jwk["d"]))))
+def parse(jwk_set) -> KeyRing:
+    """The key ring of a private JWK Set; a ValueError says what is wrong, never showing key material."""
+    if not isinstance(jwk_set, dict) or not isinstance(jwk_set.get("keys", []), list):
+        raise ValueError('it must be a JWK Set, {"keys": [...]}')
+    keys = [_signing_key(jwk) for jwk in jwk_set.get("keys", [])]
     if not keys:
-        raise ValueError("the signing key set is empty")
+        raise ValueError("it holds no key")
+    kids = [key.kid for key in keys]
+    if repeated := sorted({kid for kid in kids if kids.count(kid) > 1}):
+        # a verifier picks the public key by kid: two keys under one kid would fail one of them
+        raise ValueError(f"two keys have the same kid {repeated[0]!r}; every key needs its own")
     return KeyRing(tuple(keys))
 
 
+def _signing_key(jwk) -> SigningKey:
+    if not isinstance(jwk, dict) or jwk.get("kty") != "OKP" or jwk.get("crv") != "Ed25519" or "d" not in jwk \
+            or not isinstance(jwk.get("kid"), str) or not jwk["kid"]:
+        raise ValueError("every signing key must be a private Ed25519 JWK (kty OKP, crv Ed25519, d, kid)")
+    try:
+        return SigningKey(jwk["kid"], Ed25519PrivateKey.from_private_bytes(unb64url(str(jwk["d"]))))
+    except ValueError:  # not base64url, or not 32 bytes; its own message could quote the key
+        raise ValueError(f"the private part (d) of key {jwk['kid']!r} is not 32 bytes of base64url") from None
+
+
 def load(keys_file: str | None, local_data_dir: str) -> KeyRing:
-    """The configured key set, or (local use) one generated once under LOCAL_DATA_DIR."""
-    if keys_file:
-        return parse(json.loads(Path(keys_file).read_text()))
-    path = Path(local_data_dir) / "certification" / "signing-keys.json"
+    """The configured key set, or (local use) one generated once under LOCAL_DATA_DIR. A file that cannot
+    be used stops the start-up with one sentence naming it (`CannotStart`)."""
+    path = Path(keys_file) if keys_file else _local_keys(Path(local_data_dir) / "certification" / "signing-keys.json")
+    try:
+        return parse(json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        raise CannotStart(f"The signing key file {path} does not exist; mount the private JWK Set there "
+                          f"or correct SIGNING_KEYS_FILE.") from None
+    except OSError as error:
+        raise CannotStart(f"The signing key file {path} cannot be read: {error.strerror}.") from None
+    except UnicodeDecodeError:
+        raise CannotStart(f"The signing key file {path} is not UTF-8 text; it must be a JSON JWK Set.") from None
+    except json.JSONDecodeError as error:  # its message names a position, never the text there
+        raise CannotStart(f"The signing key file {path} is not valid JSON ({error.msg} at line {error.lineno}, "
+                          f"column {error.colno}).") from None
+    except ValueError as problem:
+        raise CannotStart(f"The signing key file {path} cannot be used: {problem}.") from None
+
+
+def _local_keys(path: Path) -> Path:
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps({"keys": [new_key(datetime.now(timezone.utc))]}))
         os.chmod(path, 0o600)
         log.warning("no CERTIFICATION_SIGNING_KEYS_FILE: generated a local signing key in %s (local use only)", path)
-    return parse(json.loads(path.read_text()))
+    return path

@@ -3,8 +3,10 @@ fpdf2, embedded Noto fonts), and a QR code that opens the verification page. Ren
 at issue time."""
 
 import io
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import NamedTuple
 
 import qrcode
 from fpdf import FPDF
@@ -17,34 +19,47 @@ _FAMILIES = {  # family: (regular, bold)
 }
 
 
+WIDTH = 257  # mm between the side margins of A4 landscape: what a line may take
+_LEFT = 20
+BLUE, BLACK = (30, 64, 120), (20, 20, 20)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One centred line of the certificate: its text, style ("" or "B"), size in points, top in mm and colour."""
+
+    text: str
+    style: str
+    size: float
+    y: float
+    colour: tuple[int, int, int] = BLACK
+
+
+class _Text(NamedTuple):
+    text: str
+    style: str
+    size: int
+    smallest: int
+    top: float  # mm, when every text above fits on one line at its size
+    colour: tuple[int, int, int] = BLACK
+    most_lines: int | None = None
+
+
 def render(*, name: str, course: str, competencies: list[str], centre: str | None, issued_on: date,
            issuer: str, signatory: str, verify_url: str, certificate_id: str) -> bytes:
-    pdf = FPDF(orientation="landscape", format="A4")
-    pdf.set_margins(20, 18, 20)
-    pdf.set_auto_page_break(False)
-    for family, (regular, bold) in _FAMILIES.items():
-        pdf.add_font(family, "", str(FONTS / regular))
-        pdf.add_font(family, "B", str(FONTS / bold))
-    pdf.set_fallback_fonts(["NotoDeva", "NotoGuru"])
-    pdf.set_text_shaping(True)  # HarfBuzz: Devanagari conjuncts and matras as a reader expects
-    pdf.add_page()
-
-    pdf.set_draw_color(30, 64, 120)
+    pdf = document()
+    pdf.set_draw_color(*BLUE)
     pdf.set_line_width(1.2)
     pdf.rect(10, 10, 277, 190)
-    pdf.set_text_color(30, 64, 120)
-    _line(pdf, issuer, "NotoSans", "B", 14, 22)
-    _line(pdf, "Certificate of Completion  ·  प्रमाण पत्र", "NotoSans", "B", 26, 38)
-    pdf.set_text_color(20, 20, 20)
-    _line(pdf, "This certifies that", "NotoSans", "", 13, 58)
-    _line(pdf, name, "NotoSans", "B", 30, 68)
-    _line(pdf, "has completed the course", "NotoSans", "", 13, 88)
-    _line(pdf, course, "NotoSans", "B", 18, 97)
-    if competencies:
-        _line(pdf, "Competencies: " + ", ".join(competencies), "NotoSans", "", 11, 112)
-    where = f"at {centre}, " if centre else ""
-    _line(pdf, f"{where}on {issued_on:%d %B %Y}", "NotoSans", "", 12, 122)
+    lines = layout(pdf, issuer=issuer, name=name, course=course, competencies=competencies, centre=centre,
+                   issued_on=issued_on)
+    for line in lines:
+        pdf.set_text_color(*line.colour)
+        pdf.set_font("NotoSans", line.style, line.size)
+        pdf.set_xy(_LEFT, line.y)
+        pdf.cell(WIDTH, _height(line.size), line.text, align="C")
 
+    pdf.set_text_color(*BLACK)
     pdf.set_font("NotoSans", "", 11)
     pdf.line(30, 172, 110, 172)
     pdf.set_xy(30, 174)
@@ -58,10 +73,71 @@ def render(*, name: str, course: str, competencies: list[str], centre: str | Non
     return bytes(pdf.output())
 
 
-def _line(pdf: FPDF, text: str, family: str, style: str, size: int, y: float) -> None:
-    pdf.set_font(family, style, size)
-    pdf.set_xy(20, y)
-    pdf.cell(257, size * 0.5, text, align="C")
+def document() -> FPDF:
+    """An empty A4 landscape page with the fonts loaded: where lines are measured and drawn."""
+    pdf = FPDF(orientation="landscape", format="A4")
+    pdf.set_margins(_LEFT, 18, _LEFT)
+    pdf.set_auto_page_break(False)
+    for family, (regular, bold) in _FAMILIES.items():
+        pdf.add_font(family, "", str(FONTS / regular))
+        pdf.add_font(family, "B", str(FONTS / bold))
+    pdf.set_fallback_fonts(["NotoDeva", "NotoGuru"])
+    pdf.set_text_shaping(True)  # HarfBuzz: Devanagari conjuncts and matras as a reader expects
+    pdf.add_page()
+    return pdf
+
+
+def layout(pdf: FPDF, *, issuer: str, name: str, course: str, competencies: list[str], centre: str | None,
+           issued_on: date) -> list[Line]:
+    """The certificate's text as lines no wider than WIDTH (measured with `pdf`'s fonts). A text too wide
+    for its size is set smaller, down to its smallest size; still too wide there, it is wrapped, and what
+    follows moves down. A name may have 200 characters and a course title 300 (the contract's limits)."""
+    where = f"at {centre}, " if centre else ""
+    texts = [
+        _Text(issuer, "B", 14, 9, 22, BLUE),
+        _Text("Certificate of Completion  ·  प्रमाण पत्र", "B", 26, 26, 38, BLUE),
+        _Text("This certifies that", "", 13, 13, 58),
+        _Text(name, "B", 30, 16, 68),
+        _Text("has completed the course", "", 13, 13, 88),
+        _Text(course, "B", 18, 12, 97),
+        # fifty competencies would fill the page: two lines at most, the full list is in the credential and
+        # on the verification page
+        *([_Text("Competencies: " + ", ".join(competencies), "", 11, 9, 112, most_lines=2)] if competencies else []),
+        _Text(f"{where}on {issued_on:%d %B %Y}", "", 12, 9, 122),
+    ]
+    lines: list[Line] = []
+    moved = 0.0  # how far the wrapped texts so far pushed the rest down
+    for text in texts:
+        size, rows = _fit(pdf, text.text, text.style, text.size, text.smallest)
+        rows = _at_most(pdf, rows, text.most_lines)
+        height, slot = _height(size), _height(text.size)
+        first = text.top + moved + max(0.0, (slot - height * len(rows)) / 2)  # a smaller single line stays centred
+        lines += [Line(row, text.style, size, first + n * height, text.colour) for n, row in enumerate(rows)]
+        moved += max(0.0, height * len(rows) - slot)
+    return lines
+
+
+def _fit(pdf: FPDF, text: str, style: str, size: float, smallest: float) -> tuple[float, list[str]]:
+    """The largest size from `size` down to `smallest` at which `text` fits on one line; else its lines at `smallest`."""
+    for candidate in range(int(size), int(smallest) - 1, -1):
+        pdf.set_font("NotoSans", style, candidate)
+        if pdf.get_string_width(text) <= WIDTH - 2 * pdf.c_margin:
+            return candidate, [text]
+    return smallest, pdf.multi_cell(WIDTH, _height(smallest), text, dry_run=True, output="LINES")
+
+
+def _at_most(pdf: FPDF, rows: list[str], most: int | None) -> list[str]:
+    """The first `most` rows, the last one ending in an ellipsis when some were left out (font already set)."""
+    if most is None or len(rows) <= most:
+        return rows
+    last = rows[most - 1]
+    while last and pdf.get_string_width(last + " …") > WIDTH - 2 * pdf.c_margin:
+        last = last[:-1]
+    return [*rows[:most - 1], last.rstrip(" ,") + " …"]
+
+
+def _height(size: float) -> float:
+    return size * 0.5  # mm per line at `size` points: about 1.4 times the font's height
 
 
 def _qr(url: str) -> io.BytesIO:
