@@ -28,7 +28,7 @@ class DeliveryStatus(BaseModel):
     subject: str | None
     status: Literal["pending", "sending", "sent", "failed", "undeliverable", "opted_out"]
     reason: str | None = Field(description="Why it is not sent (yet): the last error, or why it never will be.")
-    attempts: int
+    attempts: int = Field(description="Sends started so far; a row claimed but never sent does not count.")
     next_attempt_at: datetime
     created_at: datetime
     sent_at: datetime | None

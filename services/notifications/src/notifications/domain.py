@@ -162,3 +162,9 @@ def retry_delay(attempts: int, base_seconds: float, max_seconds: float) -> timed
 
 def gives_up(created_at: datetime, now: datetime, give_up_after: timedelta) -> bool:
     return now - created_at >= give_up_after
+
+
+def claim_size(batch_size: int, per_second: float, lease_seconds: float, workers: int) -> int:
+    """Rows one worker claims at a time: no more than its share of the channel's rate can send within the
+    lease, so a claimed row is reached before another worker may claim it again (at least one row)."""
+    return max(1, min(batch_size, int(per_second * lease_seconds / workers)))

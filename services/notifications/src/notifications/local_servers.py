@@ -3,7 +3,8 @@
     karmayogi-local-mail    (env: SMTP_PORT=2525, SMS_HTTP_PORT=8025, LOCAL_DATA_DIR=.local)
 
 - SMTP (aiosmtpd) on 127.0.0.1:$SMTP_PORT: every message becomes
-  `$LOCAL_DATA_DIR/mail/<UTC timestamp>-<sha256(Message-ID)[:16]>.eml`. Like a standard relay it keeps
+  `$LOCAL_DATA_DIR/mail/<UTC timestamp>-<sequence>-<sha256(Message-ID)[:16]>.eml` (the sequence keeps two
+  copies received in the same microsecond apart). Like a standard relay it keeps
   every copy it accepts, duplicates included: a resent message has the same hash suffix, so readers (and the
   tests) count messages by Message-ID and see duplicates for what they are.
 - HTTP on 127.0.0.1:$SMS_HTTP_PORT: `POST /messages {"to", "text", ...}` appends one JSON line to

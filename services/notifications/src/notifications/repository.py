@@ -47,10 +47,13 @@ INSERT_DELIVERY = """
     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
     ON CONFLICT (event_id, channel, recipient) DO NOTHING
 """
-# A claimed batch is leased (next_attempt_at moves past the lease) and committed, so other senders skip it;
-# each row is then marked 'sending' just before its own send. After a crash, a leased row that was never
-# sent comes back when the lease runs out; only a row left 'sending' may have reached the relay already,
-# and its resend carries the same Message-ID.
+# A claimed batch is leased (next_attempt_at moves past the lease), stamped with the claim's token and
+# committed, so other senders skip it. Each row is then marked 'sending' just before its own send, only while
+# it still carries that token; marking renews its lease and counts the attempt. A worker slower than its
+# lease loses the rows it has not reached to whichever worker claims them next: its own MARK_SENDING and
+# RECORD_OUTCOME then find another token and change nothing, so no row is sent by two workers. After a crash,
+# a leased row that was never sent comes back when the lease runs out; only a row left 'sending' may have
+# reached the relay already, and its resend carries the same Message-ID.
 CLAIM_DUE = """
     WITH due AS (
         SELECT id FROM deliveries
@@ -59,19 +62,23 @@ CLAIM_DUE = """
         FOR UPDATE SKIP LOCKED
     )
     UPDATE deliveries d
-    SET attempts = d.attempts + 1, updated_at = now(),
-        next_attempt_at = now() + make_interval(secs => $3)
+    SET claim = $4, updated_at = now(), next_attempt_at = now() + make_interval(secs => $3)
     FROM due WHERE d.id = due.id
-    RETURNING d.id, d.tenant, d.employee_id, d.channel, d.address, d.subject, d.body_text, d.body_html,
+    RETURNING d.id, d.claim, d.tenant, d.employee_id, d.channel, d.address, d.subject, d.body_text, d.body_html,
               d.attempts, d.created_at, d.language,
               EXISTS (SELECT 1 FROM opt_outs o WHERE o.tenant = d.tenant AND o.employee_id = d.employee_id
                       AND o.channel = d.channel) AS opted_out
 """
-MARK_SENDING = "UPDATE deliveries SET status = 'sending', updated_at = now() WHERE id = $1"
+MARK_SENDING = """
+    UPDATE deliveries SET status = 'sending', attempts = attempts + 1, updated_at = now(),
+                          next_attempt_at = now() + make_interval(secs => $3)
+    WHERE id = $1 AND claim = $2 AND status IN ('pending', 'sending')
+    RETURNING attempts
+"""
 RECORD_OUTCOME = """
-    UPDATE deliveries SET status = $2, reason = $3, next_attempt_at = coalesce($4, next_attempt_at),
-                          sent_at = CASE WHEN $2 = 'sent' THEN now() END, updated_at = now()
-    WHERE id = $1 AND status IN ('pending', 'sending')
+    UPDATE deliveries SET status = $3, reason = $4, next_attempt_at = coalesce($5, next_attempt_at),
+                          sent_at = CASE WHEN $3 = 'sent' THEN now() END, updated_at = now()
+    WHERE id = $1 AND claim = $2 AND status IN ('pending', 'sending')
 """
 DELIVERY_COLUMNS = """
     id, tenant, employee_id, event_id, event_type, channel, address, language, subject, status, reason,
@@ -140,17 +147,21 @@ async def add_deliveries(connection: asyncpg.Connection, deliveries: Sequence[De
 
 
 async def claim_due(connection: asyncpg.Connection, channel: str, limit: int, lease_seconds: float) -> list[asyncpg.Record]:
+    """Up to `limit` due rows of `channel`, leased for `lease_seconds` under a new claim token (row["claim"])."""
     async with connection.transaction():
-        return await connection.fetch(CLAIM_DUE, channel, limit, lease_seconds)
+        return await connection.fetch(CLAIM_DUE, channel, limit, lease_seconds, uuid.uuid4())
 
 
-async def mark_sending(connection: asyncpg.Connection, delivery: uuid.UUID) -> None:
-    await connection.execute(MARK_SENDING, delivery)
+async def mark_sending(connection: asyncpg.Connection, delivery: uuid.UUID, claim: uuid.UUID,
+                       lease_seconds: float) -> int | None:
+    """The row's attempts, this one counted, with its lease renewed; None when another claim took it."""
+    return await connection.fetchval(MARK_SENDING, delivery, claim, lease_seconds)
 
 
-async def record_outcome(connection: asyncpg.Connection, delivery: uuid.UUID, status: str, reason: str | None,
-                         next_attempt_at: datetime | None = None) -> None:
-    await connection.execute(RECORD_OUTCOME, delivery, status, reason, next_attempt_at)
+async def record_outcome(connection: asyncpg.Connection, delivery: uuid.UUID, claim: uuid.UUID, status: str,
+                         reason: str | None, next_attempt_at: datetime | None = None) -> None:
+    """Recorded only while `claim` holds the row: a worker that lost it records nothing."""
+    await connection.execute(RECORD_OUTCOME, delivery, claim, status, reason, next_attempt_at)
 
 
 async def by_employee(connection: asyncpg.Connection, tenant: str, employee_id: str, limit: int) -> list[asyncpg.Record]:

@@ -1,11 +1,13 @@
 """The sender loop: takes due deliveries, sends them, records what happened.
 
-Per channel, a few workers each claim a batch (`FOR UPDATE SKIP LOCKED`, leased and committed), mark each
-row 'sending' just before sending it through the channel's transport under the channel's rate limit, and
-record each outcome as soon as it is known: 'sent'; back to 'pending' with exponential backoff on a transient failure;
-'failed' with the reason on a permanent one (or when transient failures outlast `give_up_after_hours`).
-A row left 'sending' by a crash is taken again when its lease runs out; the resend carries the same
-Message-ID (or SMS reference), so the relay or reader can tell it is the same message. See README.md.
+Per channel, a few workers each claim a batch (`FOR UPDATE SKIP LOCKED`, leased under a claim token and
+committed), mark each row 'sending' just before sending it through the channel's transport under the channel's
+rate limit (only while the row still carries the worker's claim; marking renews the lease and counts the
+attempt), and record each outcome as soon as it is known: 'sent'; back to 'pending' with exponential backoff
+on a transient failure; 'failed' with the reason on a permanent one (or when transient failures outlast
+`give_up_after_hours`). A row left 'sending' by a crash is taken again when its lease runs out; the resend
+carries the same Message-ID (or SMS reference), so the relay or reader can tell it is the same message.
+The rate limits hold per process (per replica), see README.md.
 """
 
 from __future__ import annotations
@@ -13,134 +15,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from email.header import Header
-from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
-from email.utils import formatdate, parseaddr
-from typing import Any, Protocol
-
-import aiosmtplib
-import httpx
+from typing import Any
 
 from . import repository
-from .domain import OPTED_OUT, gives_up, retry_delay
+from .domain import OPTED_OUT, claim_size, gives_up, retry_delay
 from .settings import NotificationsSettings
+from .transports import Permanent, SmsGatewayTransport, SmtpTransport, Transient, Transport
 
 log = logging.getLogger(__name__)
-
-
-class Transient(Exception):
-    """Worth trying again later: the relay or gateway is away (`unreachable`), busy, or said 4xx."""
-
-    def __init__(self, message: str, unreachable: bool = False) -> None:
-        super().__init__(message)
-        self.unreachable = unreachable
-
-
-class Permanent(Exception):
-    """Will never work: the relay refused the address, the gateway rejected the request."""
-
-
-class Transport(Protocol):
-    async def send(self, row: Any) -> None: ...
-    async def close(self) -> None: ...
-
-
-def message_id(delivery_id: Any, domain: str) -> str:
-    return f"<{delivery_id}@{domain}>"
-
-
-def email_message(row: Any, settings: NotificationsSettings) -> MIMEMultipart:
-    """multipart/alternative, plain text first then HTML, UTF-8. The compat32 MIME classes build it about
-    five times faster than EmailMessage, which is most of the sender's CPU time."""
-    message = MIMEMultipart("alternative")
-    message["From"] = settings.mail_from
-    message["To"] = row["address"]
-    message["Subject"] = Header(row["subject"], "utf-8")
-    message["Date"] = formatdate(usegmt=True)
-    message["Message-ID"] = message_id(row["id"], settings.message_id_domain)
-    message["Content-Language"] = row["language"]
-    message["X-Karmayogi-Delivery"] = str(row["id"])
-    message.attach(MIMEText(row["body_text"], "plain", "utf-8"))
-    message.attach(MIMEText(row["body_html"], "html", "utf-8"))
-    return message
-
-
-class SmtpTransport:
-    """One SMTP connection per worker, kept open between messages and reopened after a failure."""
-
-    def __init__(self, settings: NotificationsSettings) -> None:
-        self.settings = settings
-        self.client: aiosmtplib.SMTP | None = None
-
-    async def _connected(self) -> aiosmtplib.SMTP:
-        if self.client is None or not self.client.is_connected:
-            s = self.settings
-            client = aiosmtplib.SMTP(hostname=s.smtp_host, port=s.smtp_port, timeout=s.smtp_timeout_seconds,
-                                     use_tls=s.smtp_use_tls, start_tls=s.smtp_starttls or None)
-            await client.connect()
-            if s.smtp_username and s.smtp_password:
-                await client.login(s.smtp_username, s.smtp_password.get_secret_value())
-            self.client = client
-        return self.client
-
-    async def send(self, row: Any) -> None:
-        try:
-            client = await self._connected()
-            sender = parseaddr(self.settings.mail_from)[1]
-            await client.sendmail(sender, [row["address"]], email_message(row, self.settings).as_bytes())
-        except aiosmtplib.SMTPRecipientsRefused as refused:
-            codes = [r.code for r in refused.recipients]
-            raise (Permanent if all(c >= 500 for c in codes) else Transient)(f"SMTP relay refused the address: {refused}") from None
-        except aiosmtplib.SMTPResponseException as error:
-            await self.close()
-            raise (Permanent if error.code >= 500 else Transient)(f"SMTP {error.code}: {error.message}") from None
-        except (aiosmtplib.SMTPException, OSError, asyncio.TimeoutError) as error:
-            await self.close()
-            raise Transient(f"SMTP relay unavailable: {type(error).__name__}: {error}", unreachable=True) from None
-
-    async def close(self) -> None:
-        client, self.client = self.client, None
-        if client is not None:
-            try:
-                client.close()
-            except Exception:  # already broken; nothing to clean
-                pass
-
-
-class SmsGatewayTransport:
-    """POST {gateway}/messages {"to", "text", "sender", "reference"}; 2xx is accepted."""
-
-    def __init__(self, settings: NotificationsSettings) -> None:
-        headers = {}
-        if settings.sms_gateway_token:
-            headers["Authorization"] = f"Bearer {settings.sms_gateway_token.get_secret_value()}"
-        self.settings = settings
-        self.client = httpx.AsyncClient(base_url=settings.sms_gateway_url.rstrip("/"), headers=headers,
-                                        timeout=settings.sms_timeout_seconds)
-
-    async def send(self, row: Any) -> None:
-        body = {"to": row["address"], "text": row["body_text"], "sender": self.settings.sms_sender_id,
-                "reference": str(row["id"])}
-        try:
-            answer = await self.client.post("/messages", json=body, headers={"Idempotency-Key": str(row["id"])})
-        except httpx.HTTPError as error:
-            raise Transient(f"SMS gateway unavailable: {type(error).__name__}: {error}", unreachable=True) from None
-        if answer.status_code in (408, 429) or answer.status_code >= 500:
-            raise Transient(f"SMS gateway answered {answer.status_code}")
-        if answer.status_code >= 300:
-            raise Permanent(f"SMS gateway rejected the message ({answer.status_code}): {answer.text[:200]}")
-
-    async def close(self) -> None:
-        await self.client.aclose()
 
 
 class Pacer:
     """At most `rate` sends per second for one channel, shared by its workers."""
 
     def __init__(self, rate: float) -> None:
-        self.interval, self.next = 1.0 / rate, time.monotonic()
+        self.rate, self.interval, self.next = rate, 1.0 / rate, time.monotonic()
 
     async def wait(self) -> None:
         now = time.monotonic()
@@ -149,44 +40,72 @@ class Pacer:
             await asyncio.sleep(slot - now)
 
 
+@dataclass(frozen=True)
+class Waiting:
+    """Why the rest of a claimed batch waits without trying (the relay is away or refuses our setup), and until
+    when: as long as the row that was tried."""
+
+    reason: str
+    until: datetime
+
+
 class ChannelSender:
     def __init__(self, pool: Any, channel: str, settings: NotificationsSettings, pacer: Pacer,
                  transport: Transport) -> None:
         self.pool, self.channel, self.settings, self.pacer, self.transport = pool, channel, settings, pacer, transport
+        self.claim_size = claim_size(settings.sender_batch_size, pacer.rate, settings.sending_lease_seconds,
+                                     settings.sender_workers)
 
     async def run_once(self) -> int:
         """Send what is due now (one claimed batch); returns how many rows were claimed."""
-        s = self.settings
         async with self.pool.acquire() as connection:
-            rows = await repository.claim_due(connection, self.channel, s.sender_batch_size, s.sending_lease_seconds)
-            unavailable: str | None = None  # once the relay is away, the rest of the batch waits without trying
+            rows = await repository.claim_due(connection, self.channel, self.claim_size,
+                                              self.settings.sending_lease_seconds)
+            waiting: Waiting | None = None
             for row in rows:
-                status, reason, retry_at, unreachable = await self._attempt(connection, row, unavailable)
-                if unreachable:
-                    unavailable = reason
-                await repository.record_outcome(connection, row["id"], status, reason, retry_at)
+                waiting = await self._deliver(connection, row, waiting)
             return len(rows)
 
-    async def _attempt(self, connection: Any, row: Any, unavailable: str | None) -> tuple[str, str | None, datetime | None, bool]:
-        """(status, reason, next attempt, whether the relay is unreachable) for one claimed row."""
+    async def _deliver(self, connection: Any, row: Any, waiting: Waiting | None) -> Waiting | None:
+        """Send one claimed row unless it is opted out, the batch waits, or another worker claimed it since;
+        record what happened. Returns what the rest of the batch waits for, if anything."""
+        claim = row["claim"]
         if row["opted_out"]:
-            return "opted_out", OPTED_OUT[self.channel], None, False
+            await repository.record_outcome(connection, row["id"], claim, "opted_out", OPTED_OUT[self.channel])
+            return waiting
+        if waiting is not None:
+            await self._retry_later(connection, row, row["attempts"], waiting.reason, waiting.until)
+            return waiting
+        await self.pacer.wait()
+        attempts = await repository.mark_sending(connection, row["id"], claim, self.settings.sending_lease_seconds)
+        if attempts is None:  # our lease ran out before we reached it: the worker that claimed it again sends it
+            return None
         try:
-            if unavailable:
-                raise Transient(unavailable, unreachable=True)
-            await self.pacer.wait()
-            await repository.mark_sending(connection, row["id"])
             await self.transport.send(row)
-            return "sent", None, None, False
         except Permanent as error:
             log.warning("delivery %s failed permanently: %s", row["id"], error)
-            return "failed", str(error), None, False
+            await repository.record_outcome(connection, row["id"], claim, "failed", str(error))
+            return None
         except Transient as error:
-            now, s = datetime.now(timezone.utc), self.settings
-            if gives_up(row["created_at"], now, timedelta(hours=s.give_up_after_hours)):
-                return "failed", f"Gave up after {row['attempts']} attempts: {error}", None, error.unreachable
-            retry_at = now + retry_delay(row["attempts"], s.retry_base_seconds, s.retry_max_seconds)
-            return "pending", str(error), retry_at, error.unreachable
+            until = datetime.now(timezone.utc) + retry_delay(attempts, self.settings.retry_base_seconds,
+                                                             self.settings.retry_max_seconds)
+            await self._retry_later(connection, row, attempts, str(error), until)
+            if error.unreachable:
+                log.warning("%s sender: %s; the %s batch waits until %s", self.channel, error, self.channel,
+                            until.isoformat(timespec="seconds"))
+                return Waiting(str(error), until)
+            return None
+        await repository.record_outcome(connection, row["id"], claim, "sent", None)
+        return None
+
+    async def _retry_later(self, connection: Any, row: Any, attempts: int, reason: str, until: datetime) -> None:
+        """Back to 'pending' until `until`, or 'failed' once transient failures have lasted give_up_after_hours."""
+        now = datetime.now(timezone.utc)
+        if gives_up(row["created_at"], now, timedelta(hours=self.settings.give_up_after_hours)):
+            await repository.record_outcome(connection, row["id"], row["claim"], "failed",
+                                            f"Gave up after {attempts} attempts: {reason}")
+        else:
+            await repository.record_outcome(connection, row["id"], row["claim"], "pending", reason, until)
 
     async def run(self) -> None:
         failures = 0

@@ -28,15 +28,25 @@ class NotificationsSettings(ServiceSettings):
     sms_sender_id: str = Field("KRMYGI", description="Sender id shown on the phone.")
     sms_timeout_seconds: float = Field(10.0, gt=0, le=300)
 
-    email_per_second: float = Field(50.0, gt=0, description="Most e-mails sent per second (rate limit).")
-    sms_per_second: float = Field(10.0, gt=0, description="Most SMS sent per second (rate limit).")
+    # The rate limits hold in each replica, not across them: with autoscaling to N replicas the relay and the
+    # gateway see up to N times these rates. Set each to the provider's contracted rate divided by the most
+    # replicas the deployment may run (deploy/k8s/overlays/production/autoscaling/notifications.yaml).
+    email_per_second: float = Field(50.0, gt=0, description=(
+        "Most e-mails one replica sends per second; the relay sees this times the replicas running, so set it "
+        "to the relay's contracted rate divided by the most replicas the deployment may run."))
+    sms_per_second: float = Field(10.0, gt=0, description=(
+        "Most SMS one replica sends per second; the gateway sees this times the replicas running, so set it "
+        "to the gateway's contracted rate divided by the most replicas the deployment may run."))
     sender_workers: int = Field(2, ge=1, le=32, description="Concurrent senders per channel (one connection each).")
-    sender_batch_size: int = Field(100, ge=1, le=1000, description="Deliveries claimed per round.")
+    sender_batch_size: int = Field(100, ge=1, le=1000, description=(
+        "Most deliveries a sender claims per round; fewer when its share of the rate cannot send them within "
+        "SENDING_LEASE_SECONDS."))
     sender_idle_seconds: float = Field(0.5, gt=0, le=60, description="Pause when nothing is due.")
     retry_base_seconds: float = Field(5.0, gt=0, description="First retry delay after a transient failure.")
     retry_max_seconds: float = Field(900.0, gt=0, description="Longest retry delay (exponential backoff cap).")
     give_up_after_hours: float = Field(72.0, gt=0, description="A delivery still failing after this is failed.")
-    sending_lease_seconds: float = Field(120.0, gt=0, description="A row left 'sending' this long (crash) is retried.")
+    sending_lease_seconds: float = Field(120.0, gt=0, description=(
+        "A claimed row not reached, or left 'sending' by a crash, this long is claimed again."))
     certificate_download_suffix: str = Field(
         "/pdf", description="Appended to a certificate's verify_url to give its PDF download link."
     )
