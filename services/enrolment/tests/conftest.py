@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
-from karmayogi_contracts import CertificateIssued, CloudEvent, decode, encode, ids, new_event
+from karmayogi_contracts import CertificateIssued, CertificateRevoked, CloudEvent, decode, encode, ids, new_event
 from karmayogi_runtime.ops import read_records
 from karmayogi_runtime.service import ServiceRuntime
 from karmayogi_runtime.testing import service_client
@@ -34,8 +34,12 @@ class Enrolment:
 
     tenant: str = TENANT
 
-    def certificate(self, employee_id: str, family: str, *, trains_trainers: bool = True) -> CloudEvent:
-        return master_trainer_certificate(employee_id, family, trains_trainers=trains_trainers)
+    def certificate(self, employee_id: str, family: str, *, trains_trainers: bool = True,
+                    enrolment_id: str | uuid.UUID | None = None) -> CloudEvent:
+        return master_trainer_certificate(employee_id, family, trains_trainers=trains_trainers, enrolment_id=enrolment_id)
+
+    def revocation(self, certificate: CloudEvent) -> CloudEvent:
+        return revocation(certificate)
 
     def path(self, rest: str) -> str:
         return f"/v1/states/{TENANT}/{rest}"
@@ -74,6 +78,13 @@ class Enrolment:
         assert response.status_code in (200, 201), response.text
         return employee_id
 
+    async def handled(self, event: CloudEvent, timeout: float = 30) -> None:
+        """Wait until the service's consumer has applied `event` (its id is in the inbox)."""
+        deadline = time.monotonic() + timeout
+        while not await self.sql("SELECT count(*) FROM inbox WHERE message_id = $1", str(event.id)):
+            assert time.monotonic() < deadline, f"{event.type} {event.id} was not handled"
+            await asyncio.sleep(0.1)
+
     async def sql(self, query: str, *args: Any) -> Any:
         async with self.runtime.pool.acquire() as connection:
             return await connection.fetchval(query, *args)
@@ -103,8 +114,10 @@ class Enrolment:
             await producer.stop()
 
 
-def master_trainer_certificate(employee_id: str, family: str, *, trains_trainers: bool = True) -> CloudEvent:
-    enrolment_id = ids.enrolment_id(TENANT, employee_id, uuid.uuid4())
+def master_trainer_certificate(employee_id: str, family: str, *, trains_trainers: bool = True,
+                               enrolment_id: str | uuid.UUID | None = None) -> CloudEvent:
+    """A certificate of an enrolment in another batch (one this service never saw), or of `enrolment_id`."""
+    enrolment_id = uuid.UUID(str(enrolment_id)) if enrolment_id else ids.enrolment_id(TENANT, employee_id, uuid.uuid4())
     certificate_id = ids.certificate_id(TENANT, enrolment_id)
     data = CertificateIssued(
         tenant=TENANT, certificate_id=certificate_id, enrolment_id=enrolment_id, employee_id=employee_id,
@@ -113,6 +126,17 @@ def master_trainer_certificate(employee_id: str, family: str, *, trains_trainers
         verify_url=f"https://certificates.hry.gov.in/verify/{certificate_id}",
     )
     return new_event(data, source="/services/certification", id=certificate_id)
+
+
+def revocation(certificate: CloudEvent) -> CloudEvent:
+    """The certification service's `certificate.revoked` for `certificate`."""
+    issued: CertificateIssued = certificate.data
+    data = CertificateRevoked(
+        tenant=TENANT, certificate_id=issued.certificate_id, enrolment_id=issued.enrolment_id,
+        employee_id=issued.employee_id, course_id=issued.course_id, revoked_at=datetime.now(timezone.utc),
+        reason="Issued on forged attendance records.",
+    )
+    return new_event(data, source="/services/certification", id=uuid.uuid5(issued.certificate_id, "revoked"))
 
 
 @pytest.fixture

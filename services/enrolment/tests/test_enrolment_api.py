@@ -1,7 +1,10 @@
 """Single enrolment, withdrawal, waitlist and the hub-and-spoke rule, through the HTTP API on the real stack."""
 
 import asyncio
+import json
+import re
 import uuid
+from datetime import date, timedelta
 
 import pytest
 from karmayogi_contracts import EmployeeEnrolled, EnrolmentWithdrawn, ids
@@ -86,6 +89,37 @@ async def test_a_full_batch_waitlists_and_a_withdrawal_promotes_the_oldest_waitl
     assert (batch_now["enrolled_count"], batch_now["waitlisted_count"]) == (1, 1)
 
 
+async def test_a_batch_that_has_started_promotes_nobody_from_its_waitlist(enrolment):
+    course, hub = await enrolment.course(), await enrolment.hub()
+    batch = await enrolment.batch(course, hub, capacity=1)
+    first, second = await enrolment.employee(), await enrolment.employee()
+    await enrolment.post("enrolments", {"employee_id": first, "batch_id": batch["id"]})
+    waiting = await enrolment.post("enrolments", {"employee_id": second, "batch_id": batch["id"]})
+    started = (date.today() - timedelta(days=2)).isoformat()
+
+    response = await enrolment.http.patch(enrolment.path(f"batches/{batch['id']}"),
+                                          json={"start_date": started, "capacity": 2})
+
+    assert response.status_code == 200, response.text
+    assert (response.json()["enrolled_count"], response.json()["waitlisted_count"]) == (1, 1)
+    assert (await enrolment.http.get(enrolment.path(f"enrolments/{waiting['id']}"))).json()["status"] == "waitlisted"
+    assert [e.data.employee.id for _, e in await enrolment.published("employee.enrolled")] == [first]
+
+
+async def test_a_batch_closed_for_new_requests_still_promotes_its_waitlist_before_it_starts(enrolment):
+    course, hub = await enrolment.course(), await enrolment.hub()
+    batch = await enrolment.batch(course, hub, capacity=1)
+    first, second = await enrolment.employee(), await enrolment.employee()
+    await enrolment.post("enrolments", {"employee_id": first, "batch_id": batch["id"]})
+    waiting = await enrolment.post("enrolments", {"employee_id": second, "batch_id": batch["id"]})
+
+    response = await enrolment.http.patch(enrolment.path(f"batches/{batch['id']}"),
+                                          json={"enrolment_open": False, "capacity": 2})
+
+    assert response.status_code == 200, response.text
+    assert (await enrolment.http.get(enrolment.path(f"enrolments/{waiting['id']}"))).json()["status"] == "enrolled"
+
+
 async def test_withdrawing_a_waitlisted_enrolment_publishes_nothing_and_the_batch_cannot_be_rejoined(enrolment):
     course, hub = await enrolment.course(), await enrolment.hub()
     batch = await enrolment.batch(course, hub, capacity=1)
@@ -146,6 +180,54 @@ async def test_a_spoke_batch_refuses_a_trainer_without_a_master_trainer_certific
     assert await enrolment.sql("SELECT count(*) FROM trainer_eligibility WHERE employee_id = $1", trainer) == 2
 
 
+async def test_a_certificate_completes_its_enrolment_which_then_cannot_be_withdrawn(enrolment):
+    course, hub = await enrolment.course(), await enrolment.hub()
+    batch = await enrolment.batch(course, hub, capacity=1)
+    certified, waiting = await enrolment.employee(), await enrolment.employee()
+    made = await enrolment.post("enrolments", {"employee_id": certified, "batch_id": batch["id"]})
+    waitlisted = await enrolment.post("enrolments", {"employee_id": waiting, "batch_id": batch["id"]})
+    certificate = enrolment.certificate(certified, course["family"], trains_trainers=False, enrolment_id=made["id"])
+
+    await enrolment.publish(certificate, certificate,  # a repeat changes nothing
+                            enrolment.certificate(waiting, course["family"], enrolment_id=waitlisted["id"]))
+    completed = made
+    for _ in range(100):
+        completed = (await enrolment.http.get(enrolment.path(f"enrolments/{made['id']}"))).json()
+        if completed["status"] == "completed" and await enrolment.sql(
+                "SELECT count(*) FROM trainer_eligibility WHERE employee_id = $1", waiting):
+            break
+        await asyncio.sleep(0.2)
+
+    assert completed["status"] == "completed"
+    assert completed["completed_at"].startswith(certificate.data.issued_at.strftime("%Y-%m-%dT%H:%M:%S"))
+    refused = await enrolment.http.post(enrolment.path(f"enrolments/{made['id']}/withdrawal"), json={"reason": "Transferred."})
+    assert refused.status_code == 409
+    assert refused.json()["detail"] == [f"Enrolment {made['id']} is completed and cannot be withdrawn."]
+    # only an enrolled enrolment completes: the waitlisted one stays as it was
+    assert (await enrolment.http.get(enrolment.path(f"enrolments/{waitlisted['id']}"))).json()["status"] == "waitlisted"
+    assert await enrolment.published("enrolment.withdrawn") == []
+
+
+async def test_a_revoked_master_trainer_certificate_makes_its_holder_ineligible_whichever_arrives_first(enrolment):
+    course, hub = await enrolment.course(family="cyber-hygiene"), await enrolment.hub()
+    spoke = await enrolment.spoke(hub)
+    revoked_later, revoked_first, kept = await enrolment.employee(), await enrolment.employee(), await enrolment.employee()
+    certificates = {who: enrolment.certificate(who, "cyber-hygiene") for who in (revoked_later, revoked_first, kept)}
+
+    await enrolment.publish(certificates[revoked_later], enrolment.revocation(certificates[revoked_first]))
+    await enrolment.handled(certificates[revoked_later])
+    await enrolment.handled(enrolment.revocation(certificates[revoked_first]))
+    await enrolment.publish(enrolment.revocation(certificates[revoked_later]), certificates[revoked_first], certificates[kept])
+    for event in (enrolment.revocation(certificates[revoked_later]), certificates[revoked_first], certificates[kept]):
+        await enrolment.handled(event)
+
+    for who, status in ((revoked_later, 422), (revoked_first, 422), (kept, 201)):
+        response = await enrolment.http.post(enrolment.path("batches"), json=enrolment.batch_body(course, spoke, trainers=[who]))
+        assert response.status_code == status, (who, response.text)
+    eligible = await enrolment.sql("SELECT array_agg(employee_id) FROM trainer_eligibility")
+    assert eligible == [kept]
+
+
 async def test_assigning_an_uncertified_trainer_to_a_spoke_batch_is_refused(enrolment):
     course, hub = await enrolment.course(), await enrolment.hub()
     batch = await enrolment.batch(course, await enrolment.spoke(hub))
@@ -172,6 +254,50 @@ async def test_bad_input_is_answered_422_with_one_sentence_per_problem(enrolment
 
     unknown = await enrolment.post("enrolments", {"employee_id": "HR404", "batch_id": str(uuid.uuid4())}, expect=422)
     assert "not in the directory" in unknown["detail"][0]
+
+
+async def test_a_change_that_sets_a_required_field_to_null_is_answered_422_with_a_sentence(enrolment):
+    course, hub = await enrolment.course(), await enrolment.hub()
+    spoke, batch = await enrolment.spoke(hub), await enrolment.batch(course, hub)
+    cases = [(f"batches/{batch['id']}", {"capacity": None, "start_date": None}, ["start_date", "capacity"]),
+             (f"courses/{course['id']}", {"title": None, "completion_rule": None}, ["title", "completion_rule"]),
+             (f"centres/{hub['id']}", {"name": None, "district": None}, ["name", "district"])]
+
+    for path, body, fields in cases:
+        response = await enrolment.http.patch(enrolment.path(path), json=body)
+        assert response.status_code == 422, response.text
+        assert response.json()["detail"] == [
+            f"body.{field}: cannot be null; leave the field out to keep its value." for field in fields]
+
+    unhubbed = await enrolment.http.patch(enrolment.path(f"centres/{spoke['id']}"), json={"hub_id": None})
+    assert unhubbed.status_code == 422 and unhubbed.json()["detail"] == ["hub_id: a spoke must name the hub it belongs to."]
+    renamed = await enrolment.http.patch(enrolment.path(f"centres/{hub['id']}"), json={"name": "HIPA, Gurugram", "hub_id": None})
+    assert renamed.status_code == 200 and renamed.json()["name"] == "HIPA, Gurugram"
+
+
+@pytest.mark.parametrize("listing", ["courses", "centres", "batches", "bulk-jobs", "enrolments"])
+async def test_following_next_as_the_openapi_document_says_reaches_the_second_page(enrolment, listing):
+    course, hub = await enrolment.course(), await enrolment.hub()
+    batch = await enrolment.batch(course, await enrolment.spoke(hub))
+    for _ in range(3):
+        await enrolment.course(), await enrolment.hub(), await enrolment.batch(course, hub)
+        await enrolment.post("enrolments", {"employee_id": await enrolment.employee(), "batch_id": batch["id"]})
+        await enrolment.http.post(enrolment.path("bulk-enrolments"), content=json.dumps({
+            "employee_id": "HRP1", "name": "Asha", "preferred_language": "hi", "department": "Revenue",
+            "designation": "Patwari", "district": "Hisar", "batch_id": batch["id"]}).encode(),
+            headers={"content-type": "application/x-ndjson"})
+    document = (await enrolment.http.get("/openapi.json")).json()
+    operation = document["paths"][f"/v1/states/{{tenant}}/{listing}"]["get"]
+    schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    page_model = document["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+    parameter = re.search(r"Pass as `(\w+)`", page_model["properties"]["next"]["description"])[1]
+    assert parameter in {p["name"] for p in operation["parameters"]}
+
+    first = (await enrolment.http.get(enrolment.path(listing), params={"limit": 2})).json()
+    second = (await enrolment.http.get(enrolment.path(listing), params={"limit": 2, parameter: first["next"]})).json()
+
+    assert len(first["items"]) == 2 and second["items"]
+    assert not {item["id"] for item in first["items"]} & {item["id"] for item in second["items"]}
 
 
 async def test_rosters_are_searchable_by_batch_centre_district_and_course_page_by_page(enrolment):

@@ -109,6 +109,30 @@ async def test_an_ndjson_file_is_imported_row_by_row(enrolment):
     assert {e.data.employee.id for _, e in await enrolment.published("employee.enrolled")} == {"HRN1", "HRN3"}
 
 
+async def test_a_row_with_a_nul_or_a_lone_surrogate_is_reported_rejected_and_the_import_goes_on(enrolment):
+    batch = (await enrolment.batch(await enrolment.course(), await enrolment.hub()))["id"]
+    good = {"employee_id": "HRN1", "name": "अमित शर्मा", "email": None, "mobile": None, "preferred_language": "hi",
+            "department": "Home", "designation": "Sub Inspector", "district": "Karnal", "batch_id": batch}
+    body = "\n".join([
+        json.dumps(good),
+        json.dumps({**good, "employee_id": "HR\x00N2"}),  # written as \u0000, read as a NUL character
+        json.dumps({**good, "employee_id": "HR\ud800N3"}),  # written as \ud800, read as a lone surrogate
+        json.dumps({**good, "employee_id": "HRN4", "r\ud800nk\x00": 3}),  # the reason names the field
+        json.dumps({**good, "employee_id": "HR" + "9" * 5000}),
+        json.dumps({**good, "employee_id": "HRN6"}),
+    ]).encode()
+
+    job = await upload(enrolment, body, "application/x-ndjson")
+
+    assert (job["status"], job["accepted"], job["rejected"]) == ("completed", 2, 4)
+    rejected = {r["line"]: r for r in await report(enrolment, job["id"], "rejected")}
+    assert sorted(rejected) == [2, 3, 4, 5]
+    assert rejected[2]["employee_id"] == "HRN2" and rejected[3]["employee_id"] == "HR\ufffdN3"
+    assert rejected[4]["reason"] == "unknown fields: r\ufffdnk."
+    assert len(rejected[5]["employee_id"]) <= 100 and rejected[5]["reason"].startswith("employee_id:")
+    assert {e.data.employee.id for _, e in await enrolment.published("employee.enrolled")} == {"HRN1", "HRN6"}
+
+
 @pytest.mark.parametrize(("body", "content_type", "status", "says"), [
     (b"employee_id,name,batch_id\nHR1,Asha,x\n", "text/csv", 422, "missing columns: email, mobile"),
     (HEADER.replace("district", "distt").encode() + b"\n", "text/csv", 422, "unknown columns: distt"),
@@ -148,3 +172,15 @@ async def test_the_events_of_a_file_reach_the_partition_of_their_key_in_the_orde
         event = decode(letter.record.value, letter.record.headers)
         seen.setdefault(letter.partition, []).append(position[(event.data.employee.id, str(event.data.batch.id))])
     assert len(seen) > 1 and all(lines_in_order == sorted(lines_in_order) for lines_in_order in seen.values())
+
+
+async def test_a_report_page_past_the_largest_line_number_is_answered_422_not_500(enrolment):
+    batch = (await enrolment.batch(await enrolment.course(), await enrolment.hub()))["id"]
+    job = await upload(enrolment, "\n".join([HEADER, row(1, batch)]).encode())
+    rows = enrolment.path(f"bulk-jobs/{job['id']}/rows")
+
+    too_far = await enrolment.http.get(rows, params={"after": 3_000_000_000})
+    last = await enrolment.http.get(rows, params={"after": 2_147_483_647})
+
+    assert too_far.status_code == 422 and too_far.json()["detail"][0].startswith("query.after:")
+    assert last.status_code == 200 and last.json() == {"items": [], "next": None}

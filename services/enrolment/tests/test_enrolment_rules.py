@@ -89,7 +89,18 @@ def test_an_unknown_batch_is_rejected_with_its_id():
 
 @pytest.mark.parametrize(("capacity", "enrolled", "waitlisted", "promoted"), [(2, 1, 5, 1), (10, 1, 3, 3), (2, 2, 4, 0), (1, 0, 0, 0)])
 def test_freed_seats_promote_as_many_waitlisted_as_fit(capacity, enrolled, waitlisted, promoted):
-    assert domain.seats_to_promote(capacity, enrolled, waitlisted) == promoted
+    seats = batch(capacity=capacity, enrolled_count=enrolled, waitlisted_count=waitlisted)
+    assert domain.seats_to_promote(seats, TODAY) == promoted
+
+
+@pytest.mark.parametrize(("changes", "today", "promoted"), [
+    ({}, date(2026, 3, 10), 1),  # the start date itself still promotes
+    ({}, date(2026, 3, 11), 0),  # the batch has started: nobody joins it now
+    ({"enrolment_open": False}, TODAY, 1),  # closed to new requests, but the waitlisted asked while it was open
+])
+def test_a_freed_seat_promotes_the_waitlist_only_until_the_batch_starts(changes, today, promoted):
+    seats = batch(enrolled_count=1, waitlisted_count=3, **changes)
+    assert domain.seats_to_promote(seats, today) == promoted
 
 
 def test_capacity_cannot_drop_below_the_enrolled():
@@ -148,6 +159,13 @@ def test_the_e_mail_shortcut_agrees_with_the_full_check(email):
     assert (row.profile.email if row.profile else None) == expected
 
 
+def test_a_rejected_row_keeps_only_text_postgresql_can_store():
+    row = bulk_rows.rejected(9, "unknown fields: r\ud800nk\x00." + "x" * 5000, "HR\x00\udfff" + "1" * 500)
+    assert row.employee_id == "HR\ufffd" + "1" * 96 + "\u2026"
+    assert row.problem.startswith("unknown fields: r\ufffdnk.x") and len(row.problem) == bulk_rows.MAX_REPORTED_REASON
+    assert bulk_rows.rejected(9, "the line is not a JSON object.", 42).employee_id is None
+
+
 async def _read(body: bytes, fmt: str = "csv", piece: int = 7) -> list[bulk_rows.BulkRow]:
     async def stream():
         for start in range(0, len(body), piece):  # tiny pieces: lines are cut anywhere
@@ -167,7 +185,45 @@ async def test_csv_rows_are_read_in_any_column_order_with_line_numbers_and_reaso
     assert [(r.line, r.employee_id) for r in rows] == [(2, "BR1"), (4, "BR2"), (5, None)]
     assert rows[0].profile.name == "राम" and rows[0].profile.designation == "Clerk, Grade II"
     assert rows[1].problem.startswith("email: value is not a valid email address")
-    assert rows[2].problem == "a quoted field is not closed before the end of the file."
+    assert rows[2].problem == "a quoted field opened on line 5 is not closed before the end of the file."
+
+
+async def test_a_quote_inside_a_plain_field_is_a_character_and_the_next_lines_are_rows_of_their_own():
+    rows = await _read(HEADER + BATCH + b',BR1,Ram,,,hi,Revenue,Patwari 5",Patna\n'
+                       + b"".join(BATCH + b",BR%d,Sita,,,hi,Revenue,Clerk,Patna\n" % n for n in range(2, 30)))
+    assert [(r.line, r.employee_id, r.problem) for r in rows][:2] == [(2, "BR1", None), (3, "BR2", None)]
+    assert len(rows) == 29 and rows[0].profile.designation == 'Patwari 5"'
+
+
+async def test_a_quoted_field_left_open_names_every_line_it_took_and_the_lines_after_it_are_read():
+    body = (HEADER + BATCH + b",BR1,Ram,,,hi,Revenue,\"Clerk,Patna\n"
+            + b"".join(BATCH + b",BR%d,Sita,,,hi,Revenue,Clerk,Patna\n" % n for n in range(2, 30)))
+    rows = await _read(body)
+    assert (rows[0].line, rows[0].problem) == (2, f"lines 2-{1 + bulk_file.MAX_RECORD_LINES} are not enrolled: a quoted "
+                                                  f"field opened on line 2 is not closed within {bulk_file.MAX_RECORD_LINES} lines.")
+    assert [r.line for r in rows[1:]] == list(range(2 + bulk_file.MAX_RECORD_LINES, 31))
+    assert all(r.profile is not None for r in rows[1:])
+
+
+async def test_a_quoted_field_left_open_to_the_end_names_the_line_it_opened_on():
+    rows = await _read(HEADER + BATCH + b',BR1,"Ram","Ji"",,,hi,Revenue,Clerk,Patna\nmore\n')
+    assert (rows[0].line, rows[0].problem) == (
+        2, "lines 2-3 are not enrolled: a quoted field opened on line 2 is not closed before the end of the file.")
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(["a", ",", '"', " ", '""']), max_size=8).map("".join), min_size=1, max_size=6))
+def test_lines_are_grouped_into_records_where_the_csv_module_groups_them(lines):
+    reader = csv.reader(line + "\n" for line in lines)
+    expected = [(reader.line_num, record) for record in reader]
+    grouped, parts = [], []
+    for number, line in enumerate(lines, 1):
+        parts.append(line)
+        if bulk_file.open_quote_at(record := "\n".join(parts)) is None:
+            grouped.append((number, next(csv.reader([record]), [])))
+            parts = []
+    # at the end of the data the csv module ends a quoted field left open; the import rejects it instead
+    assert grouped == expected[:len(grouped)] and len(expected) == len(grouped) + (1 if parts else 0)
 
 
 async def test_a_file_with_a_bom_and_no_final_newline_is_read():

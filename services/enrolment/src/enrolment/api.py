@@ -24,7 +24,7 @@ from enrolment import repository as sql
 from enrolment.handlers import Clock, Refused
 from enrolment.schemas import (
     BatchIn, BatchOut, BatchPatch, CentreIn, CentreOut, CentrePatch, CourseIn, CourseOut, CoursePatch, EmployeeIn,
-    EmployeeOut, Page, course_out,
+    EmployeeOut, OffsetPage, course_out,
 )
 
 router = APIRouter(prefix="/v1")
@@ -61,8 +61,8 @@ def found(row: Any, what: str) -> Any:
     return row
 
 
-def page(items: list[Any], limit: int, offset: int) -> Page:
-    return Page(items=items, next=str(offset + limit) if len(items) == limit else None)
+def page(items: list[Any], limit: int, offset: int) -> OffsetPage:
+    return OffsetPage(items=items, next=str(offset + limit) if len(items) == limit else None)
 
 
 # --- courses ---------------------------------------------------------------------------------------------
@@ -75,8 +75,8 @@ async def create_course(tenant: Tenant, course: CourseIn, pool: Pool) -> CourseO
         return course_out(await connection.fetchrow(sql.INSERT_COURSE, tenant, uuid4(), *_course_values(course)))
 
 
-@router.get("/states/{tenant}/courses", response_model=Page, tags=["courses"], summary="List courses")
-async def list_courses(tenant: Tenant, pool: Pool, family: str | None = None, limit: Limit = 100, offset: Offset = 0) -> Page:
+@router.get("/states/{tenant}/courses", response_model=OffsetPage, tags=["courses"], summary="List courses")
+async def list_courses(tenant: Tenant, pool: Pool, family: str | None = None, limit: Limit = 100, offset: Offset = 0) -> OffsetPage:
     async with pool.acquire() as connection:
         rows = await connection.fetch(sql.LIST_COURSES, tenant, family, limit, offset)
     return page([course_out(row) for row in rows], limit, offset)
@@ -116,10 +116,10 @@ async def create_centre(tenant: Tenant, centre: CentreIn, pool: Pool) -> CentreO
         return CentreOut.model_validate(dict(row))
 
 
-@router.get("/states/{tenant}/centres", response_model=Page, tags=["centres"], summary="List centres")
+@router.get("/states/{tenant}/centres", response_model=OffsetPage, tags=["centres"], summary="List centres")
 async def list_centres(tenant: Tenant, pool: Pool, tier: Literal["hub", "spoke"] | None = None,
                        district: str | None = None, hub_id: UUID | None = None, limit: Limit = 100,
-                       offset: Offset = 0) -> Page:
+                       offset: Offset = 0) -> OffsetPage:
     async with pool.acquire() as connection:
         rows = await connection.fetch(sql.LIST_CENTRES, tenant, tier, district, hub_id, limit, offset)
     return page([CentreOut.model_validate(dict(row)) for row in rows], limit, offset)
@@ -169,11 +169,11 @@ async def create_batch(tenant: Tenant, batch: BatchIn, pool: Pool) -> BatchOut:
         return BatchOut.model_validate(dict(row))
 
 
-@router.get("/states/{tenant}/batches", response_model=Page, tags=["batches"],
+@router.get("/states/{tenant}/batches", response_model=OffsetPage, tags=["batches"],
             summary="List batches by course, centre, the centre's district, or open for enrolment")
 async def list_batches(tenant: Tenant, pool: Pool, course_id: UUID | None = None, centre_id: UUID | None = None,
                        district: str | None = None, enrolment_open: bool | None = None, limit: Limit = 100,
-                       offset: Offset = 0) -> Page:
+                       offset: Offset = 0) -> OffsetPage:
     async with pool.acquire() as connection:
         rows = await connection.fetch(sql.LIST_BATCHES, tenant, course_id, centre_id, district, enrolment_open, limit, offset)
     return page([BatchOut.model_validate(dict(row)) for row in rows], limit, offset)
@@ -203,8 +203,8 @@ async def update_batch(tenant: Tenant, batch_id: UUID, patch: BatchPatch, pool: 
         values = changed.model_dump()
         await connection.execute(sql.UPDATE_BATCH, tenant, batch_id, *(values[k] for k in (
             "start_date", "end_date", "capacity", "mode", "sessions_planned", "trainers", "enrolment_open")))
-        await handlers.promote_waitlisted(connection, tenant, replace(seats, capacity=changed.capacity), clock(request),
-                                          correlation_id.get())
+        seats = replace(seats, capacity=changed.capacity, start_date=changed.start_date)
+        await handlers.promote_waitlisted(connection, tenant, seats, clock(request), correlation_id.get())
         return BatchOut.model_validate(dict(await connection.fetchrow(sql.GET_BATCH, tenant, batch_id)))
 
 

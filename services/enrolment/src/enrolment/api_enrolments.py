@@ -16,7 +16,7 @@ from enrolment import bulk, bulk_file, handlers
 from enrolment import repository as sql
 from enrolment.api import Limit, Offset, Tenant, clock, found, page, transaction
 from enrolment.bulk_rows import COLUMNS, BulkRow
-from enrolment.schemas import BulkJobOut, BulkRowOut, EnrolIn, EnrolmentOut, Page, WithdrawIn, job_out
+from enrolment.schemas import BulkJobOut, BulkRowOut, EnrolIn, EnrolmentOut, OffsetPage, Page, WithdrawIn, job_out
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1")
@@ -134,8 +134,8 @@ async def _import_chunk(pool: asyncpg.Pool, tenant: str, job_id: UUID, chunk: li
                 raise
 
 
-@router.get("/states/{tenant}/bulk-jobs", response_model=Page, tags=["bulk"], summary="Bulk jobs, newest first")
-async def list_jobs(tenant: Tenant, pool: Pool, limit: Limit = 50, offset: Offset = 0) -> Page:
+@router.get("/states/{tenant}/bulk-jobs", response_model=OffsetPage, tags=["bulk"], summary="Bulk jobs, newest first")
+async def list_jobs(tenant: Tenant, pool: Pool, limit: Limit = 50, offset: Offset = 0) -> OffsetPage:
     async with pool.acquire() as connection:
         rows = await connection.fetch(sql.LIST_JOBS, tenant, limit, offset)
     return page([job_out(row) for row in rows], limit, offset)
@@ -152,7 +152,8 @@ async def get_job(tenant: Tenant, job_id: UUID, pool: Pool) -> BulkJobOut:
             summary="A bulk job's per-row report: accepted, duplicate, or rejected with the reason, by line number")
 async def job_rows(tenant: Tenant, job_id: UUID, pool: Pool,
                    outcome: Literal["accepted", "duplicate", "rejected"] | None = None, limit: Limit = 100,
-                   after: Annotated[int, Query(ge=0, description="Line number: rows after it (`next`).")] = 0) -> Page:
+                   after: Annotated[int, Query(ge=0, le=2_147_483_647,  # `line` is a PostgreSQL integer
+                                               description="Line number: rows after it (`next`).")] = 0) -> Page:
     async with pool.acquire() as connection:
         found(await connection.fetchrow(sql.GET_JOB, tenant, job_id), f"bulk job {job_id}")
         rows = await connection.fetch(sql.JOB_ROWS, tenant, job_id, outcome, after, limit)

@@ -120,8 +120,36 @@ def _plain_csv(record: str) -> bool:
     return record != "" and '"' not in record and "\r" not in record and "\x00" not in record
 
 
+def open_quote_at(record: str) -> int | None:
+    """Where the quoted field still open at the end of `record` starts, or None when every field is closed.
+
+    As the csv module reads: a field is quoted only when its first character is a quote, `""` inside it is
+    a quote, and its closing quote ends the quoting (what follows up to the comma is plain text). A quote
+    anywhere else (`Patwari 5"`) is a plain character."""
+    if '"' not in record:  # most lines
+        return None
+    start, end = 0, len(record)
+    while start < end:
+        if record[start] != '"':
+            comma = record.find(",", start)
+            if comma < 0:
+                return None
+            start = comma + 1
+            continue
+        quote = record.find('"', start + 1)
+        while quote >= 0 and record.startswith('""', quote):  # an escaped quote inside the field
+            quote = record.find('"', quote + 2)
+        if quote < 0:
+            return start
+        comma = record.find(",", quote + 1)
+        if comma < 0:
+            return None
+        start = comma + 1
+    return None
+
+
 class _CsvRows:
-    """Turns CSV lines into rows; a quoted field may continue on the next line."""
+    """Turns CSV lines into rows; a quoted field may continue on the next line, for MAX_RECORD_LINES lines."""
 
     def __init__(self, columns: list[str]) -> None:
         self._columns = columns
@@ -132,27 +160,38 @@ class _CsvRows:
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
-            self._parts = []
-            return rejected(number, "the line is not valid UTF-8 text.")
+            return self._give_up(number, f"line {number} is not valid UTF-8 text." if self._parts
+                                 else "the line is not valid UTF-8 text.")
         if not self._parts:
             if not text.strip():
                 return None
             self._start = number
         self._parts.append(text)
         record = "\n".join(self._parts)
-        if record.count('"') % 2:  # inside a quoted field: the record goes on
-            if len(self._parts) < MAX_RECORD_LINES:
-                return None
+        opened = open_quote_at(record)
+        if opened is None:
             self._parts = []
-            return rejected(self._start, "a quoted field is not closed.")
-        self._parts = []
-        return self._row(self._start, record)
+            return self._row(self._start, record)
+        if len(self._parts) < MAX_RECORD_LINES:  # inside a quoted field: the record goes on
+            return None
+        return self._give_up(number, self._unclosed(record, opened, f"within {MAX_RECORD_LINES} lines"))
 
     def finish(self) -> BulkRow | None:
-        if self._parts:
-            self._parts = []
-            return rejected(self._start, "a quoted field is not closed before the end of the file.")
-        return None
+        if not self._parts:
+            return None
+        record = "\n".join(self._parts)
+        return self._give_up(self._start + len(self._parts) - 1,
+                             self._unclosed(record, open_quote_at(record) or 0, "before the end of the file"))
+
+    def _unclosed(self, record: str, opened: int, where: str) -> str:
+        line = self._start + record.count("\n", 0, opened)
+        return f"a quoted field opened on line {line} is not closed {where}."
+
+    def _give_up(self, last: int, reason: str) -> BulkRow:
+        """Rejects the record that ends on line `last`; its report names every line it took, none of them enrolled."""
+        first = self._start if self._parts else last
+        self._parts = []
+        return rejected(first, reason if first == last else f"lines {first}-{last} are not enrolled: {reason}")
 
     def _row(self, line: int, record: str) -> BulkRow:
         if _plain_csv(record):  # most lines: the csv module's fields, four times faster

@@ -55,7 +55,23 @@ def validated_row(line: int, fields: dict[str, Any]) -> BulkRow:
 
 
 def rejected(line: int, reason: str, employee_id: Any = None, batch_id: UUID | None = None) -> BulkRow:
-    return BulkRow(line, employee_id if isinstance(employee_id, str) else None, batch_id, problem=reason)
+    """A row that is not enrolled; what its report line keeps of the file is made storable here."""
+    employee_id = storable(employee_id, MAX_REPORTED_ID) if isinstance(employee_id, str) else None
+    return BulkRow(line, employee_id, batch_id, problem=storable(reason, MAX_REPORTED_REASON))
+
+
+# A rejected row's report keeps its employee_id and a reason that may quote the file (NDJSON key names)
+# exactly as received. PostgreSQL text holds neither NUL nor a lone surrogate (NDJSON "\ud800" decodes to
+# one), and one such row would roll back its whole chunk: NUL is dropped, a lone surrogate becomes U+FFFD
+# (the replacement character), and the length is bounded.
+MAX_REPORTED_ID = 100
+MAX_REPORTED_REASON = 2000
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def storable(text: str, limit: int) -> str:
+    text = _LONE_SURROGATE.sub("\ufffd", text.replace("\x00", ""))
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
 
 
 # Each field is validated with its own type from the contract, and the values a state's file repeats

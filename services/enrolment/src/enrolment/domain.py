@@ -3,7 +3,7 @@
 The rules (README.md explains the choices):
 - a batch takes enrolments while its `enrolment_open` flag is set and until its start date (inclusive);
 - up to `capacity` employees are enrolled; the next ones are waitlisted, and promoted oldest first
-  when a seat frees (a withdrawal, or a larger capacity);
+  when a seat frees (a withdrawal, or a larger capacity) until the batch's start date (inclusive);
 - an employee has at most one active (enrolled or waitlisted) enrolment per course;
 - the same employee and batch always give the same enrolment (`ids.enrolment_id`): a repeat is a
   duplicate, and a batch the employee withdrew from cannot be re-joined;
@@ -21,7 +21,6 @@ from uuid import UUID
 from karmayogi_contracts import ids
 
 Status = Literal["enrolled", "waitlisted", "withdrawn", "completed"]
-ACTIVE: frozenset[str] = frozenset({"enrolled", "waitlisted"})
 
 
 @dataclass(frozen=True)
@@ -144,9 +143,13 @@ def _decide(
     return Outcome(request.line, who, batch_id, enrolment_id, "accepted", status=seat_for(batch))
 
 
-def seats_to_promote(capacity: int, enrolled_count: int, waitlisted_count: int) -> int:
-    """How many waitlisted employees get a seat now (oldest first)."""
-    return max(0, min(capacity - enrolled_count, waitlisted_count))
+def seats_to_promote(batch: BatchSeats, today: date) -> int:
+    """How many waitlisted employees get a seat now (oldest first): none once the batch has started, since
+    nobody joins a batch that has started; a batch closed for new requests still seats the employees who
+    asked while it was open."""
+    if today > batch.start_date:
+        return 0
+    return max(0, min(batch.capacity - batch.enrolled_count, batch.waitlisted_count))
 
 
 def capacity_problem(capacity: int, enrolled_count: int) -> str | None:

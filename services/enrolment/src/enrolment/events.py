@@ -46,8 +46,8 @@ def batch_snapshot(row: Mapping[str, Any]) -> BatchSnapshot:
     return BatchSnapshot(course, batch, rule)
 
 
-def profile_from_row(row: Mapping[str, Any], id_field: str = "id") -> EmployeeProfile:
-    return EmployeeProfile.model_validate({"id": row[id_field], **{name: row[name] for name in PROFILE_FIELDS}})
+def profile_from_row(row: Mapping[str, Any]) -> EmployeeProfile:
+    return EmployeeProfile.model_validate({"id": row["id"], **{name: row[name] for name in PROFILE_FIELDS}})
 
 
 def enrolled(

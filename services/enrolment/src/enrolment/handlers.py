@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from karmayogi_contracts import CertificateIssued, CloudEvent
+from karmayogi_contracts import CertificateIssued, CertificateRevoked, CloudEvent
 from karmayogi_runtime import outbox
 from karmayogi_runtime.consumer import EventContext
 from karmayogi_runtime.database import while_running
@@ -151,7 +151,7 @@ async def promote_waitlisted(
     connection: asyncpg.Connection, tenant: str, batch: BatchSeats, clock: Clock, correlation_id: str | None
 ) -> None:
     """Give free seats to the oldest waitlisted, announce them as enrolled, and save the batch's seats."""
-    count = domain.seats_to_promote(batch.capacity, batch.enrolled_count, batch.waitlisted_count)
+    count = domain.seats_to_promote(batch, clock.today)
     promoted = await connection.fetch(sql.PROMOTE_OLDEST, tenant, batch.id, count, clock.now) if count else []
     promoted = sorted(promoted, key=lambda row: row["seq"])
     batch = replace(batch, enrolled_count=batch.enrolled_count + len(promoted),
@@ -186,9 +186,21 @@ async def check_trainers(connection: asyncpg.Connection, tenant: str, centre: An
 
 
 async def on_certificate_issued(context: EventContext, event: CloudEvent) -> None:
-    """A master-trainer certificate makes its holder eligible to train spoke batches of the course family."""
+    """A certificate completes its enrolment (which then cannot be withdrawn); a master-trainer certificate
+    also makes its holder eligible to train spoke batches of the course family."""
     data: CertificateIssued = event.data
+    await context.connection.execute(sql.COMPLETE, data.tenant, data.enrolment_id, data.issued_at)
     if not data.trains_trainers:
         return
+    await context.connection.execute(sql.LOCK_CERTIFICATE, data.tenant, data.certificate_id)
     await context.connection.execute(sql.RECORD_MASTER_TRAINER, data.tenant, data.employee_id, data.course_family,
                                      data.certificate_id, data.issued_at)
+
+
+async def on_certificate_revoked(context: EventContext, event: CloudEvent) -> None:
+    """A revoked master-trainer certificate no longer makes its holder eligible to train spoke batches; the
+    revocation is remembered, so the certificate's issue, if it is read later, makes nobody eligible."""
+    data: CertificateRevoked = event.data
+    await context.connection.execute(sql.LOCK_CERTIFICATE, data.tenant, data.certificate_id)
+    await context.connection.execute(sql.RECORD_REVOCATION, data.tenant, data.certificate_id, data.revoked_at)
+    await context.connection.execute(sql.FORGET_MASTER_TRAINER, data.tenant, data.certificate_id)

@@ -99,10 +99,20 @@ SET_SEATS = """
 MASTER_TRAINERS = """
     SELECT employee_id FROM trainer_eligibility WHERE tenant = $1 AND course_family = $2 AND employee_id = ANY($3::text[])
 """
+# A certificate's issue and revocation arrive on two topics, in either order and possibly at the same
+# time: both take this lock on the certificate first, so neither decides on what the other has not committed.
+LOCK_CERTIFICATE = "SELECT pg_advisory_xact_lock(hashtextextended($1::text || ':' || $2::uuid, 0))"
 RECORD_MASTER_TRAINER = """
     INSERT INTO trainer_eligibility (tenant, employee_id, course_family, certificate_id, issued_at)
-    VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant, employee_id, course_family) DO NOTHING
+    SELECT $1, $2, $3, $4, $5
+    WHERE NOT EXISTS (SELECT 1 FROM revoked_certificates WHERE tenant = $1 AND certificate_id = $4)
+    ON CONFLICT (tenant, employee_id, course_family) DO NOTHING
 """
+RECORD_REVOCATION = """
+    INSERT INTO revoked_certificates (tenant, certificate_id, revoked_at) VALUES ($1, $2, $3)
+    ON CONFLICT (tenant, certificate_id) DO NOTHING
+"""
+FORGET_MASTER_TRAINER = "DELETE FROM trainer_eligibility WHERE tenant = $1 AND certificate_id = $2"
 
 # --- enrolments --------------------------------------------------------------------------------------------
 
@@ -130,7 +140,7 @@ INSERT_ENROLMENTS = """
 ENROLMENT_VIEW = """
     SELECT e.id, e.tenant, e.seq, e.employee_id, emp.name AS employee_name, emp.district AS employee_district,
            e.batch_id, e.course_id, e.centre_id, c.district AS centre_district, e.status, e.channel,
-           e.requested_at, e.enrolled_at, e.withdrawn_at, e.withdrawal_reason
+           e.requested_at, e.enrolled_at, e.withdrawn_at, e.withdrawal_reason, e.completed_at
     FROM enrolments e
     JOIN employees emp ON emp.tenant = e.tenant AND emp.id = e.employee_id
     JOIN centres c ON c.tenant = e.tenant AND c.id = e.centre_id
@@ -147,6 +157,11 @@ SEARCH_ENROLMENTS = ENROLMENT_VIEW + """
 WITHDRAW = """
     UPDATE enrolments SET status = 'withdrawn', withdrawn_at = $3, withdrawal_reason = $4
     WHERE tenant = $1 AND id = $2
+"""
+# A certificate completes an enrolment that is enrolled; any other status (or a repeat) is left as it is.
+COMPLETE = """
+    UPDATE enrolments SET status = 'completed', completed_at = $3
+    WHERE tenant = $1 AND id = $2 AND status = 'enrolled'
 """
 # The oldest waitlisted first: `seq` follows the order requests were accepted (and lines of a bulk file).
 PROMOTE_OLDEST = """

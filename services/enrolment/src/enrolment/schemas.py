@@ -4,12 +4,12 @@ accepts is what the events can carry."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
 from karmayogi_contracts.fields import Email, EmployeeId, LanguageTag, Mobile, PersonName, Slug
 from karmayogi_contracts.parts import Competency, District, Mode, Reason, Title
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 Capacity = Annotated[int, Field(ge=1, le=100_000, description="Seats; beyond them enrolments are waitlisted.")]
 Sessions = Annotated[int, Field(ge=1, le=200, description="Sessions planned, 1-200.")]
@@ -18,6 +18,20 @@ Trainers = Annotated[list[EmployeeId], Field(max_length=50, description="Employe
 
 def _example(**example: Any) -> ConfigDict:
     return ConfigDict(extra="forbid", json_schema_extra={"examples": [example]})
+
+
+class Patch(BaseModel):
+    """A change: a field left out keeps its value. `None` is the default that marks a field left out, so an
+    explicit null is refused, except for the fields in `nullable`, where null is a value."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _null_only_where_allowed(cls, value: Any, info: ValidationInfo) -> Any:
+        if value is None and info.field_name not in cls.nullable:
+            raise ValueError("cannot be null; leave the field out to keep its value.")
+        return value
 
 
 class CompletionRule(BaseModel):
@@ -43,7 +57,7 @@ class CourseIn(BaseModel):
     family: Slug
 
 
-class CoursePatch(BaseModel):
+class CoursePatch(Patch):
     model_config = _example(title="Ethics in Governance (revised)")
     title: Title | None = None
     competencies: list[Competency] | None = Field(None, max_length=50)
@@ -68,8 +82,9 @@ class CentreIn(BaseModel):
     hub_id: UUID | None = Field(None, description="The hub a spoke belongs to; absent for a hub.")
 
 
-class CentrePatch(BaseModel):
+class CentrePatch(Patch):
     model_config = _example(name="HIPA Gurugram")
+    nullable = frozenset({"hub_id"})  # the rules then decide (a hub has none, a spoke needs one)
     name: Title | None = None
     district: District | None = None
     hub_id: UUID | None = None
@@ -97,7 +112,7 @@ class BatchIn(BaseModel):
     enrolment_open: bool = Field(True, description="Enrolment is accepted while open and until the start date.")
 
 
-class BatchPatch(BaseModel):
+class BatchPatch(Patch):
     model_config = _example(trainers=["HR0400017", "HR0400231"], capacity=45)
     start_date: date | None = None
     end_date: date | None = None
@@ -166,11 +181,20 @@ class EnrolmentOut(BaseModel):
     enrolled_at: datetime | None
     withdrawn_at: datetime | None
     withdrawal_reason: str | None
+    completed_at: datetime | None = Field(description="When the enrolment's certificate was issued.")
 
 
 class Page(BaseModel):
+    """A page of a list that grows while it is read (enrolments, a job's report): `after` resumes past the
+    last item seen, so nothing is skipped or repeated."""
     items: list[Any]
     next: str | None = Field(None, description="Pass as `after` for the next page; null on the last page.")
+
+
+class OffsetPage(BaseModel):
+    """A page of a short list an officer keeps (courses, centres, batches, bulk jobs), paged by position."""
+    items: list[Any]
+    next: str | None = Field(None, description="Pass as `offset` for the next page; null on the last page.")
 
 
 class BulkJobOut(BaseModel):
