@@ -137,8 +137,11 @@ class Attendance:
         records = await read_records(self.bootstrap, [self.prefix + topic])
         return [(r.record, decode(r.record.value, r.record.headers)) for r in records]
 
-    async def schedule(self, batch: BatchPlan, days: list[int] | None = None, tenant: str = TENANT) -> list[dict]:
-        body = {"sessions": [{"starts_at": session_start(d).isoformat(), "duration_minutes": 90, "mode": "classroom"}
+    async def schedule(self, batch: BatchPlan, days: list[int] | None = None, tenant: str = TENANT,
+                       mandatory: tuple[int, ...] = ()) -> list[dict]:
+        """Sessions at 10:00 on these days (every planned one by default); those on `mandatory` days flagged."""
+        body = {"sessions": [{"starts_at": session_start(d).isoformat(), "duration_minutes": 90, "mode": "classroom",
+                              "mandatory": d in mandatory}
                              for d in days or range(1, batch.sessions_planned + 1)]}
         response = await self.http.post(self.path(f"batches/{batch.id}/sessions", tenant), json=body)
         assert response.status_code == 201, response.text

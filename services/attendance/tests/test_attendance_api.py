@@ -55,6 +55,28 @@ async def test_sessions_are_scheduled_only_for_known_batches_within_their_dates_
     assert any("duration_minutes" in s for s in invalid.json()["detail"])
 
 
+async def test_scheduling_a_session_again_with_another_mandatory_flag_corrects_only_the_flag(attendance):
+    batch = BatchPlan(sessions_planned=2)
+    await enrol(attendance, batch, employee_id())
+    [first] = await attendance.schedule(batch, [1], mandatory=(1,))
+    assert first["mandatory"] is True
+    session = uuid.UUID(first["id"])
+    version = "SELECT xmin::text FROM sessions WHERE id = $1"
+    written = await attendance.sql(version, session)
+
+    assert await attendance.schedule(batch, [1], mandatory=(1,)) == [first]  # the same plan again
+    assert await attendance.sql(version, session) == written  # not even rewritten
+
+    # Sent again not mandatory, and longer online: the flag is corrected, the start, length and mode kept.
+    corrected = await attendance.http.post(attendance.path(f"batches/{batch.id}/sessions"), json={"sessions": [
+        {"starts_at": session_start(1).isoformat(), "duration_minutes": 120, "mode": "online"}]})
+    assert corrected.status_code == 201, corrected.text
+    assert corrected.json() == [{**first, "mandatory": False}]
+    listed = (await attendance.http.get(attendance.path(f"batches/{batch.id}/sessions"))).json()
+    assert listed == [{**first, "mandatory": False}]
+    assert (await attendance.schedule(batch, [1], mandatory=(1,)))[0]["mandatory"] is True
+
+
 async def test_marking_bad_attendance_is_refused_with_a_sentence_and_nothing_is_published(attendance):
     batch = BatchPlan(end=TODAY + timedelta(days=20))
     present, leaver, stranger = employee_id(), employee_id(), employee_id()

@@ -186,6 +186,31 @@ async def test_a_mandatory_session_missed_holds_back_completion_until_it_is_atte
     assert await attendance.wait_for(COMPLETIONS, 1, enrolment_id) == 1
 
 
+async def test_a_session_flagged_mandatory_when_scheduled_holds_back_whoever_missed_it(attendance):
+    batch = BatchPlan()  # six sessions, 75%; the course names no mandatory session
+    missed, came = employee_id("MISSED"), employee_id("CAME")
+    await attendance.publish(enrolled(missed, batch), enrolled(came, batch))
+    assert await attendance.wait_for("SELECT count(*) FROM enrolments", 2) == 2
+    sessions = await attendance.schedule(batch, mandatory=(6,))
+    assert [s["mandatory"] for s in sessions] == [False] * 5 + [True]
+
+    for session in sessions[:5]:
+        await mark(attendance, session, missed)
+    for session in sessions[1:]:
+        await mark(attendance, session, came)
+    missed_id, came_id = (ids.enrolment_id(TENANT, e, batch.id) for e in (missed, came))
+    assert await attendance.wait_for(COMPLETIONS, 1, came_id) == 1
+    assert await attendance.wait_for(ATTENDED, 5, missed_id) == 5
+    assert await attendance.sql(COMPLETIONS, missed_id) == 0  # 83.33%, but not the mandatory session
+
+    # The flag holds back completion only: the progress figures are those of five sessions of six.
+    progress = (await attendance.http.get(attendance.path(f"enrolments/{missed_id}/progress"))).json()
+    assert (progress["sessions_attended"], progress["attendance_percent"], progress["status"]) == (5, 83.33, "attending")
+    [(_, event)] = await completions_for(attendance, came_id)
+    assert (event.data.basis.sessions_attended, event.data.basis.attendance_percent) == (5, 83.33)
+    assert await completions_for(attendance, missed_id) == []
+
+
 async def test_impossible_attendance_on_the_topic_is_dead_lettered_with_the_reason(attendance):
     from karmayogi_runtime.ops import read_dead_letters
 

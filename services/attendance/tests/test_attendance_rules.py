@@ -65,6 +65,19 @@ def test_every_mandatory_session_must_be_attended_whatever_the_percentage():
     assert not completion_reached(rule, 6, [*full(0, 1, 2), Attended(S[5], 0, 90)], withdrawn=False)
 
 
+def test_a_session_flagged_mandatory_in_the_batch_must_be_attended_besides_the_courses_own():
+    course, flagged = Rule(50, frozenset({S[5]})), frozenset({S[4]})
+    assert completion_reached(course, 6, full(0, 1, 5), withdrawn=False)
+    assert not completion_reached(course, 6, full(0, 1, 5), withdrawn=False, batch_mandatory=flagged)
+    assert not completion_reached(course, 6, full(0, 1, 4), withdrawn=False, batch_mandatory=flagged)
+    assert completion_reached(course, 6, full(0, 4, 5), withdrawn=False, batch_mandatory=flagged)
+    assert not completion_reached(Rule(50), 6, full(0, 1, 2, 3, 5), withdrawn=False, batch_mandatory=flagged)
+    assert not completion_reached(Rule(50), 6, [*full(0, 1, 2), Attended(S[4], 0, 90)], withdrawn=False,
+                                  batch_mandatory=flagged)
+    assert completion_reached(Rule(50), 6, full(0, 1, 4), withdrawn=False, batch_mandatory=flagged)
+    assert not completion_reached(Rule(75), 6, full(0, 1, 4), withdrawn=False, batch_mandatory=flagged)
+
+
 def test_a_zero_percent_rule_still_needs_one_session_attended():
     assert not completion_reached(Rule(0), 6, [], withdrawn=False)
     assert completion_reached(Rule(0), 6, full(0), withdrawn=False)

@@ -39,13 +39,16 @@ class SessionIn(Strict):
     starts_at: UtcDatetime = Field(examples=["2026-11-16T10:00:00+05:30"])
     duration_minutes: int = Field(ge=1, le=1440, examples=[90])
     mode: Literal["classroom", "online"] = "classroom"
+    mandatory: bool = Field(False, description="Every enrolled employee must attend this session to complete the "
+                                               "course, whatever their percentage.")
 
 
 class ScheduleIn(Strict):
     sessions: list[SessionIn] = Field(min_length=1, max_length=200)
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"sessions": [
-        {"starts_at": "2026-11-16T10:00:00+05:30", "duration_minutes": 90, "mode": "classroom"}]}]})
+        {"starts_at": "2026-11-16T10:00:00+05:30", "duration_minutes": 90, "mode": "classroom"},
+        {"starts_at": "2026-11-17T10:00:00+05:30", "duration_minutes": 90, "mode": "classroom", "mandatory": True}]}]})
 
 
 class SessionOut(BaseModel):
@@ -54,6 +57,7 @@ class SessionOut(BaseModel):
     starts_at: datetime
     duration_minutes: int
     mode: str
+    mandatory: bool
 
 
 class AttendeeIn(Strict):
@@ -104,11 +108,17 @@ async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
 
 
 @router.post("/states/{tenant}/batches/{batch_id}/sessions", status_code=201, response_model=list[SessionOut],
-             tags=["sessions"], summary="Schedule sessions of a batch",
-             description="Adds sessions (each within the batch's dates) to a batch known from its enrolments; "
-                         "scheduling the same start time again changes nothing. Answers every session of the batch.")
+             tags=["sessions"], summary="Schedule sessions of a batch, flagging the mandatory ones",
+             description="Adds sessions (each within the batch's dates) to a batch known from its enrolments. An "
+                         "employee completes the course only after attending every session flagged `mandatory`, "
+                         "whatever their percentage, as well as any mandatory session the course's completion rule "
+                         "names; the flag changes no progress figure. Scheduling the same start time again changes "
+                         "nothing but the flag, which takes the value sent (left out: not mandatory). A flag set "
+                         "after an employee completed does not undo the completion, and clearing one completes an "
+                         "employee it held back only when their next attendance is recorded. Answers every session "
+                         "of the batch.")
 async def schedule_sessions(tenant: Tenant, batch_id: UUID, body: ScheduleIn, pool: Pool, request: Request) -> list[dict]:
-    plan = [PlannedSession(s.starts_at, s.duration_minutes, s.mode) for s in body.sessions]
+    plan = [PlannedSession(s.starts_at, s.duration_minutes, s.mode, s.mandatory) for s in body.sessions]
     async with transaction(pool) as connection:
         return [dict(r) for r in await marking.schedule(connection, tenant, batch_id, plan, clock(request))]
 

@@ -20,6 +20,16 @@ before its session starts.
 A course is complete when the percentage reaches the rule's minimum (compared exactly, without
 rounding), every mandatory session was attended, and at least one session was attended (a 0% rule does
 not complete an employee who never came). A withdrawn enrolment never completes.
+
+Mandatory sessions come from two places, and both must be attended:
+- the course's completion rule (`mandatory_session_ids`, copied into every `employee.enrolled`), which
+  names sessions by the ids a state system reports them under (its own sessions, the same in every batch);
+- the batch's plan: a session scheduled through this service's API gets an id of its own batch
+  (`marking.session_id`), unknown when the course is created, so the training officer flags it
+  `mandatory` when scheduling it instead.
+A mandatory session changes no progress figure (percentage, sessions attended): it only holds back
+completion. Completion happens once: a session flagged mandatory after an employee completed does not
+take the completion back (it was published, and a certificate may already be issued).
 """
 
 from __future__ import annotations
@@ -87,7 +97,11 @@ def progress(sessions_planned: int, attended: Iterable[Attended]) -> Progress:
     return Progress(len(present), sessions_planned, credit)
 
 
-def completion_reached(rule: Rule, sessions_planned: int, attended: Sequence[Attended], *, withdrawn: bool) -> bool:
+def completion_reached(rule: Rule, sessions_planned: int, attended: Sequence[Attended], *, withdrawn: bool,
+                       batch_mandatory: frozenset[UUID] = frozenset()) -> bool:
+    """Whether the course is complete now. `batch_mandatory`: the sessions of the enrolment's batch flagged
+    mandatory when scheduled, required besides the rule's own. Asked only until it first says yes: a flag
+    set after that does not un-complete anyone."""
     if withdrawn:
         return False
     reached = progress(sessions_planned, attended)
@@ -95,7 +109,7 @@ def completion_reached(rule: Rule, sessions_planned: int, attended: Sequence[Att
     return (
         reached.sessions_attended > 0
         and reached.percent >= rule.minimum_attendance_percent
-        and rule.mandatory_session_ids <= present
+        and (rule.mandatory_session_ids | batch_mandatory) <= present
     )
 
 

@@ -116,6 +116,7 @@ async def _evaluate(context: EventContext, enrolments, before, applied) -> None:
     """Replay the batch's reports over what was recorded before it, enrolment by enrolment; save the
     progress and, the first time the rule is met, publish the completion (exactly once)."""
     connection = context.connection
+    mandatory = await _mandatory_in_batches(connection, [e for e in enrolments.values() if e["completed_at"] is None])
     best: dict = {enrolment_id: {} for enrolment_id in enrolments}
     for r in before:
         best[r["enrolment_id"]][r["session_id"]] = domain.Attended(r["session_id"], r["minutes"], r["duration_minutes"],
@@ -129,6 +130,7 @@ async def _evaluate(context: EventContext, enrolments, before, applied) -> None:
         if enrolment["completed_at"] is None and enrolment_id not in reached and domain.completion_reached(
             _rule(enrolment), enrolment["sessions_planned"], list(sessions.values()),
             withdrawn=enrolment["withdrawn_at"] is not None,
+            batch_mandatory=mandatory.get(enrolment["batch_id"], frozenset()),
         ):
             attended = list(sessions.values())
             reached[enrolment_id] = (domain.progress(enrolment["sessions_planned"], attended),
@@ -144,6 +146,12 @@ async def _evaluate(context: EventContext, enrolments, before, applied) -> None:
     for row in recorded:
         figures, at, cause = reached[row["enrolment_id"]]
         await context.publish(events.completed(enrolments[row["enrolment_id"]], figures, at=at, cause=cause))
+
+
+async def _mandatory_in_batches(connection, enrolments) -> dict:
+    """The sessions flagged mandatory in each batch of these enrolments, in one query for them all."""
+    rows = await connection.fetch(sql.MANDATORY_SESSIONS, list({e["batch_id"] for e in enrolments}))
+    return {r["batch_id"]: frozenset(r["ids"]) for r in rows}
 
 
 def _rule(enrolment) -> domain.Rule:

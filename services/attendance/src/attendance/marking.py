@@ -44,6 +44,7 @@ class PlannedSession:
     starts_at: datetime
     duration_minutes: int
     mode: str
+    mandatory: bool
 
 
 @dataclass(frozen=True)
@@ -57,7 +58,8 @@ class Outcome:
 
 
 def session_id(tenant: str, batch_id: UUID, starts_at: datetime) -> UUID:
-    """One session per batch and start time: scheduling the same plan twice changes nothing."""
+    """One session per batch and start time: scheduling the same plan twice changes nothing. Being of one
+    batch, the id cannot be named in a course's completion rule: such a session is flagged mandatory."""
     return uuid5(ids.NAMESPACE, f"session:{tenant}:{batch_id}:{starts_at.astimezone(timezone.utc).isoformat()}")
 
 
@@ -79,7 +81,7 @@ async def schedule(connection: asyncpg.Connection, tenant: str, batch_id: UUID, 
         raise Refused(422, *dict.fromkeys(problems))
     for session in plan:
         await connection.execute(sql.INSERT_SESSION, tenant, session_id(tenant, batch_id, session.starts_at),
-                                 batch_id, session.starts_at, session.duration_minutes, session.mode)
+                                 batch_id, session.starts_at, session.duration_minutes, session.mode, session.mandatory)
     scheduled = await connection.fetch(sql.SESSIONS_OF_BATCH, tenant, batch_id)
     if len(scheduled) > batch["sessions_planned"]:
         raise Refused(409, f"Batch {batch_id} plans {batch['sessions_planned']} sessions; scheduling these would "

@@ -37,14 +37,21 @@ ENROLMENT = """
 ENROLMENTS = "SELECT enrolment_id, employee_id, batch_id, withdrawn_at FROM enrolments WHERE enrolment_id = ANY($1::uuid[])"
 BATCH = "SELECT * FROM batches WHERE tenant = $1 AND id = $2"
 
+# A session scheduled again keeps its start, length and mode (reports are checked against them), but takes
+# the mandatory flag sent: the plan is the officer's to correct. The same plan again updates no row.
 INSERT_SESSION = """
-    INSERT INTO sessions (tenant, id, batch_id, starts_at, duration_minutes, mode)
-    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO NOTHING
+    INSERT INTO sessions (tenant, id, batch_id, starts_at, duration_minutes, mode, mandatory)
+    VALUES ($1, $2, $3, $4, $5, $6, $7)
+    ON CONFLICT (id) DO UPDATE SET mandatory = excluded.mandatory WHERE sessions.mandatory <> excluded.mandatory
 """
 SESSION = "SELECT * FROM sessions WHERE tenant = $1 AND id = $2"
 SESSIONS_BY_IDS = "SELECT * FROM sessions WHERE tenant = $1 AND id = ANY($2::uuid[])"
 SESSIONS_BY_ID = "SELECT * FROM sessions WHERE id = ANY($1::uuid[])"
 SESSIONS_OF_BATCH = "SELECT * FROM sessions WHERE tenant = $1 AND batch_id = $2 ORDER BY starts_at, id"
+MANDATORY_SESSIONS = """
+    SELECT batch_id, array_agg(id) AS ids FROM sessions WHERE batch_id = ANY($1::uuid[]) AND mandatory
+    GROUP BY batch_id
+"""
 LOCK_BATCH = "SELECT pg_advisory_xact_lock(hashtext('sessions:' || $1::uuid::text))"
 
 RECORD_ATTENDANCE = """
