@@ -342,11 +342,214 @@ def scaling(resources: list[Resource]) -> list[str]:
     return problems
 
 
+# -- where Kafka runs -------------------------------------------------------------------------------------
+
+_QUALIFIED = re.compile(r"[a-z0-9-]+\.[a-z0-9-]+\.svc(\.cluster\.local)?:[0-9]+")
+
+
+def namespace_of(resources: list[Resource]) -> str | None:
+    """The namespace the manifests are applied to (the overlay's `namespace`)."""
+    found = {r["metadata"]["namespace"] for r in resources if r["metadata"].get("namespace")}
+    return found.pop() if len(found) == 1 else None
+
+
+def services_kafka_addresses(resources: list[Resource]) -> set[str]:
+    """The brokers' addresses the service Deployments are given (KAFKA_BOOTSTRAP_SERVERS)."""
+    addresses = set()
+    for _, workload in service_workloads(resources):
+        if workload["kind"] == "Deployment":
+            environment, _ = container_environment(workload, pod_spec(workload)["containers"][0], resources)
+            addresses |= {a.strip() for a in environment.get("KAFKA_BOOTSTRAP_SERVERS", "").split(",") if a.strip()}
+    return addresses
+
+
+def qualified(address: str, namespace: str | None) -> str:
+    """host:port as a pod of any namespace must write it: a Service's short name gets `.<namespace>.svc`."""
+    host, _, port = address.rpartition(":")
+    host = host.removesuffix(".cluster.local")
+    return f"{host}:{port}" if "." in host else f"{host}.{namespace}.svc:{port}"
+
+
+def kafka_namespaces(resources: list[Resource]) -> set[str]:
+    """The namespaces the services find Kafka in: a short name resolves in their own."""
+    namespace = namespace_of(resources)
+    return {qualified(address, namespace).split(".")[1] for address in services_kafka_addresses(resources)}
+
+
+def autoscaler_kafka_address(resources: list[Resource]) -> list[str]:
+    """KEDA reads the lag from the keda-operator's pod, in KEDA's namespace, where a Service's short name does
+    not resolve: every Kafka trigger names the brokers fully qualified (<service>.<namespace>.svc:<port>), and
+    they are the brokers the services use."""
+    namespace = namespace_of(resources)
+    wanted = {qualified(address, namespace) for address in services_kafka_addresses(resources)}
+    problems = []
+    for scaled in of_kind(resources, "ScaledObject"):
+        for trigger in scaled["spec"]["triggers"]:
+            if trigger["type"] != "kafka":
+                continue
+            who = f"ScaledObject {scaled['metadata']['name']}'s trigger {trigger.get('name', trigger['metadata'].get('consumerGroup'))}"
+            given = [a.strip() for a in trigger["metadata"].get("bootstrapServers", "").split(",") if a.strip()]
+            short = [a for a in given if not _QUALIFIED.fullmatch(a)]
+            if short or not given:
+                problems.append(f"{who} names Kafka as {', '.join(short) or 'nothing'}, which KEDA resolves in its own "
+                                "namespace; write <service>.<namespace>.svc:<port>.")
+            elif {qualified(a, namespace) for a in given} != wanted:
+                problems.append(f"{who} reads the lag from {', '.join(given)}; the services use {', '.join(sorted(wanted))}.")
+    return problems
+
+
+# Labels Strimzi gives the pods of the Kafka cluster `karmayogi` (node pools' brokers and controllers, the
+# entity operator's Topic and User Operators).
+STRIMZI_PODS = {
+    "its brokers": {"strimzi.io/cluster": "karmayogi", "strimzi.io/kind": "Kafka", "strimzi.io/name": "karmayogi-kafka",
+                    "strimzi.io/pool-name": "brokers", "strimzi.io/broker-role": "true"},
+    "its controllers": {"strimzi.io/cluster": "karmayogi", "strimzi.io/kind": "Kafka", "strimzi.io/name": "karmayogi-kafka",
+                        "strimzi.io/pool-name": "controllers", "strimzi.io/controller-role": "true"},
+    "its entity operator": {"strimzi.io/cluster": "karmayogi", "strimzi.io/kind": "Kafka",
+                            "strimzi.io/name": "karmayogi-entity-operator"},
+}
+
+
+def selects(selector: dict, labels: dict[str, str]) -> bool:
+    """Whether a label selector (matchLabels, matchExpressions) selects a pod with these labels."""
+    if any(labels.get(key) != value for key, value in selector.get("matchLabels", {}).items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        key, operator, values = expression["key"], expression["operator"], expression.get("values", [])
+        holds = {"In": labels.get(key) in values, "NotIn": labels.get(key) not in values,
+                 "Exists": key in labels, "DoesNotExist": key not in labels}[operator]
+        if not holds:
+            return False
+    return True
+
+
+def strimzi_network(resources: list[Resource]) -> list[str]:
+    """When Kafka runs in the namespace (the services reach it by a short name, or by this namespace's), the
+    namespace's default-deny must not cut Strimzi's pods off: replication, the controller quorum, DNS, the
+    Kubernetes API and the cluster operator. A policy lets every one of them send and receive."""
+    namespace = namespace_of(resources)
+    policies = of_kind(resources, "NetworkPolicy")
+    denies = any(p["spec"]["podSelector"] == {} and "Egress" in p["spec"].get("policyTypes", []) for p in policies)
+    if namespace not in kafka_namespaces(resources) or not denies:
+        return []
+    problems = []
+    for pods, labels in STRIMZI_PODS.items():
+        applying = [p["spec"] for p in policies if selects(p["spec"]["podSelector"], labels)]
+        for direction, rules in (("Ingress", "ingress"), ("Egress", "egress")):
+            if not any(direction in p.get("policyTypes", []) and {} in p.get(rules, []) for p in applying):
+                problems.append(f"Kafka runs in {namespace}, but no NetworkPolicy there allows the {direction.lower()} "
+                                f"traffic of {pods}, which default-deny blocks.")
+    return problems
+
+
+# -- Argo CD's order --------------------------------------------------------------------------------------
+
+HOOK = "argocd.argoproj.io/hook"
+SYNC_WAVE = "argocd.argoproj.io/sync-wave"
+
+
+def sync_wave(resource: Resource) -> int:
+    return int(resource["metadata"].get("annotations", {}).get(SYNC_WAVE, "0"))
+
+
+def read_by(workload: Resource) -> set[tuple[str, str]]:
+    """("ConfigMap" or "Secret", name) of everything the pod reads."""
+    names = set()
+    for container in containers(workload):
+        names |= {("ConfigMap", s["configMapRef"]["name"]) for s in container.get("envFrom", []) if "configMapRef" in s}
+        for variable in container.get("env", []):
+            for kind, key in (("ConfigMap", "configMapKeyRef"), ("Secret", "secretKeyRef")):
+                if key in variable.get("valueFrom", {}):
+                    names.add((kind, variable["valueFrom"][key]["name"]))
+    for volume in pod_spec(workload).get("volumes", []):
+        if "configMap" in volume:
+            names.add(("ConfigMap", volume["configMap"]["name"]))
+        if "secret" in volume:
+            names.add(("Secret", volume["secret"]["secretName"]))
+    return names
+
+
+def sync_order(resources: list[Resource]) -> list[str]:
+    """Argo CD applies one wave, waits for it to be healthy, then the next. The migration Jobs are Sync hooks
+    (PreSync hooks run before anything is applied, when a new ConfigMap or a first KafkaUser's Secret does not
+    exist yet) in a wave after the ConfigMaps they read and the KafkaUsers and Kafka cluster whose Secrets they
+    read; each Deployment comes after its migration Job; ScaledObjects and Ingresses, unhealthy while no
+    Deployment runs, come with the Deployments or later."""
+    problems = [f"{describe(r)} is a PreSync hook: Argo CD runs it before it applies what the hook reads."
+                for r in resources if r["metadata"].get("annotations", {}).get(HOOK) == "PreSync"]
+    made_by = {("ConfigMap", c["metadata"]["name"]): c for c in of_kind(resources, "ConfigMap")}
+    made_by |= {("Secret", u["metadata"]["name"]): u for u in of_kind(resources, "KafkaUser")}
+    made_by |= {("Secret", f"{k['metadata']['name']}-cluster-ca-cert"): k for k in of_kind(resources, "Kafka")}
+    migrations, deployments = {}, {}
+    for service, workload in service_workloads(resources):
+        if workload["kind"] == "Job":
+            migrations[service] = workload
+            hook = workload["metadata"].get("annotations", {}).get(HOOK)
+            if hook != "Sync":
+                problems.append(f"{describe(workload)} must be an Argo CD Sync hook, recreated in its wave on every "
+                                f"sync (it is {'a ' + hook + ' hook' if hook else 'not a hook'}).")
+        else:
+            deployments[service] = workload
+        for reference in sorted(read_by(workload)):
+            maker = made_by.get(reference)
+            if maker is not None and sync_wave(maker) >= sync_wave(workload):
+                problems.append(f"{describe(workload)} (wave {sync_wave(workload)}) reads {reference[0]} {reference[1]}, "
+                                f"which {describe(maker)} provides in wave {sync_wave(maker)}; it must come earlier.")
+    for service, deployment in deployments.items():
+        job = migrations.get(service)
+        if job is not None and sync_wave(deployment) <= sync_wave(job):
+            problems.append(f"{describe(deployment)} (wave {sync_wave(deployment)}) must come after {describe(job)} "
+                            f"(wave {sync_wave(job)}).")
+    for later in of_kind(resources, "ScaledObject") + of_kind(resources, "Ingress"):
+        if later["kind"] == "ScaledObject":
+            targets = [later["spec"]["scaleTargetRef"]["name"]]
+        else:
+            targets = [p["backend"]["service"]["name"] for rule in later["spec"]["rules"] for p in rule["http"]["paths"]]
+        for target in sorted(set(targets) & set(deployments)):
+            if sync_wave(later) < sync_wave(deployments[target]):
+                problems.append(f"{describe(later)} (wave {sync_wave(later)}) comes before {describe(deployments[target])} "
+                                f"(wave {sync_wave(deployments[target])}), and is unhealthy until it runs.")
+    return problems
+
+
+# -- PostgreSQL -------------------------------------------------------------------------------------------
+
+# The outbox relay's LISTEN connection, opened beside the pool (karmayogi_runtime.outbox.OutboxRelay._listen).
+CONNECTIONS_BESIDE_THE_POOL = 1
+
+
+def postgresql_connections(resources: list[Resource]) -> dict[str, int]:
+    """The most PostgreSQL connections each service may hold at once: its most pods (maxReplicaCount, or the
+    replicas, plus the rollout's surge), each with its pool (DATABASE_POOL_SIZE) and the relay's LISTEN
+    connection, and its migration Job's one."""
+    most = {s["spec"]["scaleTargetRef"]["name"]: s["spec"]["maxReplicaCount"] for s in of_kind(resources, "ScaledObject")}
+    connections = {}
+    for service, workload in service_workloads(resources):
+        if workload["kind"] != "Deployment":
+            continue
+        settings, problems = settings_from(workload, pod_spec(workload)["containers"][0], resources,
+                                           k8s_code.settings_class(service))
+        assert settings is not None, problems
+        pods = most.get(service, workload["spec"].get("replicas", 1))
+        surge = workload["spec"].get("strategy", {}).get("rollingUpdate", {}).get("maxSurge", 1)
+        pods += surge if isinstance(surge, int) else -(-pods * int(surge.rstrip("%")) // 100)
+        jobs = sum(1 for s, w in service_workloads(resources) if s == service and w["kind"] == "Job")
+        connections[service] = pods * (settings.database_pool_size + CONNECTIONS_BESIDE_THE_POOL) + jobs
+    return connections
+
+
 # -- pods -------------------------------------------------------------------------------------------------
+
+def pre_stop_seconds(container: dict) -> int:
+    """How long the container keeps serving after Kubernetes decides to stop it (the built-in sleep action of
+    its preStop hook, Kubernetes 1.30 and later), so that every proxy drops it before SIGTERM; 0 without."""
+    return int(container.get("lifecycle", {}).get("preStop", {}).get("sleep", {}).get("seconds", 0))
+
 
 def hardening(resources: list[Resource]) -> list[str]:
     """Non-root, read-only root filesystem, no capability, RuntimeDefault seccomp, no service account token,
-    requests and limits; Deployments also wait longer than the graceful shutdown and spread over nodes."""
+    requests and limits; Deployments also sleep in preStop, wait longer than that sleep and the graceful
+    shutdown together, and spread over nodes."""
     problems = []
     shutdown = k8s_code.graceful_shutdown_seconds()
     for workload in resources:
@@ -368,9 +571,14 @@ def hardening(resources: list[Resource]) -> list[str]:
             if not resources_.get("requests", {}).get("memory") or not resources_.get("limits", {}).get("memory"):
                 problems.append(f"{who}: container {container['name']} needs memory requests and limits.")
         if workload["kind"] == "Deployment":
-            if spec.get("terminationGracePeriodSeconds", 30) <= shutdown:
-                problems.append(f"{who} gives {spec.get('terminationGracePeriodSeconds', 30)} s to stop; a graceful "
-                                f"shutdown may take {shutdown:.0f} s.")
+            wait = pre_stop_seconds(spec["containers"][0])
+            if not wait:
+                problems.append(f"{who} has no preStop sleep: on SIGTERM the server stops accepting while the "
+                                "Service and the ingress controller still send it requests.")
+            grace = spec.get("terminationGracePeriodSeconds", 30)
+            if grace <= shutdown + wait:
+                problems.append(f"{who} gives {grace} s to stop; its preStop sleep ({wait} s) and a graceful shutdown "
+                                f"({shutdown:.0f} s) may take {shutdown + wait:.0f} s.")
             if not spec.get("topologySpreadConstraints"):
                 problems.append(f"{who} has no topology spread.")
     return problems

@@ -1,17 +1,19 @@
 """The manifests agree with the code: topics, Kafka users and their ACLs, settings, probes, ports, images,
-autoscaling, hardening, the one public entry and room for the PDF cache. Each rule is a function of k8s_checks; an empty list
+autoscaling and where it finds Kafka, hardening, the one public entry, room for the PDF cache, Strimzi's pods past
+the namespace's default-deny, Argo CD's order, and the PostgreSQL connections the README asks for. Each rule is a function of k8s_checks; an empty list
 means it holds (the tests in test_k8s_rules_fail.py show each one reports a broken manifest)."""
 
 import pytest
 
 import k8s_checks as checks
 import k8s_code
-from k8s_manifests import OVERLAYS, built, named, of_kind, replay_operation, templates
+from k8s_manifests import K8S, OVERLAYS, built, named, of_kind, replay_operation, templates
 
 pytestmark = pytest.mark.unit
 
 RULES = [checks.mutable_images, checks.unknown_settings, checks.missing_settings, checks.pdf_cache_room,
-         checks.probe_paths, checks.ports, checks.service_acls, checks.scaling, checks.hardening, checks.ingress]
+         checks.probe_paths, checks.ports, checks.service_acls, checks.scaling, checks.hardening, checks.ingress,
+         checks.autoscaler_kafka_address, checks.strimzi_network, checks.sync_order]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -74,3 +76,24 @@ def test_the_namespace_denies_everything_not_allowed(overlay):
         egress_ports = {port["port"] for rule in policies[service]["egress"] for port in rule["ports"]}
         assert {5432, 9093} <= egress_ports, service
 
+
+
+def test_production_runs_kafka_in_its_own_namespace_and_keda_finds_it_there():
+    resources = built("production")
+    assert checks.kafka_namespaces(resources) == {"karmayogi"}
+    addresses = {t["metadata"]["bootstrapServers"] for s in of_kind(resources, "ScaledObject")
+                 for t in s["spec"]["triggers"] if t["type"] == "kafka"}
+    assert addresses == {"karmayogi-kafka-bootstrap.karmayogi.svc:9093"}
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_strimzi_pods_get_past_the_default_deny_in_both_overlays(overlay):
+    assert named(built(overlay), "NetworkPolicy", "allow-strimzi")["spec"]["podSelector"] == {
+        "matchLabels": {"strimzi.io/cluster": "karmayogi"}}
+
+
+def test_the_readme_states_the_postgresql_connections_production_needs():
+    connections = checks.postgresql_connections(built("production"))
+    assert set(connections) == set(k8s_code.SERVICES)
+    readme = (K8S.parent / "README.md").read_text()
+    assert f"= {sum(connections.values())} connections" in readme

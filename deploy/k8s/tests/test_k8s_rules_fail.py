@@ -118,7 +118,76 @@ def test_a_root_container_and_a_short_grace_period_are_reported():
     assert checks.hardening(resources) == [
         "Deployment certification: container certification needs a read-only root filesystem, no privilege escalation "
         "and every capability dropped.",
-        "Deployment certification gives 30 s to stop; a graceful shutdown may take 45 s."]
+        "Deployment certification gives 30 s to stop; its preStop sleep (10 s) and a graceful shutdown (45 s) may "
+        "take 55 s."]
+
+
+def test_a_server_without_a_pre_stop_sleep_is_reported():
+    resources = built("production")
+    del container(resources, "Deployment", "enrolment")["lifecycle"]
+    assert checks.hardening(resources) == [
+        "Deployment enrolment has no preStop sleep: on SIGTERM the server stops accepting while the Service and the "
+        "ingress controller still send it requests."]
+
+
+def test_a_short_kafka_name_for_keda_is_reported():
+    resources = built("production")
+    trigger = named(resources, "ScaledObject", "attendance")["spec"]["triggers"][1]
+    trigger["metadata"]["bootstrapServers"] = "karmayogi-kafka-bootstrap:9093"
+    assert checks.autoscaler_kafka_address(resources) == [
+        "ScaledObject attendance's trigger marks-lag names Kafka as karmayogi-kafka-bootstrap:9093, which KEDA "
+        "resolves in its own namespace; write <service>.<namespace>.svc:<port>."]
+
+
+def test_keda_reading_another_namespace_s_kafka_is_reported():
+    resources = built("production")
+    trigger = named(resources, "ScaledObject", "enrolment")["spec"]["triggers"][0]
+    trigger["metadata"]["bootstrapServers"] = "karmayogi-kafka-bootstrap.kafka.svc:9093"
+    assert checks.autoscaler_kafka_address(resources) == [
+        "ScaledObject enrolment's trigger master-trainers-lag reads the lag from karmayogi-kafka-bootstrap.kafka.svc:9093; "
+        "the services use karmayogi-kafka-bootstrap.karmayogi.svc:9093."]
+
+
+def test_strimzi_pods_left_behind_the_default_deny_are_reported():
+    resources = [r for r in built("production") if r["metadata"]["name"] != "allow-strimzi"]
+    problems = checks.strimzi_network(resources)
+    assert len(problems) == 6
+    assert problems[-1] == ("Kafka runs in karmayogi, but no NetworkPolicy there allows the egress traffic of its "
+                            "entity operator, which default-deny blocks.")
+
+
+def test_kafka_elsewhere_needs_no_strimzi_policy_in_the_namespace():
+    resources = [r for r in built("production") if r["metadata"]["name"] != "allow-strimzi"]
+    common = [c for c in resources if c["kind"] == "ConfigMap" and c["metadata"]["name"].startswith("karmayogi-common")]
+    common[0]["data"]["KAFKA_BOOTSTRAP_SERVERS"] = "karmayogi-kafka-bootstrap.kafka.svc:9093"
+    assert checks.strimzi_network(resources) == []
+
+
+def test_a_pre_sync_migration_is_reported():
+    resources = built("production")
+    named(resources, "Job", "attendance-migrate")["metadata"]["annotations"]["argocd.argoproj.io/hook"] = "PreSync"
+    assert checks.sync_order(resources) == [
+        "Job attendance-migrate is a PreSync hook: Argo CD runs it before it applies what the hook reads.",
+        "Job attendance-migrate must be an Argo CD Sync hook, recreated in its wave on every sync (it is a PreSync hook)."]
+
+
+def test_a_migration_in_the_wave_of_its_config_is_reported():
+    resources = built("dev")
+    del named(resources, "Job", "notifications-migrate")["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]
+    problems = checks.sync_order(resources)
+    assert "Job notifications-migrate (wave 0) reads Secret karmayogi-notifications, which KafkaUser " \
+           "karmayogi-notifications provides in wave 0; it must come earlier." in problems
+    assert "Job notifications-migrate (wave 0) reads Secret karmayogi-cluster-ca-cert, which Kafka karmayogi " \
+           "provides in wave 0; it must come earlier." in problems
+
+
+def test_a_deployment_before_its_migration_and_a_scaled_object_before_its_deployment_are_reported():
+    resources = built("production")
+    named(resources, "Deployment", "certification")["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] = "1"
+    named(resources, "ScaledObject", "enrolment")["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"] = "0"
+    assert checks.sync_order(resources) == [
+        "Deployment certification (wave 1) must come after Job certification-migrate (wave 1).",
+        "ScaledObject enrolment (wave 0) comes before Deployment enrolment (wave 2), and is unhealthy until it runs."]
 
 
 def test_an_internal_path_on_the_ingress_is_reported():

@@ -37,7 +37,10 @@ class Patch(BaseModel):
 class CompletionRule(BaseModel):
     model_config = ConfigDict(extra="forbid")
     minimum_attendance_percent: int = Field(ge=0, le=100, description="Share of planned minutes to attend, 0-100.")
-    mandatory_session_ids: list[UUID] = Field(default_factory=list, max_length=200)
+    mandatory_session_ids: list[UUID] = Field(
+        default_factory=list, max_length=200,
+        description="Sessions every employee must attend, by the ids a state system reports its own sessions "
+        "with. Sessions scheduled in the attendance service are flagged mandatory when they are scheduled instead.")
 
 
 COURSE_EXAMPLE = {
