@@ -4,6 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from karmayogi_runtime import dead_letter
+from karmayogi_runtime.broker import MAX_RECORD_BYTES, record_bytes
 
 pytestmark = pytest.mark.unit
 
@@ -52,3 +53,26 @@ def test_a_dead_letter_of_a_replay_describes_only_the_latest_failure():
 
     assert described["error_class"] == "RuleViolation"
     assert "replay_id" not in described  # the dlq_ headers of the earlier round are not carried along
+
+
+def test_a_dead_letter_of_a_record_near_kafkas_limit_leaves_the_value_out_and_says_so():
+    near_the_limit = dead_letter.Origin(**{**ORIGIN.__dict__, "value": b"x" * (MAX_RECORD_BYTES - 200)})
+    long_reason = dead_letter.Failure("ValueError", "why " * 10_000, 5, T0, T0)
+
+    record = dead_letter.dead_letter(near_the_limit, long_reason)
+
+    assert record_bytes(record.key, record.value, record.headers) <= MAX_RECORD_BYTES
+    assert record.value == b""
+    described = dead_letter.description(record.headers)
+    assert described["value_omitted"] == str(MAX_RECORD_BYTES - 200)
+    assert len(described["error_message"]) == dead_letter.MAX_MESSAGE_CHARACTERS
+    assert dead_letter.omitted_value_size(record.headers) == MAX_RECORD_BYTES - 200
+    with pytest.raises(ValueError, match="does not carry its original value"):
+        dead_letter.replay(record, "replay-1")
+
+
+def test_a_dead_letter_that_fits_keeps_its_value_and_says_nothing_was_left_out():
+    record = dead_letter.dead_letter(ORIGIN, FAILURE)
+
+    assert dead_letter.omitted_value_size(record.headers) is None
+    assert dead_letter.replay(record, "replay-1").value == ORIGIN.value

@@ -13,7 +13,7 @@ from karmayogi_runtime import claims, dead_letter, inbox, outbox, parking
 from karmayogi_runtime.claims import Decoded
 from karmayogi_runtime.database import is_transient
 from karmayogi_runtime.logs import correlation_id
-from karmayogi_runtime.parking import DependencyMissing
+from karmayogi_runtime.parking import DependencyMissing, ParkedMessage
 from karmayogi_runtime.records import Record, id_of
 from karmayogi_runtime.retries import Retries
 from karmayogi_runtime.subscriptions import EventContext, RuleViolation, Subscription
@@ -53,7 +53,8 @@ class BatchApplier:
                         arrivals = []
                         for record, event, message_id in new:
                             arrivals += await self._apply(connection, subscription, record, event, message_id)
-                    await self._apply_parked(connection, arrivals)
+                    released = await self._apply_parked(connection, arrivals)
+                self._retries.forget_parked(released)
                 return
             except _OneByOne:
                 together = False
@@ -100,7 +101,11 @@ class BatchApplier:
         except RuleViolation as violation:
             await self._dead_letter(connection, subscription, record, message_id, "RuleViolation", str(violation))
         except Exception as error:
-            if is_transient(error) or not self._retries.exhausted(subscription.group, record):
+            if is_transient(error):
+                raise
+            if isinstance(record, ParkedMessage):
+                self._note_parked_failure(subscription.group, record, event, error)
+            if not self._retries.exhausted(subscription.group, record):
                 raise
             await self._dead_letter(connection, subscription, record, message_id, type(error).__qualname__, str(error) or repr(error))
         finally:
@@ -130,14 +135,29 @@ class BatchApplier:
                 await parking.lock(connection, [missing.waiting_for])
                 held.add(missing.waiting_for)
 
-    async def _apply_parked(self, connection: asyncpg.Connection, arrivals: list[str]) -> None:
+    async def _apply_parked(self, connection: asyncpg.Connection, arrivals: list[str]) -> list[ParkedMessage]:
+        """Apply the events parked for `arrivals` (and for what they record in turn), each as its own
+        consumer group's; returns the parked events released."""
+        everything: list[ParkedMessage] = []
         while arrivals:
             released = await parking.release(connection, arrivals)
+            everything += released
             arrivals = []
             for parked in released:
                 event = decode(parked.value, parked.headers)
                 subscription = self._subscriptions[parked.consumer]
                 arrivals += await self._apply(connection, subscription, parked, event, id_of(parked, event))
+        return everything
+
+    def _note_parked_failure(self, group: str, parked: ParkedMessage, event: CloudEvent, error: Exception) -> None:
+        """Count the failure as the parked event's own and say so: the batch retried for it is another
+        consumer's, whose log line would otherwise name only that consumer."""
+        attempt = self._retries.note_parked_failure(group, parked)
+        log.warning(
+            "%s: parked %s %s (%s[%d]@%d) failed when released, attempt %d of %d: %s: %s",
+            group, event.type, event.id, parked.topic, parked.partition, parked.offset,
+            attempt.count, self._retries.max_attempts, type(error).__qualname__, error,
+        )
 
     async def _dead_letter(
         self,

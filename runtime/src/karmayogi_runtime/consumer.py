@@ -12,7 +12,9 @@ one event is decided by the runner:
 - the database or the broker is unreachable: the transaction rolls back, the consumer seeks back to
   the batch's first offsets and retries with exponential backoff, committing nothing past the event;
 - any other exception is retried the same way, and after `max_attempts` dead-lettered with its class
-  and message, so a bug never blocks a partition and the event can be replayed after the fix (`retries`).
+  and message, so a bug never blocks a partition and the event can be replayed after the fix (`retries`);
+  a parked event that fails when released counts its own attempts and is dead-lettered as its own
+  consumer group's, so the event it waited for is applied and committed.
 
 Handlers import what they need from here: `EventContext`, `Subscription`, `RuleViolation` and
 `DependencyMissing`.

@@ -5,6 +5,11 @@ The dead letter is written to the outbox in the handler's transaction (with the 
 published once the transaction commits. Like every outbox row it may be published more than once when
 the relay dies between Kafka's acknowledgement and marking the row sent; each dead letter therefore
 carries `dlq_id` (consumer group, original topic, partition, offset), and readers keep one per id.
+
+A dead letter is kept under the size Kafka takes (`broker.MAX_RECORD_BYTES`): when the original record,
+accepted near that limit, would be over it with the failure's headers, the dead letter carries the
+headers without the value and says so (`dlq_value_omitted`, the value's size). Such a letter says why
+the event failed and where it is in the original topic, but cannot be replayed from the dead-letter topic.
 """
 
 from collections.abc import Sequence
@@ -13,8 +18,12 @@ from datetime import datetime
 
 from karmayogi_contracts import KafkaRecord, dead_letter_topic
 
+from karmayogi_runtime.broker import MAX_RECORD_BYTES, record_bytes
+
 PREFIX = "dlq_"
 REPLAY_HEADER = "dlq_replay_id"
+VALUE_OMITTED = "dlq_value_omitted"
+MAX_MESSAGE_CHARACTERS = 2000  # of the error message: enough for the reason, never the size of an event
 
 
 @dataclass(frozen=True)
@@ -41,12 +50,13 @@ class Origin:
     value: bytes | None
 
 
-def dead_letter(origin: Origin, failure: Failure) -> KafkaRecord:
-    """The record to publish on the dead-letter topic: the original bytes, plus headers naming the failure."""
+def dead_letter(origin: Origin, failure: Failure, *, max_bytes: int = MAX_RECORD_BYTES) -> KafkaRecord:
+    """The record to publish on the dead-letter topic: the original bytes, plus headers naming the failure;
+    without the original value when the record would be over `max_bytes` with it."""
     described = {
         "id": identity(origin.consumer_group, origin.topic, origin.partition, origin.offset),
         "error_class": failure.error_class,
-        "error_message": failure.message[:2000],
+        "error_message": failure.message[:MAX_MESSAGE_CHARACTERS],
         "consumer_group": origin.consumer_group,
         "original_topic": origin.topic,
         "original_partition": str(origin.partition),
@@ -57,12 +67,19 @@ def dead_letter(origin: Origin, failure: Failure) -> KafkaRecord:
     }
     headers = [(n, v) for n, v in origin.headers if not n.startswith(PREFIX)]
     headers += [(PREFIX + name, value.encode()) for name, value in described.items()]
-    return KafkaRecord(
-        topic=dead_letter_topic(origin.topic),
-        key=origin.key or b"",
-        headers=tuple(headers),
-        value=origin.value or b"",
-    )
+    key, value = origin.key or b"", origin.value or b""
+    if record_bytes(key, value, headers) > max_bytes:
+        headers.append((VALUE_OMITTED, str(len(value)).encode()))
+        value = b""
+    return KafkaRecord(topic=dead_letter_topic(origin.topic), key=key, headers=tuple(headers), value=value)
+
+
+def omitted_value_size(headers: Sequence[tuple[str, bytes]]) -> int | None:
+    """The size of the original value when the dead letter had to leave it out, else None."""
+    for name, value in headers:
+        if name == VALUE_OMITTED:
+            return int(value)
+    return None
 
 
 def identity(consumer_group: str, topic: str, partition: int, offset: int) -> str:
@@ -76,7 +93,12 @@ def description(headers: Sequence[tuple[str, bytes]]) -> dict[str, str]:
 
 
 def replay(dead: KafkaRecord, replay_id: str) -> KafkaRecord:
-    """The record an operator's replay publishes back to the original topic."""
+    """The record an operator's replay publishes back to the original topic. A dead letter without its
+    original value cannot be replayed (`ValueError`): publishing it would send an empty event."""
+    omitted = omitted_value_size(dead.headers)
+    if omitted is not None:
+        raise ValueError(f"the dead letter {description(dead.headers).get('id')} does not carry its original value "
+                         f"({omitted} bytes, too large to keep with the failure's headers)")
     headers = dict(description(dead.headers))
     original = [(n, v) for n, v in dead.headers if not n.startswith(PREFIX)]
     return KafkaRecord(

@@ -2,8 +2,12 @@
 
 - `/health/live`: the process is doing its job: every consume loop and the outbox relay are running.
   A failure here means "restart me".
-- `/health/ready`: PostgreSQL and Kafka answer, so the service can take traffic. The body also reports
-  the outbox backlog (pending rows, age of the oldest) for operators and the tests.
+- `/health/ready`: the service has started and PostgreSQL answers, so it can take traffic. Kafka is
+  not required: the API's writes go to the outbox and wait there for the relay, and its reads (the
+  public certificate verification among them) need only PostgreSQL, so a Kafka outage or a broker roll
+  must not take the API out of the Kubernetes Service. Whether Kafka answers is in the body all the
+  same (`checks.kafka`; `status` is then `degraded`), with the outbox backlog (pending rows, age of the
+  oldest, rows held back for being too large for Kafka) for operators and the tests.
 """
 
 from collections.abc import Awaitable, Callable
@@ -23,7 +27,7 @@ def health_router() -> APIRouter:
         checks = request.app.state.runtime.liveness()
         return _answer(checks)
 
-    @router.get("/ready", summary="Readiness: PostgreSQL and Kafka reachable; outbox backlog")
+    @router.get("/ready", summary="Readiness: PostgreSQL reachable (Kafka reported, not required); outbox backlog")
     async def ready(request: Request) -> JSONResponse:
         runtime = request.app.state.runtime
         checks = {
@@ -33,9 +37,12 @@ def health_router() -> APIRouter:
         body: dict[str, Any] = {}
         if checks["postgresql"]:
             async with runtime.pool.acquire() as connection:
-                backlog = await outbox.status(connection)
-            body["outbox"] = {"pending": backlog.pending, "oldest_pending_age_seconds": backlog.oldest_pending_age_seconds}
-        return _answer(checks, body)
+                backlog = await outbox.status(connection, held_keys=runtime.relay.held_keys)
+            body["outbox"] = {"pending": backlog.pending, "oldest_pending_age_seconds": backlog.oldest_pending_age_seconds,
+                              "held_back": backlog.held_back}
+        ready = checks["postgresql"]
+        status = "ok" if all(checks.values()) else "degraded" if ready else "unavailable"
+        return JSONResponse({"status": status, "checks": checks, **body}, status_code=200 if ready else 503)
 
     return router
 
@@ -47,7 +54,6 @@ async def _check(probe: Callable[[], Awaitable[bool]]) -> bool:
         return False
 
 
-def _answer(checks: dict[str, bool], extra: dict[str, Any] | None = None) -> JSONResponse:
+def _answer(checks: dict[str, bool]) -> JSONResponse:
     healthy = all(checks.values())
-    body = {"status": "ok" if healthy else "unavailable", "checks": checks, **(extra or {})}
-    return JSONResponse(body, status_code=200 if healthy else 503)
+    return JSONResponse({"status": "ok" if healthy else "unavailable", "checks": checks}, status_code=200 if healthy else 503)

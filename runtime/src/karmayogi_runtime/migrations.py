@@ -62,12 +62,22 @@ async def _migrate_online(url: str) -> None:
 
 
 def _run_migrations(connection: Connection) -> None:
+    """Each revision in its own transaction, under a session-level lock held for the whole run.
+
+    Taking the lock opens a transaction; it is committed before Alembic is configured. Left open, Alembic
+    would take it for the caller's own and run every revision in it, ignoring `transaction_per_migration`,
+    and a failing revision would leave it aborted, so the unlock would raise `InFailedSQLTransaction` over
+    the revision's own error."""
     connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})
+    connection.commit()
     try:
         context.configure(connection=connection, transaction_per_migration=True)
         with context.begin_transaction():
             context.run_migrations()
         connection.commit()
+    except BaseException:
+        connection.rollback()  # no aborted transaction left to raise over the error that ended the run
+        raise
     finally:
         connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})
         connection.commit()

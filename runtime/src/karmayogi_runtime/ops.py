@@ -2,8 +2,11 @@
 
     karmayogi-ops dead-letters list [TOPIC...]       a table of dead letters and their reasons
     karmayogi-ops dead-letters show TOPIC PARTITION OFFSET
-    karmayogi-ops dead-letters replay [TOPIC...] [--offset N] [--error-class C] [--group G] [--all]
+    karmayogi-ops dead-letters replay [TOPIC...] [--partition P --offset N] [--error-class C] [--group G] [--all]
     karmayogi-ops parked DATABASE_URL                  events waiting for a dependency, with their age
+
+A dead letter is named by its place in the dead-letter topic (partition and offset, as `list` shows
+them), not by the original event's place, which `list` shows beside it.
 
 Replaying is safe: every consumer is idempotent, and a replayed event runs at most once per replay in
 the consumer group that dead-lettered it (see `inbox.py`). Kafka is named by the services' own settings:
@@ -87,12 +90,12 @@ async def replay(bootstrap_servers: str, letters: list[DeadLetter], *, topic_pre
                  security: Security = None) -> str:
     """Publish each dead letter back to its original topic under one replay id; returns the id."""
     replay_id = str(uuid.uuid4())
+    records = [dead_letter.replay(letter.record, replay_id) for letter in letters]  # all replayable, or none sent
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, **PRODUCER_DEFAULTS, **(security or {}))
     await producer.start()
     try:
         sends = []
-        for letter in letters:
-            again = dead_letter.replay(letter.record, replay_id)
+        for again in records:
             sends.append(await producer.send(topic_prefix + again.topic, again.value, key=again.key, headers=list(again.headers)))
         await asyncio.gather(*sends)
     finally:
@@ -142,12 +145,17 @@ def list_dead_letters(topics: list[str] = typer.Argument(None, help="Topics (def
     """A table of dead letters with their reasons."""
     kafka = _kafka()
     letters = asyncio.run(read_dead_letters(kafka.servers, kafka.dead_letter_topics(topics), security=kafka.security))
-    table = Table(title=f"{len(letters)} dead-lettered events")
-    for column in ("topic", "partition", "offset", "consumer group", "error", "reason", "attempts", "failed at"):
+    table = Table(title=f"{len(letters)} dead-lettered events",
+                  caption="partition and offset are the dead letter's, in the dead-letter topic: give them to "
+                          "`show` and `replay --partition --offset`")
+    columns = ("dead-letter topic", "partition", "offset", "original event", "consumer group", "error", "reason",
+               "attempts", "failed at")
+    for column in columns:
         table.add_column(column)
     for letter in letters:
         why = letter.why
-        table.add_row(why.get("original_topic", letter.topic), str(letter.partition), str(letter.offset),
+        original = f"{why.get('original_topic', '?')}[{why.get('original_partition', '?')}]@{why.get('original_offset', '?')}"
+        table.add_row(letter.topic, str(letter.partition), str(letter.offset), original,
                       why.get("consumer_group", ""), why.get("error_class", ""), why.get("error_message", "")[:120],
                       why.get("attempts", ""), why.get("last_attempt_at", ""))
     console.print(table)
@@ -166,47 +174,70 @@ def show(topic: str, partition: int, offset: int) -> None:
     console.print(f"[bold]key[/] {record.key.decode('utf-8', 'replace')}")
     for name, value in record.headers:
         console.print(f"[bold]{name}[/] {value.decode('utf-8', 'replace')}")
+    omitted = dead_letter.omitted_value_size(record.headers)
+    if omitted is not None:
+        console.print(_not_replayable(match[0], omitted))
+        return
     console.print(record.value.decode("utf-8", "replace"))
+
+
+def _not_replayable(letter: DeadLetter, omitted: int) -> str:
+    why = letter.why
+    return (f"[yellow]The original value ({omitted} bytes) was too large to keep in the dead letter, so it cannot be "
+            f"replayed from the dead-letter topic: it is at {why.get('original_topic')}[{why.get('original_partition')}]"
+            f"@{why.get('original_offset')} while that topic retains it; have its producer send it again.")
 
 
 @dead_letters_app.command("replay")
 def replay_command(
     topics: list[str] = typer.Argument(None, help="Topics (default: all)"),
-    offset: int | None = typer.Option(None, help="Only the dead letter at this offset."),
+    partition: int | None = typer.Option(None, help="With --offset: the dead letter's partition in the dead-letter topic."),
+    offset: int | None = typer.Option(None, help="With --partition: only the dead letter at this offset of that partition."),
     error_class: str | None = typer.Option(None, help="Only dead letters with this error class."),
     group: str | None = typer.Option(None, help="Only dead letters of this consumer group."),
     everything: bool = typer.Option(False, "--all", help="Replay every dead letter on the topics."),
 ) -> None:
     """Publish dead letters back to their original topics after a fix."""
-    if offset is None and error_class is None and group is None and not everything:
-        console.print("[red]Say which dead letters to replay: --offset, --error-class, --group, or --all.")
+    if offset is None and partition is None and error_class is None and group is None and not everything:
+        console.print("[red]Say which dead letters to replay: --partition with --offset, --error-class, --group, or --all.")
+        raise typer.Exit(2)
+    if (offset is None) != (partition is None) or (offset is not None and len(topics or ()) != 1):
+        console.print("[red]One dead letter is named by its topic, --partition and --offset together (as `list` shows "
+                      "them), e.g. `replay session.attended --partition 2 --offset 17`.")
         raise typer.Exit(2)
     kafka = _kafka()
     letters = asyncio.run(read_dead_letters(kafka.servers, kafka.dead_letter_topics(topics), security=kafka.security))
     chosen = [
         d for d in letters
-        if (offset is None or d.offset == offset)
+        if (offset is None or (d.partition, d.offset) == (partition, offset))
         and (error_class is None or d.why.get("error_class") == error_class)
         and (group is None or d.why.get("consumer_group") == group)
     ]
+    omitted = {d: size for d in chosen if (size := dead_letter.omitted_value_size(d.record.headers)) is not None}
+    for letter, size in omitted.items():
+        console.print(f"{letter.topic}[{letter.partition}]@{letter.offset}: {_not_replayable(letter, size)}")
+    chosen = [d for d in chosen if d not in omitted]
     replay_id = asyncio.run(replay(kafka.servers, chosen, topic_prefix=kafka.prefix, security=kafka.security))
     console.print(f"Replayed {len(chosen)} dead letters (replay id {replay_id}).")
+    if omitted:
+        raise typer.Exit(1)
 
 
 @app.command("parked")
 def parked(database_url: str = typer.Argument(..., envvar="DATABASE_URL", help="The service's database.")) -> None:
     """Events waiting for a dependency, oldest first, with their age."""
 
-    async def fetch() -> list[asyncpg.Record]:
+    async def fetch() -> tuple[int, list[asyncpg.Record]]:
         connection = await asyncpg.connect(database_url)
         try:
-            return await parking.waiting(connection)
+            return await parking.count_waiting(connection), await parking.waiting(connection)
         finally:
             await connection.close()
 
-    rows = asyncio.run(fetch())
+    total, rows = asyncio.run(fetch())
     now = datetime.now(timezone.utc)
-    table = Table(title=f"{len(rows)} parked events")
+    shown = f" (the oldest {len(rows)} shown)" if total > len(rows) else ""
+    table = Table(title=f"{total} parked events{shown}")
     for column in ("consumer", "waiting for", "reason", "from", "event id", "age"):
         table.add_column(column)
     for row in rows:

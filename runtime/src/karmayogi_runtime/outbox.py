@@ -5,6 +5,12 @@ The relay takes a transaction-scoped advisory lock for each batch, so with sever
 running only one publishes at a time and rows leave in the order they were written (per-key order on
 Kafka follows). It wakes on `NOTIFY outbox` and also polls, in case a notification was missed while its
 listening connection was being re-established.
+
+A row Kafka would refuse for its size (over `broker.MAX_RECORD_BYTES`) can never be published. It is not
+sent (a record the broker rejects would break the idempotent producer's sequence for its partition): the
+relay holds back that row and the later rows of its key (one employee's events stay in order), logs why
+as an error, publishes everything else, and reports the rows held back in the readiness body. A held key
+is looked at again whenever the relay is idle, and goes out once an operator has removed or fixed the row.
 """
 
 import asyncio
@@ -15,10 +21,12 @@ from datetime import datetime, timezone
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from karmayogi_contracts import CloudEvent, KafkaRecord, encode
 
 from karmayogi_runtime import failpoints
+from karmayogi_runtime.broker import MAX_RECORD_BYTES, record_bytes
 from karmayogi_runtime.database import is_transient
 
 log = logging.getLogger(__name__)
@@ -33,14 +41,21 @@ INSERT = """
 """
 CLAIM_PENDING = """
     SELECT id, topic, key, header_names, header_values, value FROM outbox
-    WHERE sent_at IS NULL ORDER BY id LIMIT $1
+    WHERE sent_at IS NULL AND key <> ALL($2::bytea[]) ORDER BY id LIMIT $1
+"""
+FIRST_HELD_BACK = """
+    SELECT DISTINCT ON (key) id, topic, key, header_names, header_values, value FROM outbox
+    WHERE sent_at IS NULL AND key = ANY($1::bytea[]) ORDER BY key, id
 """
 MARK_SENT = "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])"
 PURGE_SENT = """
     DELETE FROM outbox WHERE id IN (
         SELECT id FROM outbox WHERE sent_at < now() - make_interval(hours => $1) LIMIT 10000)
 """
-PENDING = "SELECT count(*) AS pending, min(created_at) AS oldest FROM outbox WHERE sent_at IS NULL"
+PENDING = """
+    SELECT count(*) AS pending, min(created_at) AS oldest, count(*) FILTER (WHERE key = ANY($1::bytea[])) AS held_back
+    FROM outbox WHERE sent_at IS NULL
+"""
 
 
 async def add(connection: asyncpg.Connection, event: CloudEvent) -> None:
@@ -77,13 +92,23 @@ def split_headers(headers: Iterable[tuple[str, bytes]]) -> tuple[list[str], list
 class OutboxStatus:
     pending: int
     oldest_pending_age_seconds: float
+    held_back: int = 0  # pending rows the relay holds back (see the module's docstring)
 
 
-async def status(connection: asyncpg.Connection, *, now: datetime | None = None) -> OutboxStatus:
-    row = await connection.fetchrow(PENDING)
+async def status(
+    connection: asyncpg.Connection, *, held_keys: Iterable[bytes] = (), now: datetime | None = None
+) -> OutboxStatus:
+    """The backlog; `held_keys` are the keys the relay holds back (`OutboxRelay.held_keys`)."""
+    row = await connection.fetchrow(PENDING, list(held_keys))
     oldest: datetime | None = row["oldest"]
     age = ((now or datetime.now(timezone.utc)) - oldest).total_seconds() if oldest else 0.0
-    return OutboxStatus(pending=row["pending"], oldest_pending_age_seconds=max(age, 0.0))
+    return OutboxStatus(pending=row["pending"], oldest_pending_age_seconds=max(age, 0.0), held_back=row["held_back"])
+
+
+def too_large(row: asyncpg.Record) -> int | None:
+    """The size of an outbox row's record when Kafka would refuse it, else None."""
+    size = record_bytes(row["key"], row["value"], list(zip(row["header_names"], row["header_values"])))
+    return size if size > MAX_RECORD_BYTES else None
 
 
 class OutboxRelay:
@@ -108,7 +133,13 @@ class OutboxRelay:
         self._keep_sent_hours = keep_sent_hours
         self._topic_prefix = topic_prefix
         self._wake = asyncio.Event()
+        self._held: dict[bytes, str] = {}  # key -> why its rows are held back
         self.published = 0
+
+    @property
+    def held_keys(self) -> tuple[bytes, ...]:
+        """The keys whose rows are held back, for the readiness report (`status`)."""
+        return tuple(self._held)
 
     async def run(self) -> None:
         """Relay until cancelled. Failures are retried with backoff; nothing is marked sent unless acknowledged."""
@@ -122,6 +153,10 @@ class OutboxRelay:
                 except Exception as error:
                     if not is_transient(error):
                         log.exception("outbox relay failed unexpectedly; retrying")
+                    elif isinstance(error, KafkaError) and not error.retriable:
+                        log.error("Kafka refused an outbox batch (%s: %s); the relay cannot publish past it until "
+                                  "the cause is fixed (topic ACLs, the topic's max.message.bytes)",
+                                  type(error).__name__, error)
                     failures += 1
                     delay = min(0.2 * 2**failures, 10.0)
                     log.warning("outbox relay could not publish (%s); retrying in %.1fs", error, delay)
@@ -134,10 +169,16 @@ class OutboxRelay:
 
     async def publish_pending(self) -> int:
         """Publish one batch of pending rows; returns how many were published."""
+        # Cleared before the claim, not after the publication: a row committed while this batch is being
+        # published is not in the claim, and its notification must wake the relay again at once.
+        self._wake.clear()
         async with self._pool.acquire() as connection, connection.transaction():
             if not await connection.fetchval("SELECT pg_try_advisory_xact_lock($1)", _RELAY_LOCK):
                 return 0
-            rows = await connection.fetch(CLAIM_PENDING, self._batch_size)
+            claimed = await connection.fetch(CLAIM_PENDING, self._batch_size, list(self._held))
+            rows = self._without_held_back(claimed)
+            if len(rows) < len(claimed) == self._batch_size:
+                self._wake.set()  # more may be pending behind the rows held back
             if not rows:
                 return 0
             await asyncio.gather(*await self._send(rows))
@@ -169,12 +210,46 @@ class OutboxRelay:
             acknowledgements.append(await self._producer.send_batch(batch, topic, partition=partition))
         return acknowledgements
 
+    def _without_held_back(self, rows: Sequence[asyncpg.Record]) -> list[asyncpg.Record]:
+        """The rows to publish now: all but a row too large for Kafka and the rows after it with its key."""
+        ready = []
+        for row in rows:
+            key = row["key"]
+            if key not in self._held:
+                size = too_large(row)
+                if size is None:
+                    ready.append(row)
+                    continue
+                self._held[key] = (f"outbox row {row['id']} for {row['topic']} is {size} bytes, over the "
+                                   f"{MAX_RECORD_BYTES} bytes Kafka takes")
+                log.error("holding back the outbox rows of key %s: %s; the other keys' rows are published. "
+                          "Delete or shrink that row (it can never be published) and they follow.",
+                          key.decode("utf-8", "replace"), self._held[key])
+        return ready
+
     async def _idle(self) -> None:
-        self._wake.clear()
         try:
             await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
         except TimeoutError:
             await self._purge_sent()
+            await self._look_at_held_back()
+
+    async def _look_at_held_back(self) -> None:
+        """Release the held keys whose first pending row can now be published (an operator removed or
+        fixed the row that was too large)."""
+        if not self._held:
+            return
+        try:
+            async with self._pool.acquire() as connection:
+                firsts = {row["key"]: row for row in await connection.fetch(FIRST_HELD_BACK, list(self._held))}
+        except Exception as error:  # the next idle moment looks again
+            log.debug("could not look at the held-back outbox rows: %s", error)
+            return
+        for key in list(self._held):
+            first = firsts.get(key)
+            if first is None or too_large(first) is None:
+                log.warning("outbox rows of key %s are no longer held back", key.decode("utf-8", "replace"))
+                del self._held[key]
 
     async def _purge_sent(self) -> None:
         try:

@@ -27,6 +27,7 @@ LIST = """
     SELECT id, consumer, waiting_for, reason, topic, partition, "offset", event_id, parked_at
     FROM parked ORDER BY parked_at LIMIT $1
 """
+COUNT = "SELECT count(*) FROM parked"
 
 
 class DependencyMissing(Exception):
@@ -89,3 +90,8 @@ async def release(connection: asyncpg.Connection, arrived: list[str]) -> list[Pa
 async def waiting(connection: asyncpg.Connection, *, limit: int = 1000) -> list[asyncpg.Record]:
     """Parked messages, oldest first, for operators."""
     return await connection.fetch(LIST, limit)
+
+
+async def count_waiting(connection: asyncpg.Connection) -> int:
+    """How many messages are parked (`waiting` lists at most its limit)."""
+    return await connection.fetchval(COUNT)

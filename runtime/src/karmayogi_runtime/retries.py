@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from karmayogi_runtime.database import is_transient
+from karmayogi_runtime.parking import ParkedMessage
 from karmayogi_runtime.records import Record
 
 # The runner's own logger: its lines keep one logger name whichever of its modules writes them.
@@ -29,7 +30,12 @@ class Retries:
         self._max_attempts = max_attempts
         self._max_backoff = max_backoff_seconds
         self._attempts: dict[tuple[str, str, int, int], Attempt] = {}
+        self._parked: dict[tuple[str, int], Attempt] = {}
         self._failures: dict[str, int] = {}
+
+    @property
+    def max_attempts(self) -> int:
+        return self._max_attempts
 
     # Attempts are remembered only for records whose batch has failed before: a batch that succeeds
     # at once (nearly all of them) costs no bookkeeping per record.
@@ -55,9 +61,33 @@ class Retries:
             for record in records:
                 self._attempts.pop(_place(group, record), None)
 
+    # A parked event is applied in the batch of the event it waited for, but when it fails the failure
+    # is its own: its attempts are counted by its parked row (which the batch's rollback puts back as it
+    # was), not by the records of that batch, so they add up across the batch's retries and it is
+    # dead-lettered once exhausted instead of holding the arriving event's partition forever.
+    def note_parked_failure(self, group: str, parked: ParkedMessage) -> Attempt:
+        """`parked` failed when released; returns its attempt, counting this one."""
+        now = datetime.now(timezone.utc)
+        attempt = self._parked.get((group, parked.id))
+        if attempt is None:
+            if len(self._parked) > 100_000:  # leftovers of batches whose partitions were revoked mid-retry
+                self._parked.clear()
+            attempt = self._parked[(group, parked.id)] = Attempt(0, now, now)
+        attempt.count += 1
+        attempt.last = now
+        return attempt
+
+    def forget_parked(self, released: Sequence[ParkedMessage]) -> None:
+        """The transaction that released these parked events committed: their rows are gone for good."""
+        if self._parked:
+            for parked in released:
+                self._parked.pop((parked.consumer, parked.id), None)
+
     def attempt(self, group: str, record: Record) -> Attempt:
         """This attempt at `record`: how many there have been, counting this one, and when."""
         now = datetime.now(timezone.utc)
+        if isinstance(record, ParkedMessage):
+            return self._parked.get((group, record.id)) or Attempt(1, now, now)
         return self._attempts.get(_place(group, record)) or Attempt(1, now, now)
 
     def exhausted(self, group: str, record: Record) -> bool:
