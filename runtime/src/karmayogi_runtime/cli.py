@@ -1,9 +1,11 @@
 """The command line every service shares:
 `karmayogi-<service> migrate | run | check-config | asyncapi | kafka-access`.
 
-`migrate` and `run` first connect once to what they need with the configured settings; a wrong password,
-an unverifiable certificate or a dependency that stays unreachable ends them with one sentence on stderr
-and exit status 1 (`CannotStart`), never a stack trace or an endless retry.
+Settings that are missing or invalid, or a file they name that cannot be used, end every command with one
+sentence per problem on stderr. `migrate` and `run` first connect once to what they need with the
+configured settings; a wrong password, an unverifiable certificate or a dependency that stays unreachable
+ends them with one sentence on stderr and exit status 1 (`CannotStart`), never a stack trace or an
+endless retry.
 """
 
 import asyncio
@@ -34,6 +36,9 @@ def service_cli(name: str, build: Callable[[], ServiceDefinition]) -> typer.Type
                 setting = "_".join(str(p) for p in problem["loc"]).upper() or "settings"
                 typer.echo(f"{name}: setting {setting} is invalid: {problem['msg']}", err=True)
             raise typer.Exit(2) from None
+        except CannotStart as refused:  # a setting's file the service cannot use (e.g. its signing keys)
+            typer.echo(f"{name}: {refused}", err=True)
+            raise typer.Exit(1) from None
 
     def check(connections: Coroutine[Any, Any, None]) -> None:
         try:

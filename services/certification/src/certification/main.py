@@ -2,10 +2,8 @@
 
 from pathlib import Path
 
-import typer
 from karmayogi_runtime.cli import service_cli
 from karmayogi_runtime.service import ServiceDefinition
-from karmayogi_runtime.settings import CannotStart
 
 from certification import keys
 from certification.api import Certification, routes
@@ -39,18 +37,7 @@ def pdf_cache(settings: CertificationSettings) -> PdfCache:
     return PdfCache(folder, max_bytes=settings.pdf_cache_mb * 1024 * 1024)
 
 
-def _definition_or_refusal() -> ServiceDefinition:
-    """`definition` for the command line. The runtime's command line says a `CannotStart` in one sentence only
-    around its connection checks; this service can already refuse while it is built (a signing key file it
-    cannot use), so that is said here, the same way, instead of as a stack trace."""
-    try:
-        return definition()
-    except CannotStart as refused:
-        typer.echo(f"certification: {refused}", err=True)
-        raise typer.Exit(1) from None
-
-
-cli = service_cli("certification", _definition_or_refusal)
+cli = service_cli("certification", definition)
 
 if __name__ == "__main__":
     cli()
