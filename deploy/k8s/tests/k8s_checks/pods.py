@@ -1,0 +1,97 @@
+"""Reading a built workload: its pod, its containers, which service it runs, and the environment and
+settings a container would start with. Every rule reads workloads through these."""
+
+import functools
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from unittest import mock
+
+from pydantic import ValidationError
+
+import k8s_code
+from k8s_manifests import Resource, of_kind
+
+
+WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job")
+SECRET_PLACEHOLDER = "s" * 40  # stands for a value from a Secret, long enough for any length rule
+
+
+def pod_spec(workload: Resource) -> dict[str, Any]:
+    return workload["spec"]["template"]["spec"]
+
+
+def containers(workload: Resource) -> list[dict[str, Any]]:
+    spec = pod_spec(workload)
+    return spec.get("initContainers", []) + spec["containers"]
+
+
+def service_workloads(resources: list[Resource]) -> Iterator[tuple[str, Resource]]:
+    """(service name, Deployment or migration Job) for the four services."""
+    for workload in resources:
+        name = workload.get("metadata", {}).get("labels", {}).get("app.kubernetes.io/name")
+        if workload["kind"] in ("Deployment", "Job") and name in k8s_code.SERVICES:
+            yield name, workload
+
+
+def describe(workload: Resource) -> str:
+    return f"{workload['kind']} {workload['metadata']['name']}"
+
+
+def container_environment(workload: Resource, container: dict, resources: list[Resource]) -> tuple[dict[str, str], list[str]]:
+    """The environment the container gets: ConfigMap entries (envFrom and configMapKeyRef) resolved from the
+    built resources, literal values, and a placeholder for each Secret reference."""
+    config_maps = {c["metadata"]["name"]: c.get("data", {}) for c in of_kind(resources, "ConfigMap")}
+    environment: dict[str, str] = {}
+    problems = []
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            name = source["configMapRef"]["name"]
+            if name not in config_maps:
+                problems.append(f"{describe(workload)} reads the ConfigMap {name}, which the manifests do not define.")
+            environment.update(config_maps.get(name, {}))
+        else:
+            problems.append(f"{describe(workload)} takes a whole Secret with envFrom; name each secret setting with "
+                            "secretKeyRef, so the settings it provides can be checked.")
+    for variable in container.get("env", []):
+        source = variable.get("valueFrom", {})
+        if "value" in variable:
+            environment[variable["name"]] = str(variable["value"])
+        elif "secretKeyRef" in source:
+            environment[variable["name"]] = SECRET_PLACEHOLDER
+        elif "configMapKeyRef" in source:
+            ref = source["configMapKeyRef"]
+            environment[variable["name"]] = config_maps.get(ref["name"], {}).get(ref["key"], "")
+    return environment, problems
+
+
+@functools.cache
+def mounted_file() -> str:
+    """One existing file that stands for every file a container reads from its mounted volumes."""
+    stand_in = Path(tempfile.mkdtemp()) / "mounted-file"
+    stand_in.write_text("mounted")
+    return str(stand_in)
+
+
+def settings_from(workload: Resource, container: dict, resources: list[Resource], settings_class):
+    """The settings the container would start with, or the problems that would stop it. Paths into the
+    container's mounted volumes stand for files that exist (they come from Secrets and ConfigMaps)."""
+    environment, problems = container_environment(workload, container, resources)
+    mounts = [m["mountPath"].rstrip("/") + "/" for m in container.get("volumeMounts", [])]
+    for name, value in environment.items():
+        if any(value.startswith(mount) for mount in mounts):
+            environment[name] = mounted_file()
+    with mock.patch.dict(os.environ, environment, clear=True):
+        try:
+            return settings_class(), problems
+        except ValidationError as error:
+            for problem in error.errors():
+                setting = "_".join(str(p) for p in problem["loc"]).upper()
+                if problem["type"] == "missing":
+                    problems.append(f"{describe(workload)} does not provide {setting}, which "
+                                    f"{settings_class.__name__} requires.")
+                else:
+                    problems.append(f"{describe(workload)}: {setting or 'settings'} invalid: {problem['msg']}")
+            return None, problems
