@@ -5,6 +5,7 @@ prefix, so a test sees only its own events."""
 import asyncio
 import email
 import email.message
+import json
 import os
 import signal
 import subprocess
@@ -19,6 +20,8 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from karmayogi_contracts import KafkaRecord
+from karmayogi_contracts.examples import load as load_example
 from karmayogi_runtime import calendar
 from karmayogi_runtime.testing import free_port
 
@@ -53,6 +56,13 @@ class System:
     @property
     def sms_log(self) -> Path:
         return self.data_dir / "sms" / "messages.ndjson"
+
+    def sms_received(self) -> list[dict]:
+        """Every SMS the local gateway accepted, duplicates included, in order of arrival."""
+        if not self.sms_log.exists():
+            return []
+        *complete, _being_written = self.sms_log.read_text(encoding="utf-8").split("\n")
+        return [json.loads(line) for line in complete]
 
     def env(self, service: str) -> dict[str, str]:
         env = {
@@ -202,15 +212,19 @@ class Training:
 
     async def sessions(self, batch_id: str, roster: int = 1, timeout: float = 60) -> list[dict]:
         """Six one-minute sessions earlier today, once attendance has the batch's roster."""
-        await self.eventually(lambda: self._roster(batch_id, roster), timeout)
+        await self.roster(batch_id, roster, timeout)
         return (await self.call("attendance", "POST", f"{STATE}/batches/{batch_id}/sessions", json={"sessions": [
             {"starts_at": starts.isoformat(), "duration_minutes": 1, "mode": "classroom"}
             for starts in calendar.earlier_today(6)]})).json()
 
-    async def _roster(self, batch_id: str, size: int) -> bool:
-        async with self.system.client("attendance") as client:
-            response = await client.get(f"{STATE}/batches/{batch_id}/progress")
-        return response.status_code == 200 and len(response.json()) >= size
+    async def roster(self, batch_id: str, size: int = 1, timeout: float = 60) -> list[dict]:
+        """The batch's progress rows once attendance knows at least `size` of its enrolments."""
+        async def known() -> list[dict] | None:
+            async with self.system.client("attendance") as client:
+                response = await client.get(f"{STATE}/batches/{batch_id}/progress")
+            return response.json() if response.status_code == 200 and len(response.json()) >= size else None
+
+        return await self.eventually(known, timeout)
 
     async def attend(self, session: dict, employee_ids: list[str]) -> dict:
         return (await self.call("attendance", "POST", f"{STATE}/sessions/{session['id']}/attendance", json={
@@ -269,14 +283,40 @@ async def publish(bootstrap: str, prefix: str, records) -> None:
         await producer.stop()
 
 
-def raw_records(folder: Path) -> list:
-    """The contract's invalid test vectors of one topic, as the records a careless publisher would send."""
-    from karmayogi_contracts import KafkaRecord
-    from karmayogi_contracts.examples import load
+@dataclass(frozen=True)
+class Poison:
+    """A contract's invalid test vector, sent as a careless publisher would, and the rejection it must earn."""
 
-    records = []
+    record: KafkaRecord
+    reason: str
+    message: str
+
+
+def invalid_records(folder: Path) -> list[Poison]:
+    """The contract's invalid test vectors of one topic, each under its own key `<tenant>:bad-<file name>`."""
+    poison = []
     for path in sorted(folder.glob("*.json")):
-        example = load(path)
-        records.append(KafkaRecord(example.topic, f"{TENANT}:bad-{path.stem}".encode(), tuple(example.headers),
-                                   example.value))
-    return records
+        example = load_example(path)
+        record = KafkaRecord(example.topic, f"{TENANT}:bad-{path.stem}".encode(), tuple(example.headers), example.value)
+        poison.append(Poison(record, example.expect["reason"], example.expect["message"]))
+    return poison
+
+
+def consumer_groups(system: System) -> dict[str, tuple[str, ...]]:
+    """Every consumer group of the four services and the topics it reads, from the services' own
+    subscriptions, so a renamed or added group is checked under the name it really runs with.
+
+    Only the group names and topics are read: the certification issuer is built without the signing keys
+    its handler would need, and no handler is called."""
+    from attendance.settings import AttendanceSettings
+    from attendance.subscribers import subscriptions as attendance
+    from certification.handlers import Issuer
+    from certification.subscribers import subscriptions as certification
+    from enrolment.subscribers import SUBSCRIPTIONS as enrolment
+    from notifications.handlers import Notifier
+    from notifications.subscribers import subscriptions as notifications
+
+    settings = AttendanceSettings(database_url=system.databases["attendance"], kafka_bootstrap_servers=system.kafka_bootstrap)
+    issuer = Issuer(None, public_base_url=system.url("certification"), issuer_id="", issuer_name="")
+    every = (*enrolment, *attendance(settings), *certification(issuer), *notifications(Notifier()))
+    return {subscription.group: subscription.topics for subscription in every}

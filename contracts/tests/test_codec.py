@@ -140,6 +140,23 @@ def test_wrong_payload_types_name_the_field_and_rule():
     assert "data.batch.sessions_planned: input should be a valid integer" in error.message
 
 
+@pytest.mark.parametrize("address", [
+    "sunita@xn--secretlabel.gov.in",      # IDNA: the label is quoted back
+    "sunita@secretlabel\u0660\u06f0.gov.in",  # "Codepoint U+0660 not allowed at position 12 in 'secretlabel..'"
+    "sunita@xn--zz-secret.gov.in",
+    "sunita@secretlabel\u00ad.gov.in",       # names the unsafe character
+    "sunita@sec_retlabel.gov.in",
+    "sunita.devi@secret-ministry.test",
+    "sunita.devi@",
+])
+def test_an_invalid_email_is_reported_in_one_fixed_sentence_that_never_repeats_the_address(address):
+    record = encode(event())
+    data = json.loads(record.value)
+    data["employee"]["email"] = address
+    error = decoded_error(json.dumps(data).encode(), record.headers)
+    assert (error.reason, error.message) == ("invalid_payload", "data.employee.email: value is not a valid email address")
+
+
 @pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
 def test_a_binary_payload_naming_nan_or_infinity_is_not_json_even_in_a_field_nobody_reads(constant):
     record = encode(event())
@@ -180,6 +197,12 @@ def test_records_over_the_cap_are_rejected_before_parsing():
 def test_unreadable_or_contradictory_headers_are_rejected(headers, message):
     error = decoded_error(b"{}", headers)
     assert (error.reason, error.message.startswith(message)) == ("invalid_header", True)
+
+
+def test_a_header_sent_twice_with_the_same_value_is_read_once():
+    # The README's invalid_header row: only a header repeated with a different value is refused.
+    record = encode(event())
+    assert decode(record.value, [*record.headers, record.headers[0]]) == decode(record.value, record.headers)
 
 
 @pytest.mark.parametrize("header, value, message", [

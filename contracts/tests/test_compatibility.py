@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 
 from karmayogi_contracts import EVENT_TYPES
 from karmayogi_contracts.compat import incompatibilities
-from karmayogi_contracts.schemas import check, schema_of, snapshot_path, write
+from karmayogi_contracts.schemas import IncompatibleChange, check, main, schema_of, snapshot_path, write
 
 pytestmark = pytest.mark.unit
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "schemas"
@@ -31,6 +31,54 @@ def test_the_committed_snapshots_are_current():
 def test_regenerating_writes_one_snapshot_per_type(tmp_path):
     written = write(tmp_path)
     assert sorted(path.name for path in written) == sorted(f"{name}.json" for name in EVENT_TYPES)
+    assert check(tmp_path) == []
+
+
+def test_regenerating_refuses_an_incompatible_change_and_writes_nothing(tmp_path, capsys):
+    # The committed snapshot had a field the model has since dropped, and a looser limit: regenerating
+    # must not turn that into a snapshot that agrees with the model (and a compatibility test that passes).
+    write(tmp_path)
+    path = snapshot_path(tmp_path, "karmayogi.certificate.issued.v1")
+    committed = json.loads(path.read_text(encoding="utf-8"))
+    committed["properties"]["qr_png_url"] = {"type": "string", "maxLength": 2000, "description": "QR image"}
+    committed["properties"]["course_title"]["maxLength"] = 1000
+    path.write_text(json.dumps(committed), encoding="utf-8")
+    before = {file.name: file.read_bytes() for file in tmp_path.iterdir()}
+
+    assert main([str(tmp_path)]) == 1
+
+    refusal = capsys.readouterr().err
+    assert "karmayogi.certificate.issued.v1: $.qr_png_url: field removed" in refusal
+    assert "karmayogi.certificate.issued.v1: $.course_title: maxLength changed from 1000 to 300" in refusal
+    assert "add karmayogi.certificate.issued.v2 beside it" in refusal
+    assert {file.name: file.read_bytes() for file in tmp_path.iterdir()} == before
+    with pytest.raises(IncompatibleChange):
+        write(tmp_path)
+
+
+def test_check_does_not_advise_regenerating_an_incompatible_snapshot(tmp_path):
+    write(tmp_path)
+    path = snapshot_path(tmp_path, "karmayogi.certificate.issued.v1")
+    committed = json.loads(path.read_text(encoding="utf-8"))
+    committed["properties"]["course_title"]["maxLength"] = 1000
+    path.write_text(json.dumps(committed), encoding="utf-8")
+
+    problems = check(tmp_path)
+
+    assert problems[0] == "karmayogi.certificate.issued.v1: $.course_title: maxLength changed from 1000 to 300"
+    assert "karmayogi.certificate.issued.v2" in problems[1]
+    assert not any("run python -m karmayogi_contracts.schemas" in problem for problem in problems)
+
+
+def test_regenerating_writes_a_compatible_change(tmp_path):
+    write(tmp_path)
+    path = snapshot_path(tmp_path, "karmayogi.certificate.issued.v1")
+    committed = json.loads(path.read_text(encoding="utf-8"))
+    committed["properties"]["course_title"]["description"] = "An older wording"
+    path.write_text(json.dumps(committed), encoding="utf-8")
+
+    assert check(tmp_path) == [f"{path}: stale; run python -m karmayogi_contracts.schemas"]
+    write(tmp_path)
     assert check(tmp_path) == []
 
 

@@ -9,6 +9,7 @@ from pydantic import ValidationError
 import contract_samples as samples
 from karmayogi_contracts import EVENT_TYPES, EmployeeEnrolled, SessionAttended
 from karmayogi_contracts.events import EmployeeProfile
+from karmayogi_contracts.fields import _NAME_PUNCTUATION, NAME_RULE
 from karmayogi_contracts.schemas import schema_of
 
 pytestmark = pytest.mark.unit
@@ -121,6 +122,17 @@ def _properties(schema):
 def test_every_field_is_documented_in_the_json_schema(type_name):
     undocumented = [name for name, prop in _properties(schema_of(EVENT_TYPES[type_name])) if not prop.get("description")]
     assert undocumented == []
+
+
+@pytest.mark.parametrize("type_name, field", [
+    ("karmayogi.employee.enrolled.v1", "EmployeeProfile.name"), ("karmayogi.course.completed.v1", "EmployeeRef.name")])
+def test_the_published_schema_states_the_name_rule_it_cannot_express(type_name, field):
+    # A publisher in another language sees only the schema, which accepts "Singh, Rakesh"; the description
+    # is where it learns that the models refuse the comma.
+    description = dict(_properties(schema_of(EVENT_TYPES[type_name])))[field]["description"]
+    assert NAME_RULE in description
+    assert all(char in NAME_RULE for char in _NAME_PUNCTUATION - {" "})
+    assert "may contain only letters" in rule_broken(name="Singh, Rakesh")
 
 
 @pytest.mark.parametrize("type_name", list(EVENT_TYPES))

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 REASONS = (
     "missing_value",      # the record has no value (a tombstone)
     "too_large",          # the value exceeds the size cap
-    "invalid_header",     # a header is not UTF-8, is duplicated, or breaks its attribute's rule
+    "invalid_header",     # a header is not UTF-8, is sent twice with different values, or breaks its rule
     "missing_header",     # binary mode without a required ce_ header
     "unsupported_content_type",
     "not_json",           # the value is not UTF-8 JSON
@@ -66,7 +66,13 @@ def _path(prefix: str, loc: tuple[int | str, ...]) -> str:
     return path or "value"
 
 
+# email-validator explains what is wrong with an address by quoting it: a character, an IDNA label of
+# its domain. The message must not repeat the value, so every e-mail error is this one sentence.
+_NOT_AN_EMAIL = "value is not a valid email address"
+
+
 def _rule(message: str) -> str:
     # pydantic prefixes the message of a plain ValueError; the rule reads better without it.
     message = message.removeprefix("Value error, ")
-    return message[:1].lower() + message[1:]
+    message = message[:1].lower() + message[1:]
+    return _NOT_AN_EMAIL if message.startswith(_NOT_AN_EMAIL) else message

@@ -1,8 +1,22 @@
 """Precise field types shared by every contract.
 
-Each type validates in Python exactly what its JSON Schema promises to publishers in other
-languages, so a value a schema accepts is a value the models accept. Error messages name the rule
-but never echo the input: an event can carry one employee's personal data (STYLE.md, habit 5).
+Each type's JSON Schema (the snapshot publishers in other languages work from) states every rule that
+JSON Schema can express portably: type, length, range, pattern, allowed values. The models check
+those and a few more that it cannot, so a value a schema accepts may still be refused as
+`invalid_payload` (the name rule is also stated in words in the name fields' descriptions):
+
+- person names: at least one letter, and otherwise only letters, combining marks, spaces, the
+  characters . ' ’ - and the zero-width (non-)joiners. A pattern would need Unicode property
+  classes (`\\p{L}`), which JSON Schema's regex dialect does not require and many validators lack;
+- names and free text (titles, districts, reasons): not blank once stripped, no control characters,
+  at most the limit also after NFC normalisation (which can lengthen Devanagari);
+- e-mail addresses: email-validator's syntax and domain rules, stricter than the `email` format;
+- numbers and flags are strict: `6.0` or `"6"` is not an integer, `"true"` is not a boolean;
+- rules across fields, stated on the model: a batch ends on or after its start, minutes attended do
+  not exceed the session's duration, and the like.
+
+Error messages name the rule but never echo the input: an event can carry one employee's personal data
+(STYLE.md, habit 5).
 """
 
 from __future__ import annotations
@@ -108,6 +122,14 @@ def _normalise_name(value: str) -> str:
     return value
 
 
+# What the models check of a name beyond its JSON Schema (see the module docstring), for its description.
+NAME_RULE = (
+    "NFC-normalised and stripped, 1-200 characters: at least one letter, and otherwise only letters, combining "
+    "marks, spaces, the characters . ' \u2019 - and the zero-width (non-)joiners U+200C and U+200D; no control "
+    "characters. The contracts' models check this; the schema cannot state it."
+)
+
+
 def text(max_length: int, description: str) -> Any:
     """Free text (titles, districts, reasons): NFC-normalised, stripped, no control characters."""
 
@@ -198,8 +220,7 @@ PersonName = Annotated[
     Field(
         min_length=1,
         max_length=NAME_MAX_LENGTH,
-        description="A person's name in any script (Latin, Devanagari, Gurmukhi, ...), NFC-normalised, 1-200 "
-        "characters: letters, combining marks, spaces and . ' -",
+        description=f"A person's name in any script (Latin, Devanagari, Gurmukhi, ...), {NAME_RULE}",
     ),
     AfterValidator(_normalise_name),
 ]

@@ -12,7 +12,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from .fields import Count, EmployeeId, Flag, Percent, PersonName, Slug, StateCode, text
+from .fields import NAME_RULE, Count, EmployeeId, Flag, Percent, PersonName, Slug, StateCode, text
 
 CONFIG = ConfigDict(frozen=True, extra="ignore")
 
@@ -46,7 +46,7 @@ class Value(BaseModel):
 
 
 class Competency(Value):
-    name: text(150, "") = Field(description="Competency name from the Karmayogi competency dictionary.")
+    name: text(150, "Competency name from the Karmayogi competency dictionary.")
     kind: Literal["behavioural", "functional", "domain"] = Field(
         description="Which part of the Karmayogi competency model it belongs to."
     )
@@ -66,7 +66,8 @@ class Centre(Value):
 
 class EmployeeRef(Value):
     id: EmployeeId
-    name: PersonName = Field(description="Employee's name as recorded by the state, in any script.")
+    # The description repeats PersonName's rule: a Field description here replaces the type's own.
+    name: PersonName = Field(description=f"Employee's name as recorded by the state, in any script; {NAME_RULE}")
 
 
 class CourseSummary(Value):
@@ -99,7 +100,7 @@ class AttendanceBasis(Value):
 class ExternalBasis(Value):
     kind: Literal["external"] = Field(description="Completed on an external platform, e.g. an online course.")
     source: Slug = Field(description="The platform that reported the completion, e.g. 'igot'.")
-    reference: text(200, "") | None = Field(
+    reference: text(200, "The platform's own id of the completion.") | None = Field(
         default=None, description="The platform's own id of the completion, when it has one."
     )
 

@@ -4,6 +4,10 @@ Regenerate the committed snapshots from the repository root:
 
     python -m karmayogi_contracts.schemas            # writes contracts/schemas/<type>.json
     python -m karmayogi_contracts.schemas --check    # exit 1 when a snapshot is stale or incompatible
+
+Writing refuses an incompatible change: regenerating would otherwise make the committed snapshot
+agree with the model and the compatibility test pass, so the snapshot would guard nothing. A
+breaking change is a new major version with its own snapshot (docs/adr/0002-contract-versioning.md).
 """
 
 from __future__ import annotations
@@ -40,23 +44,41 @@ def snapshot_path(directory: Path, type_name: str) -> Path:
     return directory / f"{type_name}.json"
 
 
+class IncompatibleChange(Exception):
+    """The models changed in a way their committed snapshots forbid; nothing was written."""
+
+
+def next_major(type_name: str) -> str:
+    """`karmayogi.course.completed.v1` -> `karmayogi.course.completed.v2`."""
+    stem, _, major = type_name.rpartition(".v")
+    return f"{stem}.v{int(major) + 1}"
+
+
 def check(directory: Path) -> list[str]:
-    """Problems with the snapshots in `directory`: incompatible changes first, then stale files."""
+    """Problems with the snapshots in `directory`: incompatible changes first, then stale files.
+
+    An incompatible snapshot is not called stale: regenerating it is exactly what must not happen."""
     problems = []
     for event_type in EVENT_TYPES.values():
         path = snapshot_path(directory, event_type.type)
-        current = schema_of(event_type)
+        breaking = _breaking(directory, event_type)
         if not path.exists():
             problems.append(f"{path}: no snapshot; run python -m karmayogi_contracts.schemas")
-            continue
-        committed = json.loads(path.read_text(encoding="utf-8"))
-        problems += [f"{event_type.type}: {change}" for change in incompatibilities(committed, current)]
-        if committed != current:
+        elif breaking:
+            problems += [*breaking, f"{path}: incompatible; {_new_major_advice(event_type.type)}"]
+        elif json.loads(path.read_text(encoding="utf-8")) != schema_of(event_type):
             problems.append(f"{path}: stale; run python -m karmayogi_contracts.schemas")
     return problems
 
 
 def write(directory: Path) -> list[Path]:
+    """Rewrite every snapshot in `directory`, or none when any change is incompatible."""
+    refused = {event_type.type: _breaking(directory, event_type) for event_type in EVENT_TYPES.values()}
+    refused = {type_name: changes for type_name, changes in refused.items() if changes}
+    if refused:
+        lines = [change for changes in refused.values() for change in changes]
+        lines += [_new_major_advice(type_name) for type_name in refused]
+        raise IncompatibleChange("\n".join([*lines, "No snapshot was written."]))
     directory.mkdir(parents=True, exist_ok=True)
     written = []
     for event_type in EVENT_TYPES.values():
@@ -64,6 +86,21 @@ def write(directory: Path) -> list[Path]:
         path.write_text(render(schema_of(event_type)), encoding="utf-8")
         written.append(path)
     return written
+
+
+def _breaking(directory: Path, event_type: EventType) -> list[str]:
+    path = snapshot_path(directory, event_type.type)
+    if not path.exists():
+        return []  # a new type, or a new major version: nothing to stay compatible with yet
+    committed = json.loads(path.read_text(encoding="utf-8"))
+    return [f"{event_type.type}: {change}" for change in incompatibilities(committed, schema_of(event_type))]
+
+
+def _new_major_advice(type_name: str) -> str:
+    return (
+        f"{type_name} cannot change this way within its major version; keep its model as it was and add "
+        f"{next_major(type_name)} beside it (docs/adr/0002-contract-versioning.md)"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,7 +112,12 @@ def main(argv: list[str] | None = None) -> int:
         problems = check(args.directory)
         print("\n".join(problems) or "snapshots are current")
         return 1 if problems else 0
-    for path in write(args.directory):
+    try:
+        written = write(args.directory)
+    except IncompatibleChange as refusal:
+        print(refusal, file=sys.stderr)
+        return 1
+    for path in written:
         print(path)
     return 0
 
