@@ -206,13 +206,19 @@ async def test_a_certificate_completes_its_enrolment_which_then_cannot_be_withdr
     # only an enrolled enrolment completes: the waitlisted one stays as it was
     assert (await enrolment.http.get(enrolment.path(f"enrolments/{waitlisted['id']}"))).json()["status"] == "waitlisted"
     assert await enrolment.published("enrolment.withdrawn") == []
+    # an employee completes a course once: another batch of it is refused
+    other = await enrolment.batch(course, hub)
+    again = await enrolment.post("enrolments", {"employee_id": certified, "batch_id": other["id"]}, expect=422)
+    assert again["detail"] == [f"Employee {certified} has already completed this course, in batch {batch['id']}."]
 
 
 async def test_a_revoked_master_trainer_certificate_makes_its_holder_ineligible_whichever_arrives_first(enrolment):
     course, hub = await enrolment.course(family="cyber-hygiene"), await enrolment.hub()
     spoke = await enrolment.spoke(hub)
     revoked_later, revoked_first, kept = await enrolment.employee(), await enrolment.employee(), await enrolment.employee()
+    recertified = await enrolment.employee()
     certificates = {who: enrolment.certificate(who, "cyber-hygiene") for who in (revoked_later, revoked_first, kept)}
+    first, second = enrolment.certificate(recertified, "cyber-hygiene"), enrolment.certificate(recertified, "cyber-hygiene")
 
     await enrolment.publish(certificates[revoked_later], enrolment.revocation(certificates[revoked_first]))
     await enrolment.handled(certificates[revoked_later])
@@ -220,12 +226,17 @@ async def test_a_revoked_master_trainer_certificate_makes_its_holder_ineligible_
     await enrolment.publish(enrolment.revocation(certificates[revoked_later]), certificates[revoked_first], certificates[kept])
     for event in (enrolment.revocation(certificates[revoked_later]), certificates[revoked_first], certificates[kept]):
         await enrolment.handled(event)
+    # re-certified in the family: revoking one of two certificates leaves the other
+    await enrolment.publish(first, second)
+    await enrolment.handled(second)
+    await enrolment.publish(enrolment.revocation(first))
+    await enrolment.handled(enrolment.revocation(first))
 
-    for who, status in ((revoked_later, 422), (revoked_first, 422), (kept, 201)):
+    for who, status in ((revoked_later, 422), (revoked_first, 422), (kept, 201), (recertified, 201)):
         response = await enrolment.http.post(enrolment.path("batches"), json=enrolment.batch_body(course, spoke, trainers=[who]))
         assert response.status_code == status, (who, response.text)
-    eligible = await enrolment.sql("SELECT array_agg(employee_id) FROM trainer_eligibility")
-    assert eligible == [kept]
+    eligible = await enrolment.sql("SELECT array_agg(employee_id ORDER BY employee_id) FROM trainer_eligibility")
+    assert eligible == sorted([kept, recertified])
 
 
 async def test_assigning_an_uncertified_trainer_to_a_spoke_batch_is_refused(enrolment):

@@ -119,18 +119,20 @@ async def test_a_row_with_a_nul_or_a_lone_surrogate_is_reported_rejected_and_the
         json.dumps({**good, "employee_id": "HR\ud800N3"}),  # written as \ud800, read as a lone surrogate
         json.dumps({**good, "employee_id": "HRN4", "r\ud800nk\x00": 3}),  # the reason names the field
         json.dumps({**good, "employee_id": "HR" + "9" * 5000}),
-        json.dumps({**good, "employee_id": "HRN6"}),
+        "[" * 60_000,  # nested deeper than the JSON parser goes
+        json.dumps({**good, "employee_id": "HRN7"}),
     ]).encode()
 
     job = await upload(enrolment, body, "application/x-ndjson")
 
-    assert (job["status"], job["accepted"], job["rejected"]) == ("completed", 2, 4)
+    assert (job["status"], job["accepted"], job["rejected"]) == ("completed", 2, 5)
     rejected = {r["line"]: r for r in await report(enrolment, job["id"], "rejected")}
-    assert sorted(rejected) == [2, 3, 4, 5]
+    assert sorted(rejected) == [2, 3, 4, 5, 6]
+    assert rejected[6]["reason"] == "the line is not a JSON object."
     assert rejected[2]["employee_id"] == "HRN2" and rejected[3]["employee_id"] == "HR\ufffdN3"
     assert rejected[4]["reason"] == "unknown fields: r\ufffdnk."
     assert len(rejected[5]["employee_id"]) <= 100 and rejected[5]["reason"].startswith("employee_id:")
-    assert {e.data.employee.id for _, e in await enrolment.published("employee.enrolled")} == {"HRN1", "HRN6"}
+    assert {e.data.employee.id for _, e in await enrolment.published("employee.enrolled")} == {"HRN1", "HRN7"}
 
 
 @pytest.mark.parametrize(("body", "content_type", "status", "says"), [

@@ -104,7 +104,7 @@ def _csv_columns(header: str) -> list[str]:
 def _check_first_object(first: str) -> None:
     try:
         value = json.loads(first)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays or objects nested too deep
         raise MalformedFile("The first line is not a JSON object; NDJSON needs one JSON object per line.") from None
     if not isinstance(value, dict):
         raise MalformedFile("The first line is not a JSON object; NDJSON needs one JSON object per line.")
@@ -213,7 +213,7 @@ def _ndjson_row(number: int, raw: bytes) -> BulkRow | None:
         value = json.loads(raw)
     except UnicodeDecodeError:
         return rejected(number, "the line is not valid UTF-8 text.")
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays or objects nested too deep
         return rejected(number, "the line is not a JSON object.")
     if not isinstance(value, dict):
         return rejected(number, "the line is not a JSON object.")

@@ -4,7 +4,8 @@ The rules (README.md explains the choices):
 - a batch takes enrolments while its `enrolment_open` flag is set and until its start date (inclusive);
 - up to `capacity` employees are enrolled; the next ones are waitlisted, and promoted oldest first
   when a seat frees (a withdrawal, or a larger capacity) until the batch's start date (inclusive);
-- an employee has at most one active (enrolled or waitlisted) enrolment per course;
+- an employee has at most one active (enrolled or waitlisted) enrolment per course, and completes a course
+  once: a completed enrolment keeps its course too;
 - the same employee and batch always give the same enrolment (`ids.enrolment_id`): a repeat is a
   duplicate, and a batch the employee withdrew from cannot be re-joined;
 - the trainers of a spoke batch must each be master trainers of the course's family.
@@ -133,6 +134,8 @@ def _decide(
     if before is not None:
         return Outcome(request.line, who, batch_id, enrolment_id, "duplicate", status=before.status)
     other = active.get((who, batch.course_id))
+    if other is not None and other.status == "completed":
+        return rejected(f"Employee {who} has already completed this course, in batch {other.batch_id}.")
     if other is not None:
         return rejected(
             f"Employee {who} already has an active enrolment ({other.status}) in batch {other.batch_id} of this "

@@ -97,7 +97,8 @@ SET_SEATS = """
     WHERE b.tenant = $1 AND b.id = v.id
 """
 MASTER_TRAINERS = """
-    SELECT employee_id FROM trainer_eligibility WHERE tenant = $1 AND course_family = $2 AND employee_id = ANY($3::text[])
+    SELECT DISTINCT employee_id FROM trainer_eligibility
+    WHERE tenant = $1 AND course_family = $2 AND employee_id = ANY($3::text[])
 """
 # A certificate's issue and revocation arrive on two topics, in either order and possibly at the same
 # time: both take this lock on the certificate first, so neither decides on what the other has not committed.
@@ -106,7 +107,7 @@ RECORD_MASTER_TRAINER = """
     INSERT INTO trainer_eligibility (tenant, employee_id, course_family, certificate_id, issued_at)
     SELECT $1, $2, $3, $4, $5
     WHERE NOT EXISTS (SELECT 1 FROM revoked_certificates WHERE tenant = $1 AND certificate_id = $4)
-    ON CONFLICT (tenant, employee_id, course_family) DO NOTHING
+    ON CONFLICT (tenant, certificate_id) DO NOTHING
 """
 RECORD_REVOCATION = """
     INSERT INTO revoked_certificates (tenant, certificate_id, revoked_at) VALUES ($1, $2, $3)
@@ -126,7 +127,7 @@ ACTIVE_IN_COURSES = """
     SELECT e.id, e.batch_id, e.status, e.employee_id, e.course_id FROM enrolments e
     JOIN unnest($2::text[], $3::uuid[]) AS r(employee_id, course_id)
         ON e.employee_id = r.employee_id AND e.course_id = r.course_id
-    WHERE e.tenant = $1 AND e.status IN ('enrolled', 'waitlisted')
+    WHERE e.tenant = $1 AND e.status IN ('enrolled', 'waitlisted', 'completed')
 """
 INSERT_ENROLMENTS = """
     INSERT INTO enrolments (tenant, id, employee_id, batch_id, course_id, centre_id, status, channel, requested_at,
