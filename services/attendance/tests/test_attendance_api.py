@@ -67,9 +67,16 @@ async def test_scheduling_a_session_again_with_another_mandatory_flag_corrects_o
     assert await attendance.schedule(batch, [1], mandatory=(1,)) == [first]  # the same plan again
     assert await attendance.sql(version, session) == written  # not even rewritten
 
+    # Sent again without a flag (a tool that knows nothing of flags): the flag is kept.
+    unflagged = {"starts_at": session_start(1).isoformat(), "duration_minutes": 90, "mode": "classroom"}
+    resent = await attendance.http.post(attendance.path(f"batches/{batch.id}/sessions"), json={"sessions": [unflagged]})
+    assert resent.status_code == 201, resent.text
+    assert resent.json() == [first]
+    assert await attendance.sql(version, session) == written
+
     # Sent again not mandatory, and longer online: the flag is corrected, the start, length and mode kept.
     corrected = await attendance.http.post(attendance.path(f"batches/{batch.id}/sessions"), json={"sessions": [
-        {"starts_at": session_start(1).isoformat(), "duration_minutes": 120, "mode": "online"}]})
+        {"starts_at": session_start(1).isoformat(), "duration_minutes": 120, "mode": "online", "mandatory": False}]})
     assert corrected.status_code == 201, corrected.text
     assert corrected.json() == [{**first, "mandatory": False}]
     listed = (await attendance.http.get(attendance.path(f"batches/{batch.id}/sessions"))).json()

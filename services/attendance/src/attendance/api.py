@@ -39,8 +39,9 @@ class SessionIn(Strict):
     starts_at: UtcDatetime = Field(examples=["2026-11-16T10:00:00+05:30"])
     duration_minutes: int = Field(ge=1, le=1440, examples=[90])
     mode: Literal["classroom", "online"] = "classroom"
-    mandatory: bool = Field(False, description="Every enrolled employee must attend this session to complete the "
-                                               "course, whatever their percentage.")
+    mandatory: bool | None = Field(None, description="Every enrolled employee must attend this session to complete "
+                                   "the course, whatever their percentage. Left out: not mandatory for a new session, "
+                                   "unchanged for one scheduled before.")
 
 
 class ScheduleIn(Strict):
@@ -113,7 +114,7 @@ async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
                          "employee completes the course only after attending every session flagged `mandatory`, "
                          "whatever their percentage, as well as any mandatory session the course's completion rule "
                          "names; the flag changes no progress figure. Scheduling the same start time again changes "
-                         "nothing but the flag, which takes the value sent (left out: not mandatory). A flag set "
+                         "nothing but the flag, and only when one is sent (a plan sent again without flags keeps them). A flag set "
                          "after an employee completed does not undo the completion, and clearing one completes an "
                          "employee it held back only when their next attendance is recorded. Answers every session "
                          "of the batch.")

@@ -44,7 +44,7 @@ class PlannedSession:
     starts_at: datetime
     duration_minutes: int
     mode: str
-    mandatory: bool
+    mandatory: bool | None  # None: as it is (not mandatory for a new session)
 
 
 @dataclass(frozen=True)

@@ -38,11 +38,13 @@ ENROLMENTS = "SELECT enrolment_id, employee_id, batch_id, withdrawn_at FROM enro
 BATCH = "SELECT * FROM batches WHERE tenant = $1 AND id = $2"
 
 # A session scheduled again keeps its start, length and mode (reports are checked against them), but takes
-# the mandatory flag sent: the plan is the officer's to correct. The same plan again updates no row.
+# the mandatory flag when one is sent ($7 null: as it is): the plan is the officer's to correct, and a plan
+# sent again without flags keeps them. The same plan again updates no row.
 INSERT_SESSION = """
     INSERT INTO sessions (tenant, id, batch_id, starts_at, duration_minutes, mode, mandatory)
-    VALUES ($1, $2, $3, $4, $5, $6, $7)
-    ON CONFLICT (id) DO UPDATE SET mandatory = excluded.mandatory WHERE sessions.mandatory <> excluded.mandatory
+    VALUES ($1, $2, $3, $4, $5, $6, coalesce($7::boolean, false))
+    ON CONFLICT (id) DO UPDATE SET mandatory = $7::boolean
+    WHERE $7::boolean IS NOT NULL AND sessions.mandatory <> $7::boolean
 """
 SESSION = "SELECT * FROM sessions WHERE tenant = $1 AND id = $2"
 SESSIONS_BY_IDS = "SELECT * FROM sessions WHERE tenant = $1 AND id = ANY($2::uuid[])"

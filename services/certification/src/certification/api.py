@@ -107,8 +107,8 @@ def routes(service: Certification) -> APIRouter:
         return service.public(await _existing(pool, certificate_id))
 
     @router.get("/v1/certificates/{certificate_id}", tags=["internal"],
-                summary="A certificate's status and its signed credential, as JSON (the credentialStatus link of "
-                "credentials issued before it moved to /verify/{certificate_id}/status)")
+                summary="A certificate's status and its signed credential, as JSON, for the state's own systems "
+                "(not routed on the public host, where the status is /verify/{certificate_id}/status)")
     async def certificate_status(certificate_id: UUID, pool: Pool) -> dict:
         row = await _existing(pool, certificate_id)
         return {**service.public(row), "credential": row["credential"]}
