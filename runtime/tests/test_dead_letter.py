@@ -4,7 +4,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from karmayogi_runtime import dead_letter
-from karmayogi_runtime.broker import MAX_RECORD_BYTES, record_bytes
+from karmayogi_runtime.limits import MAX_RECORD_BYTES, record_bytes
 
 pytestmark = pytest.mark.unit
 

@@ -9,6 +9,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from karmayogi_contracts import encode
 from karmayogi_runtime import dead_letter, ops
+from karmayogi_runtime.limits import MAX_RECORD_BYTES
 from karmayogi_runtime.ops import read_records
 from typer.testing import CliRunner
 
@@ -26,7 +27,7 @@ async def _dead_letter_on(bootstrap: str, prefix: str, partition: int, *, value_
     origin = dead_letter.Origin("ledger.attendance", "session.attended", partition, 40 + partition, original.key,
                                 original.headers, original.value)
     letter = dead_letter.dead_letter(origin, dead_letter.Failure("RuleViolation", "barred", 1, NOW, NOW),
-                                     max_bytes=100 if value_omitted else dead_letter.MAX_RECORD_BYTES)
+                                     max_bytes=100 if value_omitted else MAX_RECORD_BYTES)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
     try:
@@ -64,13 +65,31 @@ async def test_replay_by_offset_takes_the_partition_too_and_replays_that_one_dea
     assert [letter.record.value for letter in replayed] == [values[1]]
 
 
-async def test_list_names_the_dead_letters_place_and_the_original_events_place(operator_env, kafka_bootstrap, topic_prefix):
-    await _dead_letter_on(kafka_bootstrap, topic_prefix, 2)
+async def test_list_names_the_dead_letters_place_as_show_takes_it_and_the_original_events_place(
+    operator_env, kafka_bootstrap, topic_prefix
+):
+    value = await _dead_letter_on(kafka_bootstrap, topic_prefix, 2)
 
     code, output = await _ops("dead-letters", "list", "session.attended")
 
     assert code == 0, output
-    assert f"{topic_prefix}session.attended.dlq │ 2 │ 0 │ session.attended[2]@42" in output
+    assert "│ session.attended.dlq │ 2 │ 0 │ session.attended[2]@42" in output
+    assert topic_prefix not in output  # the tool adds the prefix itself: a name with it would be prefixed twice
+    shown = await _ops("dead-letters", "show", "session.attended.dlq", "2", "0")
+    assert shown[0] == 0 and value.decode() in shown[1]
+
+
+async def test_show_and_replay_of_a_dead_letter_that_is_not_there_say_so_and_fail(operator_env, kafka_bootstrap,
+                                                                                   topic_prefix):
+    await _dead_letter_on(kafka_bootstrap, topic_prefix, 2)
+
+    shown = await _ops("dead-letters", "show", "session.attended", "2", "5")
+    replayed = await _ops("dead-letters", "replay", "session.attended.dlq", "--partition", "1", "--offset", "0")
+
+    assert shown == (1, "There is no dead letter at session.attended.dlq[2]@5; `dead-letters list session.attended` "
+                        "shows where they are.")
+    assert replayed[0] == 1 and "There is no dead letter at session.attended.dlq[1]@0" in replayed[1]
+    assert await read_records(kafka_bootstrap, [topic_prefix + "session.attended"]) == []
 
 
 async def test_a_dead_letter_without_its_value_is_shown_and_refused_as_not_replayable(

@@ -7,7 +7,8 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from karmayogi_contracts import encode
 from karmayogi_runtime import database, outbox
-from karmayogi_runtime.broker import MAX_RECORD_BYTES, PRODUCER_DEFAULTS
+from karmayogi_runtime.broker import PRODUCER_DEFAULTS
+from karmayogi_runtime.limits import MAX_RECORD_BYTES
 from karmayogi_runtime.ops import read_dead_letters
 from karmayogi_runtime.outbox import OutboxRelay
 
@@ -105,3 +106,55 @@ async def test_a_row_committed_while_the_relay_publishes_goes_out_without_waitin
         await asyncio.gather(running, return_exceptions=True)
         await producer.stop()
         await pool.close()
+
+
+async def test_a_held_back_key_is_released_under_steady_writes_of_other_keys(
+    kafka_bootstrap, database_factory, topic_prefix
+):
+    url = await database_factory(MIGRATIONS)
+    pool = await database.create_pool(url, size=3)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, **PRODUCER_DEFAULTS)
+    await producer.start()
+    relay = OutboxRelay(url, pool, producer, poll_interval=0.5, topic_prefix=topic_prefix)
+    running = asyncio.create_task(relay.run())
+    stuck = employee("STUCK")
+    oversized = encode(enrolled(stuck))
+    oversized = type(oversized)(oversized.topic, oversized.key, oversized.headers, b" " * MAX_RECORD_BYTES)
+
+    async def write_steadily() -> None:  # a bulk import: a NOTIFY far more often than the poll interval
+        while True:
+            async with pool.acquire() as connection:
+                await outbox.add(connection, enrolled(employee("OTHER")))
+            await asyncio.sleep(0.02)
+
+    async def stuck_pending() -> int:
+        async with pool.acquire() as connection:
+            return await connection.fetchval("SELECT count(*) FROM outbox WHERE key = $1 AND sent_at IS NULL",
+                                             oversized.key)
+
+    writer = asyncio.create_task(write_steadily())
+    try:
+        async with pool.acquire() as connection, connection.transaction():
+            await outbox.add_record(connection, oversized)
+            await outbox.add(connection, enrolled(stuck))  # held behind it
+        await _until(lambda: relay.held_keys != (), timeout=10)
+        async with pool.acquire() as connection:  # the operator removes the row Kafka cannot take
+            await connection.execute("DELETE FROM outbox WHERE length(value) >= $1", MAX_RECORD_BYTES)
+        started = time.monotonic()
+        while await stuck_pending() and time.monotonic() - started < 10:  # about a poll interval; generous
+            await asyncio.sleep(0.1)
+
+        assert await stuck_pending() == 0, "the held key waited for an idle poll interval that steady writes never leave"
+        assert relay.held_keys == ()
+    finally:
+        for task in (writer, running):
+            task.cancel()
+        await asyncio.gather(writer, running, return_exceptions=True)
+        await producer.stop()
+        await pool.close()
+
+
+async def _until(condition, *, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)

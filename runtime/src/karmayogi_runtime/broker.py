@@ -17,10 +17,10 @@ from aiokafka.conn import create_conn
 from aiokafka.errors import (IllegalSaslStateError, SaslAuthenticationFailed, TopicAuthorizationFailedError,
                              UnsupportedSaslMechanismError)
 from aiokafka.protocol.metadata import MetadataRequest
-from aiokafka.record.default_records import DefaultRecordBatchBuilder
 from faststream.kafka import KafkaBroker
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
 
+from karmayogi_runtime.limits import MAX_RECORD_BYTES
 from karmayogi_runtime.settings import CannotStart, KafkaSettings, ServiceSettings
 
 PRODUCER_DEFAULTS: dict[str, Any] = {
@@ -32,18 +32,6 @@ PRODUCER_DEFAULTS: dict[str, Any] = {
     "max_batch_size": 256 * 1024,
     "request_timeout_ms": 30_000,
 }
-
-# The largest record the outbox relay publishes, as a batch of its own (aiokafka's default request size,
-# kept explicit: Kafka's default limit, message.max.bytes, is a few bytes above it). A dead letter is
-# kept under it (dead_letter.py), and a row over it is held back rather than sent (outbox.py): a record
-# the broker rejects would leave the idempotent producer's sequence for its partition broken.
-MAX_RECORD_BYTES = 1_048_576
-
-
-def record_bytes(key: bytes | None, value: bytes | None, headers: Sequence[tuple[str, bytes]]) -> int:
-    """The size of a record sent in a batch of its own, as the producer reckons it against its limit."""
-    return DefaultRecordBatchBuilder.estimate_size_in_bytes(key, value, list(headers))
-
 
 # Auto-commit stays off because every subscriber uses a manual ack policy (see consumer.py).
 CONSUMER_DEFAULTS: dict[str, Any] = {

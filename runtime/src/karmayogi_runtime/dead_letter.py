@@ -6,7 +6,7 @@ published once the transaction commits. Like every outbox row it may be publishe
 the relay dies between Kafka's acknowledgement and marking the row sent; each dead letter therefore
 carries `dlq_id` (consumer group, original topic, partition, offset), and readers keep one per id.
 
-A dead letter is kept under the size Kafka takes (`broker.MAX_RECORD_BYTES`): when the original record,
+A dead letter is kept under the size Kafka takes (`limits.MAX_RECORD_BYTES`): when the original record,
 accepted near that limit, would be over it with the failure's headers, the dead letter carries the
 headers without the value and says so (`dlq_value_omitted`, the value's size). Such a letter says why
 the event failed and where it is in the original topic, but cannot be replayed from the dead-letter topic.
@@ -18,7 +18,7 @@ from datetime import datetime
 
 from karmayogi_contracts import KafkaRecord, dead_letter_topic
 
-from karmayogi_runtime.broker import MAX_RECORD_BYTES, record_bytes
+from karmayogi_runtime.limits import MAX_RECORD_BYTES, record_bytes
 
 PREFIX = "dlq_"
 REPLAY_HEADER = "dlq_replay_id"

@@ -7,10 +7,11 @@
   public certificate verification among them) need only PostgreSQL, so a Kafka outage or a broker roll
   must not take the API out of the Kubernetes Service. Whether Kafka answers is in the body all the
   same (`checks.kafka`; `status` is then `degraded`), with the outbox backlog (pending rows, age of the
-  oldest, rows held back for being too large for Kafka) for operators and the tests.
+  oldest, and the rows this replica's relay holds back for being too large for Kafka: a per-replica count,
+  see held_back.py) for operators and the tests.
 """
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -40,9 +41,7 @@ def health_router() -> APIRouter:
                 backlog = await outbox.status(connection, held_keys=runtime.relay.held_keys)
             body["outbox"] = {"pending": backlog.pending, "oldest_pending_age_seconds": backlog.oldest_pending_age_seconds,
                               "held_back": backlog.held_back}
-        ready = checks["postgresql"]
-        status = "ok" if all(checks.values()) else "degraded" if ready else "unavailable"
-        return JSONResponse({"status": status, "checks": checks, **body}, status_code=200 if ready else 503)
+        return _answer(checks, needed=("postgresql",), body=body)
 
     return router
 
@@ -54,6 +53,10 @@ async def _check(probe: Callable[[], Awaitable[bool]]) -> bool:
         return False
 
 
-def _answer(checks: dict[str, bool]) -> JSONResponse:
-    healthy = all(checks.values())
-    return JSONResponse({"status": "ok" if healthy else "unavailable", "checks": checks}, status_code=200 if healthy else 503)
+def _answer(checks: dict[str, bool], *, needed: Sequence[str] | None = None, body: dict[str, Any] | None = None
+            ) -> JSONResponse:
+    """200 while the `needed` checks pass (all of them by default), else 503; `status` is `degraded` when
+    only a check that is not needed fails."""
+    passing = all(checks[name] for name in (checks if needed is None else needed))
+    status = "ok" if all(checks.values()) else "degraded" if passing else "unavailable"
+    return JSONResponse({"status": status, "checks": checks, **(body or {})}, status_code=200 if passing else 503)

@@ -6,7 +6,8 @@
     karmayogi-ops parked DATABASE_URL                  events waiting for a dependency, with their age
 
 A dead letter is named by its place in the dead-letter topic (partition and offset, as `list` shows
-them), not by the original event's place, which `list` shows beside it.
+them), not by the original event's place, which `list` shows beside it. Topics are named as the
+contracts name them; the tool adds `KAFKA_TOPIC_PREFIX` itself, and `list` shows them without it.
 
 Replaying is safe: every consumer is idempotent, and a replayed event runs at most once per replay in
 the consumer group that dead-lettered it (see `inbox.py`). Kafka is named by the services' own settings:
@@ -18,6 +19,7 @@ import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import NoReturn
 
 import asyncpg
 import typer
@@ -114,6 +116,13 @@ class _Kafka:
     def dead_letter_topics(self, topics: list[str] | None) -> list[str]:
         return [self.prefix + (t if t.endswith(".dlq") else dead_letter_topic(t)) for t in (topics or TOPICS)]
 
+    def name(self, topic: str) -> str:
+        """A topic as the operator names it to `show` and `replay`: without the prefix, which they add."""
+        return topic.removeprefix(self.prefix)
+
+    def read(self, topics: list[str] | None) -> list[DeadLetter]:
+        return asyncio.run(read_dead_letters(self.servers, self.dead_letter_topics(topics), security=self.security))
+
 
 def _kafka() -> _Kafka:
     """The Kafka settings from the environment, as a service reads them, checked with one login so that a
@@ -144,7 +153,7 @@ def _kafka() -> _Kafka:
 def list_dead_letters(topics: list[str] = typer.Argument(None, help="Topics (default: all)")) -> None:
     """A table of dead letters with their reasons."""
     kafka = _kafka()
-    letters = asyncio.run(read_dead_letters(kafka.servers, kafka.dead_letter_topics(topics), security=kafka.security))
+    letters = kafka.read(topics)
     table = Table(title=f"{len(letters)} dead-lettered events",
                   caption="partition and offset are the dead letter's, in the dead-letter topic: give them to "
                           "`show` and `replay --partition --offset`")
@@ -155,7 +164,7 @@ def list_dead_letters(topics: list[str] = typer.Argument(None, help="Topics (def
     for letter in letters:
         why = letter.why
         original = f"{why.get('original_topic', '?')}[{why.get('original_partition', '?')}]@{why.get('original_offset', '?')}"
-        table.add_row(letter.topic, str(letter.partition), str(letter.offset), original,
+        table.add_row(kafka.name(letter.topic), str(letter.partition), str(letter.offset), original,
                       why.get("consumer_group", ""), why.get("error_class", ""), why.get("error_message", "")[:120],
                       why.get("attempts", ""), why.get("last_attempt_at", ""))
     console.print(table)
@@ -165,11 +174,9 @@ def list_dead_letters(topics: list[str] = typer.Argument(None, help="Topics (def
 def show(topic: str, partition: int, offset: int) -> None:
     """One dead letter in full: headers and payload."""
     kafka = _kafka()
-    letters = asyncio.run(read_dead_letters(kafka.servers, kafka.dead_letter_topics([topic]), security=kafka.security))
-    match = [d for d in letters if d.partition == partition and d.offset == offset]
+    match = [d for d in kafka.read([topic]) if d.partition == partition and d.offset == offset]
     if not match:
-        console.print(f"[red]No dead letter at {kafka.dead_letter_topics([topic])[0]}[{partition}]@{offset}.")
-        raise typer.Exit(1)
+        _none_at(kafka, topic, partition, offset)
     record = match[0].record
     console.print(f"[bold]key[/] {record.key.decode('utf-8', 'replace')}")
     for name, value in record.headers:
@@ -179,6 +186,13 @@ def show(topic: str, partition: int, offset: int) -> None:
         console.print(_not_replayable(match[0], omitted))
         return
     console.print(record.value.decode("utf-8", "replace"))
+
+
+def _none_at(kafka: _Kafka, topic: str, partition: int, offset: int) -> NoReturn:
+    dead_letters = kafka.name(kafka.dead_letter_topics([topic])[0])
+    console.print(f"[red]There is no dead letter at {dead_letters}[{partition}]@{offset}; "
+                  f"`dead-letters list {topic}` shows where they are.")
+    raise typer.Exit(1)
 
 
 def _not_replayable(letter: DeadLetter, omitted: int) -> str:
@@ -206,16 +220,17 @@ def replay_command(
                       "them), e.g. `replay session.attended --partition 2 --offset 17`.")
         raise typer.Exit(2)
     kafka = _kafka()
-    letters = asyncio.run(read_dead_letters(kafka.servers, kafka.dead_letter_topics(topics), security=kafka.security))
     chosen = [
-        d for d in letters
+        d for d in kafka.read(topics)
         if (offset is None or (d.partition, d.offset) == (partition, offset))
         and (error_class is None or d.why.get("error_class") == error_class)
         and (group is None or d.why.get("consumer_group") == group)
     ]
+    if offset is not None and partition is not None and not chosen:
+        _none_at(kafka, topics[0], partition, offset)
     omitted = {d: size for d in chosen if (size := dead_letter.omitted_value_size(d.record.headers)) is not None}
     for letter, size in omitted.items():
-        console.print(f"{letter.topic}[{letter.partition}]@{letter.offset}: {_not_replayable(letter, size)}")
+        console.print(f"{kafka.name(letter.topic)}[{letter.partition}]@{letter.offset}: {_not_replayable(letter, size)}")
     chosen = [d for d in chosen if d not in omitted]
     replay_id = asyncio.run(replay(kafka.servers, chosen, topic_prefix=kafka.prefix, security=kafka.security))
     console.print(f"Replayed {len(chosen)} dead letters (replay id {replay_id}).")

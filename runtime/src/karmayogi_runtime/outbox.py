@@ -6,11 +6,8 @@ running only one publishes at a time and rows leave in the order they were writt
 Kafka follows). It wakes on `NOTIFY outbox` and also polls, in case a notification was missed while its
 listening connection was being re-established.
 
-A row Kafka would refuse for its size (over `broker.MAX_RECORD_BYTES`) can never be published. It is not
-sent (a record the broker rejects would break the idempotent producer's sequence for its partition): the
-relay holds back that row and the later rows of its key (one employee's events stay in order), logs why
-as an error, publishes everything else, and reports the rows held back in the readiness body. A held key
-is looked at again whenever the relay is idle, and goes out once an operator has removed or fixed the row.
+A row too large for Kafka holds back only its own key's rows (see held_back.py); the readiness body
+reports the rows this replica holds back (`status`).
 """
 
 import asyncio
@@ -26,8 +23,8 @@ from aiokafka.partitioner import DefaultPartitioner
 from karmayogi_contracts import CloudEvent, KafkaRecord, encode
 
 from karmayogi_runtime import failpoints
-from karmayogi_runtime.broker import MAX_RECORD_BYTES, record_bytes
 from karmayogi_runtime.database import is_transient
+from karmayogi_runtime.held_back import HeldBack
 
 log = logging.getLogger(__name__)
 
@@ -42,10 +39,6 @@ INSERT = """
 CLAIM_PENDING = """
     SELECT id, topic, key, header_names, header_values, value FROM outbox
     WHERE sent_at IS NULL AND key <> ALL($2::bytea[]) ORDER BY id LIMIT $1
-"""
-FIRST_HELD_BACK = """
-    SELECT DISTINCT ON (key) id, topic, key, header_names, header_values, value FROM outbox
-    WHERE sent_at IS NULL AND key = ANY($1::bytea[]) ORDER BY key, id
 """
 MARK_SENT = "UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])"
 PURGE_SENT = """
@@ -92,23 +85,17 @@ def split_headers(headers: Iterable[tuple[str, bytes]]) -> tuple[list[str], list
 class OutboxStatus:
     pending: int
     oldest_pending_age_seconds: float
-    held_back: int = 0  # pending rows the relay holds back (see the module's docstring)
+    held_back: int = 0  # pending rows this replica's relay holds back (see held_back.py)
 
 
 async def status(
     connection: asyncpg.Connection, *, held_keys: Iterable[bytes] = (), now: datetime | None = None
 ) -> OutboxStatus:
-    """The backlog; `held_keys` are the keys the relay holds back (`OutboxRelay.held_keys`)."""
+    """The backlog; `held_keys` are the keys this replica's relay holds back (`OutboxRelay.held_keys`)."""
     row = await connection.fetchrow(PENDING, list(held_keys))
     oldest: datetime | None = row["oldest"]
     age = ((now or datetime.now(timezone.utc)) - oldest).total_seconds() if oldest else 0.0
     return OutboxStatus(pending=row["pending"], oldest_pending_age_seconds=max(age, 0.0), held_back=row["held_back"])
-
-
-def too_large(row: asyncpg.Record) -> int | None:
-    """The size of an outbox row's record when Kafka would refuse it, else None."""
-    size = record_bytes(row["key"], row["value"], list(zip(row["header_names"], row["header_values"])))
-    return size if size > MAX_RECORD_BYTES else None
 
 
 class OutboxRelay:
@@ -133,13 +120,13 @@ class OutboxRelay:
         self._keep_sent_hours = keep_sent_hours
         self._topic_prefix = topic_prefix
         self._wake = asyncio.Event()
-        self._held: dict[bytes, str] = {}  # key -> why its rows are held back
+        self._held_back = HeldBack(poll_interval)
         self.published = 0
 
     @property
     def held_keys(self) -> tuple[bytes, ...]:
-        """The keys whose rows are held back, for the readiness report (`status`)."""
-        return tuple(self._held)
+        """The keys whose rows this relay holds back, for the readiness report (`status`)."""
+        return self._held_back.keys
 
     async def run(self) -> None:
         """Relay until cancelled. Failures are retried with backoff; nothing is marked sent unless acknowledged."""
@@ -147,6 +134,8 @@ class OutboxRelay:
         failures = 0
         try:
             while True:
+                # Whatever woke the relay: under steady writes it never idles a whole poll interval.
+                await self._held_back.look_again(self._pool)
                 try:
                     sent = await self.publish_pending()
                     failures = 0
@@ -175,8 +164,8 @@ class OutboxRelay:
         async with self._pool.acquire() as connection, connection.transaction():
             if not await connection.fetchval("SELECT pg_try_advisory_xact_lock($1)", _RELAY_LOCK):
                 return 0
-            claimed = await connection.fetch(CLAIM_PENDING, self._batch_size, list(self._held))
-            rows = self._without_held_back(claimed)
+            claimed = await connection.fetch(CLAIM_PENDING, self._batch_size, list(self._held_back.keys))
+            rows = self._held_back.publishable(claimed)
             if len(rows) < len(claimed) == self._batch_size:
                 self._wake.set()  # more may be pending behind the rows held back
             if not rows:
@@ -210,46 +199,11 @@ class OutboxRelay:
             acknowledgements.append(await self._producer.send_batch(batch, topic, partition=partition))
         return acknowledgements
 
-    def _without_held_back(self, rows: Sequence[asyncpg.Record]) -> list[asyncpg.Record]:
-        """The rows to publish now: all but a row too large for Kafka and the rows after it with its key."""
-        ready = []
-        for row in rows:
-            key = row["key"]
-            if key not in self._held:
-                size = too_large(row)
-                if size is None:
-                    ready.append(row)
-                    continue
-                self._held[key] = (f"outbox row {row['id']} for {row['topic']} is {size} bytes, over the "
-                                   f"{MAX_RECORD_BYTES} bytes Kafka takes")
-                log.error("holding back the outbox rows of key %s: %s; the other keys' rows are published. "
-                          "Delete or shrink that row (it can never be published) and they follow.",
-                          key.decode("utf-8", "replace"), self._held[key])
-        return ready
-
     async def _idle(self) -> None:
         try:
             await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
         except TimeoutError:
             await self._purge_sent()
-            await self._look_at_held_back()
-
-    async def _look_at_held_back(self) -> None:
-        """Release the held keys whose first pending row can now be published (an operator removed or
-        fixed the row that was too large)."""
-        if not self._held:
-            return
-        try:
-            async with self._pool.acquire() as connection:
-                firsts = {row["key"]: row for row in await connection.fetch(FIRST_HELD_BACK, list(self._held))}
-        except Exception as error:  # the next idle moment looks again
-            log.debug("could not look at the held-back outbox rows: %s", error)
-            return
-        for key in list(self._held):
-            first = firsts.get(key)
-            if first is None or too_large(first) is None:
-                log.warning("outbox rows of key %s are no longer held back", key.decode("utf-8", "replace"))
-                del self._held[key]
 
     async def _purge_sent(self) -> None:
         try:
