@@ -149,6 +149,8 @@ class Notifications:
                 "NOTIFICATIONS_EMAIL_PER_SECOND": str(s.email_per_second),
                 "NOTIFICATIONS_SENDER_WORKERS": str(s.sender_workers),
                 "NOTIFICATIONS_SENDING_LEASE_SECONDS": str(s.sending_lease_seconds),
+                "NOTIFICATIONS_SMTP_TIMEOUT_SECONDS": str(s.smtp_timeout_seconds),
+                "NOTIFICATIONS_SMS_TIMEOUT_SECONDS": str(s.sms_timeout_seconds),
                 "NOTIFICATIONS_RETRY_BASE_SECONDS": str(s.retry_base_seconds),
                 "NOTIFICATIONS_RETRY_MAX_SECONDS": str(s.retry_max_seconds),
                 "NOTIFICATIONS_SENDER_IDLE_SECONDS": str(s.sender_idle_seconds)}
@@ -162,8 +164,11 @@ async def notifications(kafka_bootstrap: str, database_factory, topic_prefix: st
         database_url=url, kafka_bootstrap_servers=kafka_bootstrap, kafka_topic_prefix=topic_prefix,
         smtp_host="127.0.0.1", smtp_port=local_mail.smtp_port,
         sms_gateway_url=f"http://127.0.0.1:{local_mail.sms_port}", local_data_dir=str(local_mail.data_dir),
-        retry_base_seconds=0.2, retry_max_seconds=1.0, sending_lease_seconds=2.0, sender_idle_seconds=0.1,
-        email_per_second=1000, sms_per_second=1000,
+        retry_base_seconds=0.2, retry_max_seconds=1.0, sender_idle_seconds=0.1, email_per_second=1000,
+        sms_per_second=1000,
+        # A short lease, so a crash's rows come back within a test: it must outlast one send (12 SMTP waits,
+        # 6 HTTP waits), and the loopback servers answer in milliseconds.
+        sending_lease_seconds=6.0, smtp_timeout_seconds=0.5, sms_timeout_seconds=1.0,
     )
     return Notifications(settings, url, kafka_bootstrap, topic_prefix)
 

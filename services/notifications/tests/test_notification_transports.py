@@ -10,7 +10,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult
 
 from notifications.settings import NotificationsSettings
-from notifications.transports import Permanent, SmsGatewayTransport, SmtpTransport, Transient, sms_failure
+from notifications.transports import (
+    Permanent, SmsGatewayTransport, SmtpTransport, Transient, refuses_our_setup, sms_failure,
+)
 
 ROW = {"id": uuid.uuid4(), "address": "sunita.devi@hry.gov.in", "subject": "Enrolled", "language": "en",
        "body_text": "You are enrolled.", "body_html": "<p>You are enrolled.</p>"}
@@ -94,11 +96,32 @@ def relay(helpers):
         controller.stop()
 
 
-@pytest.mark.parametrize("handler", [Relay(rcpt="550 5.1.1 No such user"), Relay(data="554 5.6.0 Message refused")],
-                         ids=["address refused", "message refused"])
+@pytest.mark.parametrize("handler", [
+    Relay(rcpt="550 5.1.1 No such user"),
+    Relay(rcpt="552 5.2.2 Mailbox full"),
+    Relay(rcpt="550 Requested action not taken: mailbox unavailable"),  # no enhanced code: the address's
+    Relay(data="554 5.6.0 Message refused"),
+    Relay(data="552 5.3.4 Message size exceeds fixed limit"),
+], ids=["5.1.1 to RCPT TO", "5.2.2 to RCPT TO", "550 without enhanced code to RCPT TO", "5.6.0 to DATA",
+        "5.3.4 to DATA"])
 async def test_a_refused_address_or_message_fails_that_message(relay, handler):
     error = await send_through(relay(handler))
     assert isinstance(error, Permanent)
+
+
+@pytest.mark.unit
+@pytest.mark.parametrize(("code", "message", "ours"), [
+    (554, "5.7.1 <a@hry.gov.in>: Relay access denied", True),
+    (550, "5.7.1 <a@hry.gov.in>... Relaying denied", True),
+    (530, "5.7.0 Authentication required", True),
+    (550, "5.1.1 No such user", False),
+    (552, "5.2.2 Mailbox full", False),
+    (552, "5.3.4 Message size exceeds fixed limit", False),
+    (550, "relay not permitted", False),  # Exim's default: no enhanced code, read as the address's
+    (450, "4.7.1 Try again later", False),  # not a refusal at all
+])
+def test_only_a_policy_refusal_at_rcpt_or_data_is_our_setup(code, message, ours):
+    assert refuses_our_setup(code, message) is ours
 
 
 async def test_a_recipient_refused_for_now_is_tried_again_while_the_batch_goes_on(relay):
@@ -109,10 +132,14 @@ async def test_a_recipient_refused_for_now_is_tried_again_while_the_batch_goes_o
 @pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
 @pytest.mark.parametrize(("handler", "options", "ours"), [
     (Relay(mail="550 5.7.1 Relay access denied for this client"), {}, {}),
+    (Relay(rcpt=f"554 5.7.1 <{ROW['address']}>: Relay access denied"), {}, {}),  # Postfix reject_unauth_destination
+    (Relay(rcpt=f"550 5.7.1 <{ROW['address']}>... Relaying denied"), {}, {}),  # Sendmail
+    (Relay(data="550 5.7.1 Sender address not allowed for this client"), {}, {}),
     (Relay(), {"authenticator": wrong_password, "auth_require_tls": False},
      {"smtp_username": "notifications", "smtp_password": "rotated-yesterday"}),
     (Relay(), {"authenticator": wrong_password, "auth_require_tls": False, "auth_required": True}, {}),
-], ids=["550 to MAIL FROM", "535 wrong password", "530 authentication required"])
+], ids=["550 to MAIL FROM", "554 5.7.1 to RCPT TO (Postfix)", "550 5.7.1 to RCPT TO (Sendmail)",
+        "550 5.7.1 to DATA", "535 wrong password", "530 authentication required"])
 async def test_a_relay_refusing_our_session_makes_the_backlog_wait_and_says_what_to_check(relay, handler, options, ours):
     error = await send_through(relay(handler, **options), **ours)
     assert isinstance(error, Transient) and error.unreachable
@@ -163,6 +190,7 @@ async def test_a_wrong_sms_gateway_url_makes_the_backlog_wait(local_mail):
     assert local_mail.sms() == []
 
 
+@pytest.mark.unit
 @pytest.mark.parametrize(("status", "meaning"), [
     (202, None), (200, None),
     (400, "message refused"), (413, "message refused"), (422, "message refused"),

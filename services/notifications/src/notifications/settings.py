@@ -8,6 +8,14 @@ from karmayogi_runtime.settings import ServiceSettings
 
 CHANNELS = 2  # e-mail and SMS, each with its own senders
 OTHER_CONNECTIONS = 3  # the consumer's batch, the outbox relay, the HTTP API (readiness probe included)
+# The most waits one send makes, each up to its timeout: the lease must outlast them all. aiosmtplib's timeout
+# applies to each wait of a successful send on a new connection: TCP connect, greeting, EHLO, STARTTLS, its TLS
+# handshake, EHLO again, AUTH (two exchanges for LOGIN or CRAM-MD5), MAIL, RCPT, DATA and the reply to the
+# message. (A refusal can add one, RSET or another AUTH method, but a refused send delivered nothing that a
+# resend could duplicate.) httpx's applies to TCP connect, TLS handshake, writing the headers and the body,
+# and reading the answer's headers and body.
+SMTP_WAITS_PER_SEND = 12
+SMS_WAITS_PER_SEND = 6
 
 
 class NotificationsSettings(ServiceSettings):
@@ -19,24 +27,23 @@ class NotificationsSettings(ServiceSettings):
     smtp_password: SecretStr | None = None
     smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
     smtp_use_tls: bool = Field(False, description="Connect with implicit TLS (port 465 style).")
-    smtp_timeout_seconds: float = Field(10.0, gt=0, le=300)
+    smtp_timeout_seconds: float = Field(10.0, gt=0, le=300, description=(
+        "Longest wait for each step of an SMTP send (connect, each command); SENDING_LEASE_SECONDS must be at "
+        f"least {SMTP_WAITS_PER_SEND} times it."))
     mail_from: str = Field("Karmayogi Training <no-reply@karmayogi.local>", description="From: header of e-mails.")
     message_id_domain: str = Field("notifications.karmayogi", description="Right-hand side of Message-IDs.")
 
     sms_gateway_url: str = Field("http://127.0.0.1:8025", description="Base URL of the SMS gateway (POST /messages).")
     sms_gateway_token: SecretStr | None = Field(None, description="Bearer token for the SMS gateway.")
     sms_sender_id: str = Field("KRMYGI", description="Sender id shown on the phone.")
-    sms_timeout_seconds: float = Field(10.0, gt=0, le=300)
+    sms_timeout_seconds: float = Field(10.0, gt=0, le=300, description=(
+        "Longest wait for each step of an SMS request (connect, write, read); SENDING_LEASE_SECONDS must be at "
+        f"least {SMS_WAITS_PER_SEND} times it."))
 
-    # The rate limits hold in each replica, not across them: with autoscaling to N replicas the relay and the
-    # gateway see up to N times these rates. Set each to the provider's contracted rate divided by the most
-    # replicas the deployment may run (deploy/k8s/overlays/production/autoscaling/notifications.yaml).
     email_per_second: float = Field(50.0, gt=0, description=(
-        "Most e-mails one replica sends per second; the relay sees this times the replicas running, so set it "
-        "to the relay's contracted rate divided by the most replicas the deployment may run."))
+        "Most e-mails one replica (not the deployment) sends per second: README.md, 'Rate limits are per replica'."))
     sms_per_second: float = Field(10.0, gt=0, description=(
-        "Most SMS one replica sends per second; the gateway sees this times the replicas running, so set it "
-        "to the gateway's contracted rate divided by the most replicas the deployment may run."))
+        "Most SMS one replica (not the deployment) sends per second: README.md, 'Rate limits are per replica'."))
     sender_workers: int = Field(2, ge=1, le=32, description="Concurrent senders per channel (one connection each).")
     sender_batch_size: int = Field(100, ge=1, le=1000, description=(
         "Most deliveries a sender claims per round; fewer when its share of the rate cannot send them within "
@@ -46,7 +53,8 @@ class NotificationsSettings(ServiceSettings):
     retry_max_seconds: float = Field(900.0, gt=0, description="Longest retry delay (exponential backoff cap).")
     give_up_after_hours: float = Field(72.0, gt=0, description="A delivery still failing after this is failed.")
     sending_lease_seconds: float = Field(120.0, gt=0, description=(
-        "A claimed row not reached, or left 'sending' by a crash, this long is claimed again."))
+        "A claimed row not reached, or left 'sending' by a crash, this long is claimed again; it must outlast "
+        f"one send ({SMTP_WAITS_PER_SEND} x SMTP_TIMEOUT_SECONDS, {SMS_WAITS_PER_SEND} x SMS_TIMEOUT_SECONDS)."))
     certificate_download_suffix: str = Field(
         "/pdf", description="Appended to a certificate's verify_url to give its PDF download link."
     )
@@ -72,5 +80,19 @@ class NotificationsSettings(ServiceSettings):
                 f"and SMS), and the consumer, the outbox relay and the HTTP API need {OTHER_CONNECTIONS} more: set "
                 f"DATABASE_POOL_SIZE to at least {senders + OTHER_CONNECTIONS} (it is {self.database_pool_size}), "
                 "or lower SENDER_WORKERS."
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _a_send_fits_in_the_lease(self) -> "NotificationsSettings":
+        # Marking a row 'sending' renews its lease; a send still going when the lease runs out lets another
+        # worker claim the row and send it again, a second copy.
+        longest = max(SMTP_WAITS_PER_SEND * self.smtp_timeout_seconds, SMS_WAITS_PER_SEND * self.sms_timeout_seconds)
+        if self.sending_lease_seconds < longest:
+            raise ValueError(
+                f"SENDING_LEASE_SECONDS={self.sending_lease_seconds:g} is shorter than one send may take "
+                f"({SMTP_WAITS_PER_SEND} x SMTP_TIMEOUT_SECONDS={self.smtp_timeout_seconds:g}, "
+                f"{SMS_WAITS_PER_SEND} x SMS_TIMEOUT_SECONDS={self.sms_timeout_seconds:g}): set it to at least "
+                f"{longest:g}, or lower those timeouts."
             )
         return self

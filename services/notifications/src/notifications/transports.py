@@ -1,15 +1,17 @@
 """How a message leaves: SMTP to the relay, HTTP to the SMS gateway, and what each refusal means.
 
 A refusal of one message or one recipient is `Permanent` (the row is 'failed' with the reason). Anything
-that says our own setup is wrong (the relay refuses our login, our sender or our connection; the gateway
-refuses our token or has no such URL) is `Transient` and `unreachable`, like a relay that is down: the
-backlog waits, the sender logs the reason, and the rows go out once an operator fixes the settings, instead
-of every message of the backlog failing for good. README.md, "Failures", has the table.
+that says our own setup is wrong (the relay refuses our login, our sender, our connection, or to relay for
+us: a 5.7.x policy refusal even at RCPT TO or DATA; the gateway refuses our token or has no such URL) is
+`Transient` and `unreachable`, like a relay that is down: the backlog waits, the sender logs the reason, and
+the rows go out once an operator fixes the settings, instead of every message of the backlog failing for good.
+README.md, "Failures", has the table.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
@@ -60,20 +62,50 @@ def email_message(row: Any, settings: NotificationsSettings) -> MIMEMultipart:
     return message
 
 
+# RFC 3463 enhanced status code at the start of a reply's text ("5.7.1 <addr>: Relay access denied").
+ENHANCED_CODE = re.compile(r"\s*([245])\.(\d{1,3})\.(\d{1,3})\b")
+OUR_SETUP = "check SMTP_HOST, SMTP_PORT, SMTP_STARTTLS, SMTP_USERNAME, SMTP_PASSWORD and MAIL_FROM"
+
+
+def refuses_our_setup(code: int, message: str) -> bool:
+    """A 5xx whose enhanced code is 5.7.x (policy: relaying denied, authentication required, sender not
+    allowed) refuses us, not this address or message. Relays refuse to relay at RCPT TO (Postfix:
+    `554 5.7.1 <addr>: Relay access denied`; Sendmail: `550 5.7.1 ... Relaying denied`), so a wrong
+    SMTP_USERNAME or a pod address missing from the relay's allowed networks shows there. 5.1.x (no such
+    mailbox), 5.2.x (mailbox full) and 5.3.x (message too big) are this address's or message's.
+
+    A 5xx without an enhanced code stays the message's (Exim's default `550 relay not permitted` among them):
+    RFC 5321 gives a 5xx to RCPT TO or DATA that meaning, and nothing in it tells our setup apart, while reading
+    every such refusal as ours would hold each bad address for GIVE_UP_AFTER_HOURS with the rest of its
+    batch waiting behind it."""
+    enhanced = ENHANCED_CODE.match(message or "")
+    return code >= 500 and enhanced is not None and enhanced.group(2) == "7"
+
+
 def smtp_failure(error: Exception) -> Permanent | Transient:
-    """Only a 5xx to RCPT TO (this address) or to DATA (this message) is permanent; the same refusal of our
-    connection, greeting, STARTTLS, login or MAIL FROM (535 wrong password, 530 STARTTLS required, 550 relay
-    access denied, a 554 banner) is our configuration, and the backlog waits for it to be fixed."""
+    """A 5xx to RCPT TO (this address) or to DATA (this message) is permanent, unless its enhanced code says
+    policy (5.7.x, `refuses_our_setup`); any refusal of our connection, greeting, STARTTLS, login or MAIL FROM
+    (535 wrong password, 530 STARTTLS required, 550 relay access denied, a 554 banner) is our configuration
+    too, and the backlog waits for it to be fixed."""
     if isinstance(error, aiosmtplib.SMTPRecipientsRefused):
-        codes = [r.code for r in error.recipients]
-        return (Permanent if all(c >= 500 for c in codes) else Transient)(f"SMTP relay refused the address: {error}")
+        refusals = [(r.code, r.message) for r in error.recipients]
+        ours = [refusal for refusal in refusals if refuses_our_setup(*refusal)]
+        if ours:
+            return _our_setup(error, *ours[0])
+        return (Permanent if all(c >= 500 for c, _ in refusals) else Transient)(
+            f"SMTP relay refused the address: {error}")
     if isinstance(error, aiosmtplib.SMTPDataError):
+        if refuses_our_setup(error.code, error.message):
+            return _our_setup(error, error.code, error.message)
         return (Permanent if error.code >= 500 else Transient)(f"SMTP relay refused the message: {error.code} {error.message}")
     if isinstance(error, aiosmtplib.SMTPResponseException):
-        return Transient(f"SMTP relay refused our session ({type(error).__name__} {error.code} {error.message}); "
-                         "check SMTP_HOST, SMTP_PORT, SMTP_STARTTLS, SMTP_USERNAME, SMTP_PASSWORD and MAIL_FROM",
-                         unreachable=True)
+        return _our_setup(error, error.code, error.message)
     return Transient(f"SMTP relay unavailable: {type(error).__name__}: {error}", unreachable=True)
+
+
+def _our_setup(error: Exception, code: int, message: str) -> Transient:
+    return Transient(f"SMTP relay refused our session ({type(error).__name__} {code} {message}); {OUR_SETUP}",
+                     unreachable=True)
 
 
 class SmtpTransport:

@@ -1,0 +1,72 @@
+"""Migrations on a database that already has deliveries: 0002 upgrades one made by 0001, also when an
+earlier run of it stopped part-way (its column added, its concurrent index build failed, left INVALID)."""
+
+import asyncio
+import shutil
+import uuid
+
+import asyncpg
+import pytest
+from karmayogi_runtime.migrations import upgrade_to_head
+
+from notifications.main import MIGRATIONS_DIR
+
+pytestmark = pytest.mark.integration
+
+ADD_DELIVERIES = """
+    INSERT INTO deliveries (id, tenant, employee_id, event_id, event_type, channel, recipient, address, language,
+                            subject, body_text, body_html, status)
+    SELECT gen_random_uuid(), 'IN-HR', 'E' || g, gen_random_uuid(), 'karmayogi.employee.enrolled.v1',
+           CASE WHEN g % 2 = 0 THEN 'email' ELSE 'sms' END, 'IN-HR:E' || g, 'a@hry.gov.in', 'en', 'Enrolled',
+           'You are enrolled.', '<p>You are enrolled.</p>', 'pending'
+    FROM generate_series(1, 50) g
+"""
+INDEXES = """
+    SELECT c.relname, i.indisvalid, pg_get_indexdef(i.indexrelid) AS definition
+    FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+    WHERE i.indrelid = 'deliveries'::regclass AND c.relname LIKE 'deliveries_due%'
+    ORDER BY c.relname
+"""
+
+
+@pytest.fixture
+async def database_at_0001(postgres_url, tmp_path):
+    """A new database migrated to 0001 only, holding 50 deliveries: (url, an open connection)."""
+    first = tmp_path / "migrations"
+    (first / "versions").mkdir(parents=True)
+    shutil.copy(MIGRATIONS_DIR / "env.py", first / "env.py")
+    shutil.copy(MIGRATIONS_DIR / "versions" / "0001_initial.py", first / "versions")
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    admin = await asyncpg.connect(postgres_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        await asyncio.to_thread(upgrade_to_head, url, first, wait_seconds=0)
+        connection = await asyncpg.connect(url)
+        try:
+            await connection.execute(ADD_DELIVERIES)
+            yield url, connection
+        finally:
+            await connection.close()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@pytest.mark.parametrize("stopped_part_way", [False, True], ids=["from 0001", "after a run stopped part-way"])
+async def test_0002_upgrades_a_database_with_deliveries(database_at_0001, stopped_part_way):
+    url, connection = database_at_0001
+    if stopped_part_way:  # its column committed, then a concurrent build failed and left an INVALID index
+        await connection.execute("ALTER TABLE deliveries ADD COLUMN claim uuid")
+        with pytest.raises(asyncpg.UniqueViolationError):  # any failed build: here, on duplicate channels
+            await connection.execute(
+                "CREATE UNIQUE INDEX CONCURRENTLY deliveries_due_by_channel ON deliveries (channel)")
+        assert [r["indisvalid"] for r in await connection.fetch(INDEXES)] == [True, False]
+
+    await asyncio.to_thread(upgrade_to_head, url, MIGRATIONS_DIR, wait_seconds=0)
+
+    assert await connection.fetchval("SELECT version_num FROM alembic_version") == "0002"
+    assert await connection.fetchval("SELECT count(*) FROM deliveries WHERE claim IS NULL") == 50
+    [index] = await connection.fetch(INDEXES)  # the old index is gone
+    assert index["relname"] == "deliveries_due_by_channel" and index["indisvalid"]
+    assert "(channel, next_attempt_at) WHERE (status = ANY" in index["definition"]
