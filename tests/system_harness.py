@@ -5,6 +5,7 @@ prefix, so a test sees only its own events."""
 import asyncio
 import email
 import email.message
+import importlib
 import json
 import os
 import signal
@@ -16,6 +17,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from email import policy
 from pathlib import Path
+from unittest import mock
 
 import asyncpg
 import httpx
@@ -23,6 +25,7 @@ import pytest
 from karmayogi_contracts import KafkaRecord
 from karmayogi_contracts.examples import load as load_example
 from karmayogi_runtime import calendar
+from karmayogi_runtime.service import ServiceDefinition
 from karmayogi_runtime.testing import free_port
 
 SERVICES = ("enrolment", "attendance", "certification", "notifications")
@@ -82,7 +85,11 @@ class System:
             "NOTIFICATIONS_RETRY_MAX_SECONDS": "5",
             "NOTIFICATIONS_EMAIL_PER_SECOND": "500",
             "NOTIFICATIONS_SMS_PER_SECOND": "500",
-            "NOTIFICATIONS_SENDING_LEASE_SECONDS": "10",
+            # A send cut by a kill is claimed again after the lease, which must outlast the slowest send
+            # (notifications' settings: 12 SMTP and 6 SMS timeouts); the servers are on loopback.
+            "NOTIFICATIONS_SENDING_LEASE_SECONDS": "20",
+            "NOTIFICATIONS_SMTP_TIMEOUT_SECONDS": "1.5",
+            "NOTIFICATIONS_SMS_TIMEOUT_SECONDS": "3",
         }
         if service in SERVICES:
             env.update(DATABASE_URL=self.databases[service], HTTP_PORT=str(self.ports[service]))
@@ -302,21 +309,20 @@ def invalid_records(folder: Path) -> list[Poison]:
     return poison
 
 
+def service_definition(system: System, service: str) -> ServiceDefinition:
+    """The service assembled as its process assembles it: `<service>.main.definition` over the settings its
+    environment gives, with a data folder of its own (certification makes a signing key there, and the
+    running process keeps its own). Nothing connects."""
+    module = importlib.import_module(f"{service}.main")
+    data = system.data_dir / "definitions"
+    data.mkdir(exist_ok=True)
+    with mock.patch.dict(os.environ, {**system.env(service), "LOCAL_DATA_DIR": str(data)}, clear=True):
+        return module.definition()
+
+
 def consumer_groups(system: System) -> dict[str, tuple[str, ...]]:
-    """Every consumer group of the four services and the topics it reads, from the services' own
-    subscriptions, so a renamed or added group is checked under the name it really runs with.
-
-    Only the group names and topics are read: the certification issuer is built without the signing keys
-    its handler would need, and no handler is called."""
-    from attendance.settings import AttendanceSettings
-    from attendance.subscribers import subscriptions as attendance
-    from certification.handlers import Issuer
-    from certification.subscribers import subscriptions as certification
-    from enrolment.subscribers import SUBSCRIPTIONS as enrolment
-    from notifications.handlers import Notifier
-    from notifications.subscribers import subscriptions as notifications
-
-    settings = AttendanceSettings(database_url=system.databases["attendance"], kafka_bootstrap_servers=system.kafka_bootstrap)
-    issuer = Issuer(None, public_base_url=system.url("certification"), issuer_id="", issuer_name="")
-    every = (*enrolment, *attendance(settings), *certification(issuer), *notifications(Notifier()))
-    return {subscription.group: subscription.topics for subscription in every}
+    """Every consumer group of the four services and the topics it reads, from the services' own definitions
+    (as `karmayogi-<service> kafka-access` and the manifest tests read them), so a renamed or added group is
+    checked under the name it really runs with."""
+    return {subscription.group: subscription.topics
+            for service in SERVICES for subscription in service_definition(system, service).subscriptions}

@@ -70,6 +70,24 @@ def test_check_does_not_advise_regenerating_an_incompatible_snapshot(tmp_path):
     assert not any("run python -m karmayogi_contracts.schemas" in problem for problem in problems)
 
 
+def test_checking_lists_incompatible_changes_before_stale_files(tmp_path):
+    write(tmp_path)
+    stale = snapshot_path(tmp_path, "karmayogi.employee.enrolled.v1")  # the first type checked
+    committed = json.loads(stale.read_text(encoding="utf-8"))
+    committed["description"] = "An older wording"
+    stale.write_text(json.dumps(committed), encoding="utf-8")
+    incompatible = snapshot_path(tmp_path, "karmayogi.certificate.issued.v1")
+    committed = json.loads(incompatible.read_text(encoding="utf-8"))
+    committed["properties"]["course_title"]["maxLength"] = 1000
+    incompatible.write_text(json.dumps(committed), encoding="utf-8")
+
+    problems = check(tmp_path)
+
+    assert problems[0] == "karmayogi.certificate.issued.v1: $.course_title: maxLength changed from 1000 to 300"
+    assert problems[-1] == f"{stale}: stale; run python -m karmayogi_contracts.schemas"
+    assert len(problems) == 3
+
+
 def test_regenerating_writes_a_compatible_change(tmp_path):
     write(tmp_path)
     path = snapshot_path(tmp_path, "karmayogi.certificate.issued.v1")

@@ -42,9 +42,16 @@ HTTPS_URL_PATTERN = r"^(https://[^\s/?#]+|http://(localhost|127\.0\.0\.1)(:[0-9]
 
 # Zero-width (non-)joiners are format characters, but Indian scripts need them to choose a
 # conjunct or half form, so they are part of a legitimate name.
-_JOINERS = {"\u200c", "\u200d"}
-_NAME_PUNCTUATION = {" ", ".", "'", "-", "\u2019"}
+_JOINERS = ("\u200c", "\u200d")
+# Initials, O'Brien (with the typewriter or the typographic apostrophe), double-barrelled names.
+_NAME_PUNCTUATION = (".", "'", "\u2019", "-")
+_NAME_OTHER_CHARACTERS = frozenset((" ", *_NAME_PUNCTUATION, *_JOINERS))
 NAME_MAX_LENGTH = 200
+# What a name may hold besides its letters, for the error message and the schema's description alike.
+NAME_CHARACTERS = (
+    f"letters, combining marks, spaces, the characters {' '.join(_NAME_PUNCTUATION)} and the zero-width "
+    f"(non-)joiners {' and '.join(f'U+{ord(char):04X}' for char in _JOINERS)}"
+)
 
 
 @dataclass(frozen=True)
@@ -115,18 +122,15 @@ def _normalise_name(value: str) -> str:
     if not any(unicodedata.category(char)[0] == "L" for char in value):
         raise PydanticCustomError("empty_name", "must contain at least one letter")
     for char in value:
-        if unicodedata.category(char)[0] not in "LM" and char not in _NAME_PUNCTUATION | _JOINERS:
-            raise PydanticCustomError(
-                "name_character", "may contain only letters, marks, spaces and the characters . ' -"
-            )
+        if unicodedata.category(char)[0] not in "LM" and char not in _NAME_OTHER_CHARACTERS:
+            raise PydanticCustomError("name_character", "may contain only {characters}", {"characters": NAME_CHARACTERS})
     return value
 
 
 # What the models check of a name beyond its JSON Schema (see the module docstring), for its description.
 NAME_RULE = (
-    "NFC-normalised and stripped, 1-200 characters: at least one letter, and otherwise only letters, combining "
-    "marks, spaces, the characters . ' \u2019 - and the zero-width (non-)joiners U+200C and U+200D; no control "
-    "characters. The contracts' models check this; the schema cannot state it."
+    f"NFC-normalised and stripped, 1-{NAME_MAX_LENGTH} characters: at least one letter, and otherwise only "
+    f"{NAME_CHARACTERS}; no control characters. The contracts' models check this; the schema cannot state it."
 )
 
 

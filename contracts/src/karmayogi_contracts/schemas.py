@@ -55,20 +55,21 @@ def next_major(type_name: str) -> str:
 
 
 def check(directory: Path) -> list[str]:
-    """Problems with the snapshots in `directory`: incompatible changes first, then stale files.
+    """Problems with the snapshots in `directory`: every incompatible change first (with the advice to add a
+    new major version), then the missing and stale files.
 
     An incompatible snapshot is not called stale: regenerating it is exactly what must not happen."""
-    problems = []
+    incompatible, outdated = [], []
     for event_type in EVENT_TYPES.values():
         path = snapshot_path(directory, event_type.type)
         breaking = _breaking(directory, event_type)
         if not path.exists():
-            problems.append(f"{path}: no snapshot; run python -m karmayogi_contracts.schemas")
+            outdated.append(f"{path}: no snapshot; run python -m karmayogi_contracts.schemas")
         elif breaking:
-            problems += [*breaking, f"{path}: incompatible; {_new_major_advice(event_type.type)}"]
+            incompatible += [*breaking, f"{path}: incompatible; {_new_major_advice(event_type.type)}"]
         elif json.loads(path.read_text(encoding="utf-8")) != schema_of(event_type):
-            problems.append(f"{path}: stale; run python -m karmayogi_contracts.schemas")
-    return problems
+            outdated.append(f"{path}: stale; run python -m karmayogi_contracts.schemas")
+    return incompatible + outdated
 
 
 def write(directory: Path) -> list[Path]:

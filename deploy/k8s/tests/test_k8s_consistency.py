@@ -1,12 +1,14 @@
 """The manifests agree with the code: topics, Kafka users and their ACLs, settings, probes, ports, images,
-autoscaling and where it finds Kafka, hardening, the one public entry, room for the PDF cache, Strimzi's pods past
-the namespace's default-deny, Argo CD's order, and the PostgreSQL connections the README asks for. Each rule is a function of k8s_checks; an empty list
-means it holds (the tests in test_k8s_rules_fail.py show each one reports a broken manifest)."""
+autoscaling and where it finds Kafka, hardening, the one public entry, room for the PDF cache, Strimzi's pods
+past the namespace's default-deny, Argo CD's order, and the PostgreSQL connections the README asks for. Each
+rule is a function of k8s_checks; an empty list means it holds (the tests in test_k8s_rules_fail.py show each
+one reports a broken manifest)."""
 
 import pytest
 
 import k8s_checks as checks
 import k8s_code
+from k8s_checks import pod_spec
 from k8s_manifests import K8S, OVERLAYS, built, named, of_kind, replay_operation, templates
 
 pytestmark = pytest.mark.unit
@@ -77,8 +79,7 @@ def test_the_namespace_denies_everything_not_allowed(overlay):
         assert {5432, 9093} <= egress_ports, service
 
 
-
-def test_production_runs_kafka_in_its_own_namespace_and_keda_finds_it_there():
+def test_production_runs_kafka_in_the_application_namespace_and_keda_finds_it_there():
     resources = built("production")
     assert checks.kafka_namespaces(resources) == {"karmayogi"}
     addresses = {t["metadata"]["bootstrapServers"] for s in of_kind(resources, "ScaledObject")
@@ -97,3 +98,20 @@ def test_the_readme_states_the_postgresql_connections_production_needs():
     assert set(connections) == set(k8s_code.SERVICES)
     readme = (K8S.parent / "README.md").read_text()
     assert f"= {sum(connections.values())} connections" in readme
+
+
+def test_a_rollout_step_holds_the_connections_of_the_pods_it_stops():
+    resources = built("production")
+    named(resources, "Deployment", "certification")["spec"]["strategy"]["rollingUpdate"] = {
+        "maxSurge": "50%", "maxUnavailable": "25%"}
+    # 6 replicas: 3 surged (rounded up) and 1 unavailable (rounded down); 9 run while 4 stop, 11 connections each
+    assert checks.postgresql_connections(resources)["certification"] == (9 + 4) * 11 + 1
+
+
+def test_the_connection_figure_leaves_a_service_without_its_settings_to_missing_settings():
+    resources = built("production")
+    env = pod_spec(named(resources, "Deployment", "certification"))["containers"][0]["env"]
+    env[:] = [variable for variable in env if variable["name"] != "ADMIN_TOKEN"]
+    assert set(checks.postgresql_connections(resources)) == set(k8s_code.SERVICES) - {"certification"}
+    assert checks.missing_settings(resources) != []
+

@@ -150,10 +150,29 @@ def test_keda_reading_another_namespace_s_kafka_is_reported():
 
 def test_strimzi_pods_left_behind_the_default_deny_are_reported():
     resources = [r for r in built("production") if r["metadata"]["name"] != "allow-strimzi"]
+    assert checks.strimzi_network(resources) == [
+        f"Kafka runs in karmayogi, but no NetworkPolicy there allows the egress traffic of {pods}, which default-deny "
+        "blocks." for pods in ("its brokers", "its controllers", "its entity operator")]
+
+
+def test_strimzi_pods_open_to_any_pod_are_reported():
+    resources = built("production")
+    policy = named(resources, "NetworkPolicy", "allow-strimzi")["spec"]
+    policy["policyTypes"].append("Ingress")
+    policy["ingress"] = [{}]
     problems = checks.strimzi_network(resources)
-    assert len(problems) == 6
-    assert problems[-1] == ("Kafka runs in karmayogi, but no NetworkPolicy there allows the egress traffic of its "
-                            "entity operator, which default-deny blocks.")
+    assert len(problems) == 3
+    assert problems[0] == (
+        "NetworkPolicy allow-strimzi lets pods outside the cluster karmayogi reach its brokers, past the limits of "
+        "Strimzi's own policies (replication only from its components, each listener only from its networkPolicyPeers).")
+
+
+def test_strimzi_pods_may_admit_the_pods_of_their_own_cluster():
+    resources = built("dev")
+    policy = named(resources, "NetworkPolicy", "allow-strimzi")["spec"]
+    policy["policyTypes"].append("Ingress")
+    policy["ingress"] = [{"from": [{"podSelector": {"matchLabels": {"strimzi.io/cluster": "karmayogi"}}}]}]
+    assert checks.strimzi_network(resources) == []
 
 
 def test_kafka_elsewhere_needs_no_strimzi_policy_in_the_namespace():
@@ -188,6 +207,13 @@ def test_a_deployment_before_its_migration_and_a_scaled_object_before_its_deploy
     assert checks.sync_order(resources) == [
         "Deployment certification (wave 1) must come after Job certification-migrate (wave 1).",
         "ScaledObject enrolment (wave 0) comes before Deployment enrolment (wave 2), and is unhealthy until it runs."]
+
+
+def test_a_disruption_budget_before_its_deployment_is_reported():
+    resources = built("dev")
+    del named(resources, "PodDisruptionBudget", "attendance")["metadata"]["annotations"]["argocd.argoproj.io/sync-wave"]
+    assert checks.sync_order(resources) == [
+        "PodDisruptionBudget attendance (wave 0) comes before Deployment attendance (wave 2), and is unhealthy until it runs."]
 
 
 def test_an_internal_path_on_the_ingress_is_reported():

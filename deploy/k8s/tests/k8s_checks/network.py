@@ -92,10 +92,21 @@ def selects(selector: dict, labels: dict[str, str]) -> bool:
     return True
 
 
+def _from_this_cluster_only(rule: dict) -> bool:
+    """Whether an ingress rule admits only pods of the cluster `karmayogi` in this namespace."""
+    peers = rule.get("from", [])
+    return bool(peers) and all(set(peer) == {"podSelector"} and
+                               peer["podSelector"].get("matchLabels", {}).get("strimzi.io/cluster") == "karmayogi"
+                               for peer in peers)
+
+
 def strimzi_network(resources: list[Resource]) -> list[str]:
     """When Kafka runs in the namespace (the services reach it by a short name, or by this namespace's), the
-    namespace's default-deny must not cut Strimzi's pods off: replication, the controller quorum, DNS, the
-    Kubernetes API and the cluster operator. A policy lets every one of them send and receive."""
+    namespace's default-deny must not cut off what Strimzi's pods send: DNS, the Kubernetes API, replication,
+    the controller quorum. A policy lets each of them send anywhere (the API server's address is not a pod's).
+    What reaches them is left to the policies Strimzi generates (the controller and replication ports to its
+    own components, each listener to its networkPolicyPeers): a policy of ours that admits anyone else to
+    them would add to those and undo their limits."""
     namespace = namespace_of(resources)
     policies = of_kind(resources, "NetworkPolicy")
     denies = any(p["spec"]["podSelector"] == {} and "Egress" in p["spec"].get("policyTypes", []) for p in policies)
@@ -103,11 +114,16 @@ def strimzi_network(resources: list[Resource]) -> list[str]:
         return []
     problems = []
     for pods, labels in STRIMZI_PODS.items():
-        applying = [p["spec"] for p in policies if selects(p["spec"]["podSelector"], labels)]
-        for direction, rules in (("Ingress", "ingress"), ("Egress", "egress")):
-            if not any(direction in p.get("policyTypes", []) and {} in p.get(rules, []) for p in applying):
-                problems.append(f"Kafka runs in {namespace}, but no NetworkPolicy there allows the {direction.lower()} "
-                                f"traffic of {pods}, which default-deny blocks.")
+        applying = [p for p in policies if selects(p["spec"]["podSelector"], labels)]
+        if not any("Egress" in p["spec"].get("policyTypes", []) and {} in p["spec"].get("egress", []) for p in applying):
+            problems.append(f"Kafka runs in {namespace}, but no NetworkPolicy there allows the egress traffic of {pods}, "
+                            "which default-deny blocks.")
+        for policy in applying:
+            if "Ingress" in policy["spec"].get("policyTypes", []) and not all(
+                    _from_this_cluster_only(rule) for rule in policy["spec"].get("ingress", [])):
+                problems.append(f"NetworkPolicy {policy['metadata']['name']} lets pods outside the cluster karmayogi "
+                                f"reach {pods}, past the limits of Strimzi's own policies (replication only from its "
+                                "components, each listener only from its networkPolicyPeers).")
     return problems
 
 

@@ -5,6 +5,7 @@ import k8s_code
 from k8s_manifests import Resource, of_kind
 
 from .kafka import topic_name
+from .network import selects
 from .pods import containers, describe, pod_spec, service_workloads, settings_from
 
 
@@ -70,8 +71,9 @@ def sync_order(resources: list[Resource]) -> list[str]:
     """Argo CD applies one wave, waits for it to be healthy, then the next. The migration Jobs are Sync hooks
     (PreSync hooks run before anything is applied, when a new ConfigMap or a first KafkaUser's Secret does not
     exist yet) in a wave after the ConfigMaps they read and the KafkaUsers and Kafka cluster whose Secrets they
-    read; each Deployment comes after its migration Job; ScaledObjects and Ingresses, unhealthy while no
-    Deployment runs, come with the Deployments or later."""
+    read; each Deployment comes after its migration Job; ScaledObjects, Ingresses and PodDisruptionBudgets,
+    unhealthy while no Deployment runs (a budget without pods reports InsufficientPods, which Argo CD 2.13.0
+    counts as degraded: argo-cd issue 20171), come with the Deployments or later."""
     problems = [f"{describe(r)} is a PreSync hook: Argo CD runs it before it applies what the hook reads."
                 for r in resources if r["metadata"].get("annotations", {}).get(HOOK) == "PreSync"]
     made_by = {("ConfigMap", c["metadata"]["name"]): c for c in of_kind(resources, "ConfigMap")}
@@ -97,11 +99,14 @@ def sync_order(resources: list[Resource]) -> list[str]:
         if job is not None and sync_wave(deployment) <= sync_wave(job):
             problems.append(f"{describe(deployment)} (wave {sync_wave(deployment)}) must come after {describe(job)} "
                             f"(wave {sync_wave(job)}).")
-    for later in of_kind(resources, "ScaledObject") + of_kind(resources, "Ingress"):
+    for later in [r for r in resources if r["kind"] in ("ScaledObject", "Ingress", "PodDisruptionBudget")]:
         if later["kind"] == "ScaledObject":
             targets = [later["spec"]["scaleTargetRef"]["name"]]
-        else:
+        elif later["kind"] == "Ingress":
             targets = [p["backend"]["service"]["name"] for rule in later["spec"]["rules"] for p in rule["http"]["paths"]]
+        else:
+            targets = [service for service, deployment in deployments.items()
+                       if selects(later["spec"]["selector"], deployment["spec"]["template"]["metadata"]["labels"])]
         for target in sorted(set(targets) & set(deployments)):
             if sync_wave(later) < sync_wave(deployments[target]):
                 problems.append(f"{describe(later)} (wave {sync_wave(later)}) comes before {describe(deployments[target])} "
@@ -115,21 +120,41 @@ def sync_order(resources: list[Resource]) -> list[str]:
 CONNECTIONS_BESIDE_THE_POOL = 1
 
 
+def _pods_of(value: int | str, pods: int, *, round_up: bool) -> int:
+    """A rolling update's maxSurge or maxUnavailable in pods: Kubernetes rounds a percentage up for the surge
+    and down for the unavailable."""
+    if isinstance(value, int):
+        return value
+    share = pods * int(value.rstrip("%"))
+    return -(-share // 100) if round_up else share // 100
+
+
+def rollout_pods(workload: Resource, most: int) -> tuple[int, int]:
+    """(pods running, pods stopping) in a step of a rollout at `most` replicas. A step runs `most` plus the
+    surge, and stops the old pods the step replaces (with maxUnavailable 0, one per surged pod, once it is
+    ready). Kubernetes counts a stopping pod toward neither, yet it keeps its connections until it exits (the
+    preStop sleep, then the graceful shutdown: up to terminationGracePeriodSeconds)."""
+    update = workload["spec"].get("strategy", {}).get("rollingUpdate", {})
+    surge = _pods_of(update.get("maxSurge", "25%"), most, round_up=True)
+    unavailable = _pods_of(update.get("maxUnavailable", "25%"), most, round_up=False)
+    return most + surge, surge + unavailable
+
+
 def postgresql_connections(resources: list[Resource]) -> dict[str, int]:
-    """The most PostgreSQL connections each service may hold at once: its most pods (maxReplicaCount, or the
-    replicas, plus the rollout's surge), each with its pool (DATABASE_POOL_SIZE) and the relay's LISTEN
-    connection, and its migration Job's one."""
+    """The PostgreSQL connections each service holds in a step of a rollout at full scale (maxReplicaCount, or
+    the replicas): the pods running and the pods still stopping (rollout_pods), each with its pool
+    (DATABASE_POOL_SIZE) and the relay's LISTEN connection, and its migration Job's one. A service whose
+    settings cannot be read is left out (missing_settings and unknown_settings report why)."""
     most = {s["spec"]["scaleTargetRef"]["name"]: s["spec"]["maxReplicaCount"] for s in of_kind(resources, "ScaledObject")}
     connections = {}
     for service, workload in service_workloads(resources):
         if workload["kind"] != "Deployment":
             continue
-        settings, problems = settings_from(workload, pod_spec(workload)["containers"][0], resources,
-                                           k8s_code.settings_class(service))
-        assert settings is not None, problems
-        pods = most.get(service, workload["spec"].get("replicas", 1))
-        surge = workload["spec"].get("strategy", {}).get("rollingUpdate", {}).get("maxSurge", 1)
-        pods += surge if isinstance(surge, int) else -(-pods * int(surge.rstrip("%")) // 100)
+        settings, _ = settings_from(workload, pod_spec(workload)["containers"][0], resources,
+                                    k8s_code.settings_class(service))
+        if settings is None:
+            continue
+        running, stopping = rollout_pods(workload, most.get(service, workload["spec"].get("replicas", 1)))
         jobs = sum(1 for s, w in service_workloads(resources) if s == service and w["kind"] == "Job")
-        connections[service] = pods * (settings.database_pool_size + CONNECTIONS_BESIDE_THE_POOL) + jobs
+        connections[service] = (running + stopping) * (settings.database_pool_size + CONNECTIONS_BESIDE_THE_POOL) + jobs
     return connections
