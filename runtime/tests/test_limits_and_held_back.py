@@ -4,7 +4,7 @@ from contextlib import asynccontextmanager
 
 import pytest
 from aiokafka.record.default_records import DefaultRecordBatchBuilder
-from karmayogi_runtime.held_back import HeldBack
+from karmayogi_runtime.held_back import HeldBack, too_large
 from karmayogi_runtime.limits import MAX_RECORD_BYTES, record_bytes
 
 pytestmark = pytest.mark.unit
@@ -24,6 +24,17 @@ def test_a_records_size_is_the_one_the_producer_checks_against_its_limit(key, va
 def _row(id: int, key: bytes, value_bytes: int) -> dict:
     return {"id": id, "topic": "employee.enrolled", "key": key, "value": b" " * value_bytes,
             "header_names": ["ce_id"], "header_values": [b"x"]}
+
+
+@pytest.mark.parametrize("names", [["ce_id"], ["ce_id", "ce_type", "उपस्थिति"] * 10])
+def test_a_row_near_the_limit_is_measured_exactly(names):
+    headers = [(name, "हाँ".encode() * 40) for name in names]
+    framing = record_bytes(b"IN-HR:HR-1", b"", headers)
+    for value_bytes in range(MAX_RECORD_BYTES - framing - 600, MAX_RECORD_BYTES - framing + 4):
+        row = {"key": b"IN-HR:HR-1", "value": b" " * value_bytes, "header_names": names,
+               "header_values": [value for _, value in headers]}
+        size = record_bytes(row["key"], row["value"], headers)
+        assert too_large(row) == (size if size > MAX_RECORD_BYTES else None), value_bytes
 
 
 def test_a_row_too_large_holds_back_itself_and_the_later_rows_of_its_key_only():

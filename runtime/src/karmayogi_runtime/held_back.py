@@ -30,7 +30,14 @@ FIRST_PENDING = """
 
 def too_large(row: asyncpg.Record) -> int | None:
     """The size of an outbox row's record when Kafka would refuse it, else None."""
-    size = record_bytes(row["key"], row["value"], list(zip(row["header_names"], row["header_values"])))
+    key, value, names, values = row["key"], row["value"], row["header_names"], row["header_values"]
+    # Nearly every row is far below the limit, and a bound without a Python loop says so: each length
+    # prefix takes at most 5 bytes, a character at most 4 bytes of UTF-8, the batch and record framing 82.
+    bound = (len(key or b"") + len(value or b"") + 4 * sum(map(len, names)) + sum(map(len, filter(None, values)))
+             + 5 * (2 * len(names) + 3) + 82)
+    if bound <= MAX_RECORD_BYTES:
+        return None
+    size = record_bytes(key, value, list(zip(names, values)))
     return size if size > MAX_RECORD_BYTES else None
 
 
