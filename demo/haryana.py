@@ -232,7 +232,7 @@ async def summary(demo: Demo, bootstrap: str) -> None:
                   listing["items"][0])
     pdf = demo.data_dir / "demo" / f"certificate-{sample['certificate_id']}.pdf"
     pdf.parent.mkdir(parents=True, exist_ok=True)
-    pdf.write_bytes((await demo.http["certification"].get(f"/v1/certificates/{sample['certificate_id']}/pdf")).content)
+    pdf.write_bytes((await demo.http["certification"].get(f"/verify/{sample['certificate_id']}/pdf")).content)  # the e-mail's link
     mails = sorted((demo.data_dir / "mail").glob("*.eml"))
     console.print(f"[bold]Certificate PDF[/]      {pdf}")
     console.print(f"[bold]Verification page[/]    {sample['verify_url']}")

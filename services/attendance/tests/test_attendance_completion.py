@@ -210,6 +210,18 @@ async def test_a_session_flagged_mandatory_when_scheduled_holds_back_whoever_mis
     assert (event.data.basis.sessions_attended, event.data.basis.attendance_percent) == (5, 83.33)
     assert await completions_for(attendance, missed_id) == []
 
+    # The officer clears the flag: whoever it alone held back completes at once, without another attendance,
+    # and once only (clearing it again, or the next attendance, changes nothing).
+    assert [s["mandatory"] for s in await attendance.schedule(batch, [6])] == [False] * 6
+    assert await attendance.wait_for(COMPLETIONS, 1, missed_id) == 1
+    await attendance.schedule(batch, [6])
+    await mark(attendance, sessions[5], missed)
+    assert await attendance.wait_for(ATTENDED, 6, missed_id) == 6
+    [(_, released)] = await completions_for(attendance, missed_id)
+    assert (released.data.basis.sessions_attended, released.data.basis.attendance_percent) == (5, 83.33)
+    assert released.causation_id is None  # met by the officer's change, not by an attendance
+    assert len(await completions_for(attendance, came_id)) == 1
+
 
 async def test_impossible_attendance_on_the_topic_is_dead_lettered_with_the_reason(attendance):
     from karmayogi_runtime.ops import read_dead_letters

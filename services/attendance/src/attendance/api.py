@@ -115,13 +115,14 @@ async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
                          "whatever their percentage, as well as any mandatory session the course's completion rule "
                          "names; the flag changes no progress figure. Scheduling the same start time again changes "
                          "nothing but the flag, and only when one is sent (a plan sent again without flags keeps them). A flag set "
-                         "after an employee completed does not undo the completion, and clearing one completes an "
-                         "employee it held back only when their next attendance is recorded. Answers every session "
+                         "after an employee completed does not undo the completion; clearing one completes at once "
+                         "every employee it alone held back. Answers every session "
                          "of the batch.")
 async def schedule_sessions(tenant: Tenant, batch_id: UUID, body: ScheduleIn, pool: Pool, request: Request) -> list[dict]:
     plan = [PlannedSession(s.starts_at, s.duration_minutes, s.mode, s.mandatory) for s in body.sessions]
     async with transaction(pool) as connection:
-        return [dict(r) for r in await marking.schedule(connection, tenant, batch_id, plan, clock(request))]
+        return [dict(r) for r in await marking.schedule(connection, tenant, batch_id, plan, clock(request),
+                                                        correlation_id.get())]
 
 
 @router.get("/states/{tenant}/batches/{batch_id}/sessions", response_model=list[SessionOut], tags=["sessions"],

@@ -29,7 +29,8 @@ Mandatory sessions come from two places, and both must be attended:
   `mandatory` when scheduling it instead.
 A mandatory session changes no progress figure (percentage, sessions attended): it only holds back
 completion. Completion happens once: a session flagged mandatory after an employee completed does not
-take the completion back (it was published, and a certificate may already be issued).
+take the completion back (it was published, and a certificate may already be issued); a flag cleared
+completes at once whoever it alone held back (`handlers.complete_released`).
 """
 
 from __future__ import annotations

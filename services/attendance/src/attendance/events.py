@@ -52,8 +52,10 @@ def attended(
                      correlation_id=correlation_id)
 
 
-def completed(enrolment: Mapping[str, Any], progress: Progress, *, at: datetime, cause: CloudEvent) -> CloudEvent:
-    """`enrolment` is a row of the enrolments table; `cause` the attendance that met the rule."""
+def completed(enrolment: Mapping[str, Any], progress: Progress, *, at: datetime, cause: CloudEvent | None,
+              correlation_id: str | None = None) -> CloudEvent:
+    """`enrolment` is a row of the enrolments table; `cause` the attendance that met the rule, or None when
+    a training officer's change met it (a mandatory flag cleared), with that request's `correlation_id`."""
     tenant, enrolment_id = enrolment["tenant"], enrolment["enrolment_id"]
     completion_id = ids.completion_id(tenant, enrolment_id)
     data = CourseCompleted(
@@ -67,5 +69,8 @@ def completed(enrolment: Mapping[str, Any], progress: Progress, *, at: datetime,
             sessions_planned=progress.sessions_planned, attendance_percent=progress.rounded_percent,
         ),
     )
-    return new_event(data, source=SOURCE, id=completion_id, causation_id=str(cause.id),
-                     correlation_id=cause.correlation_id)
+    if cause is not None:
+        causation_id, correlation_id = str(cause.id), cause.correlation_id
+    else:
+        causation_id = None
+    return new_event(data, source=SOURCE, id=completion_id, causation_id=causation_id, correlation_id=correlation_id)

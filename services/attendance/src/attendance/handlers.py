@@ -138,14 +138,45 @@ async def _evaluate(context: EventContext, enrolments, before, applied) -> None:
     progress = {i: domain.progress(enrolments[i]["sessions_planned"], best[i].values()) for i in enrolments}
     await connection.executemany(sql.SAVE_PROGRESS, [(i, p.sessions_attended, p.rounded_percent)
                                                      for i, p in progress.items()])
+    for completion in await _record_completions(connection, enrolments, reached):
+        await context.publish(completion)
+
+
+async def complete_released(connection, batch_id, correlation_id: str | None) -> list[CloudEvent]:
+    """The completions of a batch whose mandatory flag a training officer cleared: every enrolment the rule
+    now admits, recorded exactly once; the caller adds them to the outbox in its transaction. The rows are
+    locked as the consumer locks them, so an attendance applied at the same time is counted by one of the two."""
+    enrolments = {r["enrolment_id"]: r for r in await connection.fetch(sql.OPEN_ENROLMENTS_OF_BATCH_FOR_UPDATE, batch_id)}
+    if not enrolments:
+        return []
+    mandatory = (await _mandatory_in_batches(connection, enrolments.values())).get(batch_id, frozenset())
+    attended: dict = {enrolment_id: [] for enrolment_id in enrolments}
+    for r in await connection.fetch(sql.ATTENDED, list(enrolments)):
+        attended[r["enrolment_id"]].append(domain.Attended(r["session_id"], r["minutes"], r["duration_minutes"],
+                                                           r["marked_at"]))
+    reached = {
+        enrolment_id: (domain.progress(enrolment["sessions_planned"], attended[enrolment_id]),
+                       domain.completed_at(attended[enrolment_id]), None)
+        for enrolment_id, enrolment in enrolments.items()
+        if domain.completion_reached(_rule(enrolment), enrolment["sessions_planned"], attended[enrolment_id],
+                                     withdrawn=False, batch_mandatory=mandatory)
+    }
+    return await _record_completions(connection, enrolments, reached, correlation_id)
+
+
+async def _record_completions(connection, enrolments, reached, correlation_id: str | None = None) -> list[CloudEvent]:
+    """Record the completions `reached` (enrolment id -> figures, time, cause) once each; their events."""
     if not reached:
-        return
+        return []
     rows = [(enrolments[i]["tenant"], i, ids.completion_id(enrolments[i]["tenant"], i), at)
             for i, (_, at, _) in reached.items()]
     recorded = await connection.fetch(sql.RECORD_COMPLETIONS, *map(list, zip(*rows)))  # the exactly-once guard
+    completions = []
     for row in recorded:
         figures, at, cause = reached[row["enrolment_id"]]
-        await context.publish(events.completed(enrolments[row["enrolment_id"]], figures, at=at, cause=cause))
+        completions.append(events.completed(enrolments[row["enrolment_id"]], figures, at=at, cause=cause,
+                                            correlation_id=correlation_id))
+    return completions
 
 
 async def _mandatory_in_batches(connection, enrolments) -> dict:

@@ -20,7 +20,7 @@ import asyncpg
 from karmayogi_contracts import ids
 from karmayogi_runtime import outbox
 
-from attendance import domain, events
+from attendance import domain, events, handlers
 from attendance import repository as sql
 from attendance.bulk import Mark
 from attendance.handlers import Clock
@@ -72,13 +72,14 @@ async def known_batch(connection: asyncpg.Connection, tenant: str, batch_id: UUI
 
 
 async def schedule(connection: asyncpg.Connection, tenant: str, batch_id: UUID, plan: Sequence[PlannedSession],
-                   clock: Clock) -> list[asyncpg.Record]:
+                   clock: Clock, correlation_id: str | None = None) -> list[asyncpg.Record]:
     await connection.execute(sql.LOCK_BATCH, batch_id)
     batch = await known_batch(connection, tenant, batch_id)
     problems = [p for s in plan if (p := domain.session_within_batch(s.starts_at, batch["start_date"],
                                                                       batch["end_date"], clock.zone))]
     if problems:
         raise Refused(422, *dict.fromkeys(problems))
+    flagged = {r["id"] for r in await connection.fetch(sql.SESSIONS_OF_BATCH, tenant, batch_id) if r["mandatory"]}
     for session in plan:
         await connection.execute(sql.INSERT_SESSION, tenant, session_id(tenant, batch_id, session.starts_at),
                                  batch_id, session.starts_at, session.duration_minutes, session.mode, session.mandatory)
@@ -86,6 +87,8 @@ async def schedule(connection: asyncpg.Connection, tenant: str, batch_id: UUID, 
     if len(scheduled) > batch["sessions_planned"]:
         raise Refused(409, f"Batch {batch_id} plans {batch['sessions_planned']} sessions; scheduling these would "
                            f"make {len(scheduled)}. Change the batch's sessions planned first.")
+    if flagged - {r["id"] for r in scheduled if r["mandatory"]}:  # a flag cleared: whoever it alone held back completes
+        await outbox.add_many(connection, await handlers.complete_released(connection, batch_id, correlation_id))
     return scheduled
 
 

@@ -29,6 +29,13 @@ ENROLMENTS_FOR_UPDATE = """
     FROM enrolments e JOIN batches b ON b.id = e.batch_id
     WHERE e.enrolment_id = ANY($1::uuid[]) ORDER BY e.enrolment_id FOR UPDATE OF e
 """
+# The enrolments of a batch that may still complete, locked in the same order as ENROLMENTS_FOR_UPDATE.
+OPEN_ENROLMENTS_OF_BATCH_FOR_UPDATE = """
+    SELECT e.*, b.start_date, b.end_date
+    FROM enrolments e JOIN batches b ON b.id = e.batch_id
+    WHERE e.batch_id = $1 AND e.completed_at IS NULL AND e.withdrawn_at IS NULL
+    ORDER BY e.enrolment_id FOR UPDATE OF e
+"""
 ENROLMENT = """
     SELECT e.*, b.start_date, b.end_date
     FROM enrolments e JOIN batches b ON b.id = e.batch_id
