@@ -56,12 +56,22 @@ def test_regenerating_refuses_an_incompatible_change_and_writes_nothing(tmp_path
         write(tmp_path)
 
 
+def _edit_snapshot(directory: Path, type_name: str, edit) -> Path:
+    """Change a snapshot written in `directory` as if it had been committed so; returns its path."""
+    path = snapshot_path(directory, type_name)
+    committed = json.loads(path.read_text(encoding="utf-8"))
+    edit(committed)
+    path.write_text(json.dumps(committed), encoding="utf-8")
+    return path
+
+
+def _looser_course_title(snapshot: dict) -> None:
+    snapshot["properties"]["course_title"]["maxLength"] = 1000
+
+
 def test_check_does_not_advise_regenerating_an_incompatible_snapshot(tmp_path):
     write(tmp_path)
-    path = snapshot_path(tmp_path, "karmayogi.certificate.issued.v1")
-    committed = json.loads(path.read_text(encoding="utf-8"))
-    committed["properties"]["course_title"]["maxLength"] = 1000
-    path.write_text(json.dumps(committed), encoding="utf-8")
+    _edit_snapshot(tmp_path, "karmayogi.certificate.issued.v1", _looser_course_title)
 
     problems = check(tmp_path)
 
@@ -72,14 +82,9 @@ def test_check_does_not_advise_regenerating_an_incompatible_snapshot(tmp_path):
 
 def test_checking_lists_incompatible_changes_before_stale_files(tmp_path):
     write(tmp_path)
-    stale = snapshot_path(tmp_path, "karmayogi.employee.enrolled.v1")  # the first type checked
-    committed = json.loads(stale.read_text(encoding="utf-8"))
-    committed["description"] = "An older wording"
-    stale.write_text(json.dumps(committed), encoding="utf-8")
-    incompatible = snapshot_path(tmp_path, "karmayogi.certificate.issued.v1")
-    committed = json.loads(incompatible.read_text(encoding="utf-8"))
-    committed["properties"]["course_title"]["maxLength"] = 1000
-    incompatible.write_text(json.dumps(committed), encoding="utf-8")
+    stale = _edit_snapshot(tmp_path, "karmayogi.employee.enrolled.v1",  # the first type checked
+                           lambda snapshot: snapshot.update(description="An older wording"))
+    _edit_snapshot(tmp_path, "karmayogi.certificate.issued.v1", _looser_course_title)
 
     problems = check(tmp_path)
 

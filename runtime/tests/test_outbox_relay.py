@@ -1,6 +1,7 @@
 """The outbox relay against the real Kafka and PostgreSQL: records too large for Kafka, and prompt wake-ups."""
 
 import asyncio
+import contextlib
 import time
 
 import pytest
@@ -79,82 +80,83 @@ class _HeldProducer:
 async def test_a_row_committed_while_the_relay_publishes_goes_out_without_waiting_for_the_poll(
     kafka_bootstrap, database_factory, topic_prefix
 ):
-    url = await database_factory(MIGRATIONS)
-    pool = await database.create_pool(url, size=3)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, **PRODUCER_DEFAULTS)
-    await producer.start()
-    held = _HeldProducer(producer)
-    relay = OutboxRelay(url, pool, held, poll_interval=10.0, topic_prefix=topic_prefix)  # type: ignore[arg-type]
-    running = asyncio.create_task(relay.run())
-    try:
+    async with _relay(kafka_bootstrap, database_factory, topic_prefix, poll_interval=10.0,
+                      wrap=_HeldProducer) as (relay, pool, producer):
         await asyncio.sleep(1)  # the relay is listening and idle
         async with pool.acquire() as connection:
             await outbox.add(connection, enrolled(employee("FIRST")))
-        await asyncio.wait_for(held.publishing.wait(), timeout=5)
+        await asyncio.wait_for(producer.publishing.wait(), timeout=5)
         async with pool.acquire() as connection:
             await outbox.add(connection, enrolled(employee("SECOND")))
         await asyncio.sleep(0.5)  # its notification reaches the relay while the first row is being published
-        held.go_on.set()
+        producer.go_on.set()
         started = time.monotonic()
 
         while relay.published < 2 and time.monotonic() - started < 3:
             await asyncio.sleep(0.05)
 
         assert relay.published == 2, "the second row waited for the poll interval"
-    finally:
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
-        await producer.stop()
-        await pool.close()
 
 
 async def test_a_held_back_key_is_released_under_steady_writes_of_other_keys(
     kafka_bootstrap, database_factory, topic_prefix
 ):
-    url = await database_factory(MIGRATIONS)
-    pool = await database.create_pool(url, size=3)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, **PRODUCER_DEFAULTS)
-    await producer.start()
-    relay = OutboxRelay(url, pool, producer, poll_interval=0.5, topic_prefix=topic_prefix)
-    running = asyncio.create_task(relay.run())
     stuck = employee("STUCK")
     oversized = encode(enrolled(stuck))
     oversized = type(oversized)(oversized.topic, oversized.key, oversized.headers, b" " * MAX_RECORD_BYTES)
 
-    async def write_steadily() -> None:  # a bulk import: a NOTIFY far more often than the poll interval
-        while True:
+    async with _relay(kafka_bootstrap, database_factory, topic_prefix, poll_interval=0.5) as (relay, pool, _):
+
+        async def write_steadily() -> None:  # a bulk import: a NOTIFY far more often than the poll interval
+            while True:
+                async with pool.acquire() as connection:
+                    await outbox.add(connection, enrolled(employee("OTHER")))
+                await asyncio.sleep(0.02)
+
+        async def stuck_pending() -> int:
             async with pool.acquire() as connection:
-                await outbox.add(connection, enrolled(employee("OTHER")))
-            await asyncio.sleep(0.02)
+                return await connection.fetchval("SELECT count(*) FROM outbox WHERE key = $1 AND sent_at IS NULL",
+                                                 oversized.key)
 
-    async def stuck_pending() -> int:
-        async with pool.acquire() as connection:
-            return await connection.fetchval("SELECT count(*) FROM outbox WHERE key = $1 AND sent_at IS NULL",
-                                             oversized.key)
+        writer = asyncio.create_task(write_steadily())
+        try:
+            async with pool.acquire() as connection, connection.transaction():
+                await outbox.add_record(connection, oversized)
+                await outbox.add(connection, enrolled(stuck))  # held behind it
+            await _until(lambda: relay.held_keys != (), timeout=10)
+            async with pool.acquire() as connection:  # the operator removes the row Kafka cannot take
+                await connection.execute("DELETE FROM outbox WHERE length(value) >= $1", MAX_RECORD_BYTES)
+            started = time.monotonic()
+            while await stuck_pending() and time.monotonic() - started < 10:  # about a poll interval; generous
+                await asyncio.sleep(0.1)
 
-    writer = asyncio.create_task(write_steadily())
-    try:
-        async with pool.acquire() as connection, connection.transaction():
-            await outbox.add_record(connection, oversized)
-            await outbox.add(connection, enrolled(stuck))  # held behind it
-        await _until(lambda: relay.held_keys != (), timeout=10)
-        async with pool.acquire() as connection:  # the operator removes the row Kafka cannot take
-            await connection.execute("DELETE FROM outbox WHERE length(value) >= $1", MAX_RECORD_BYTES)
-        started = time.monotonic()
-        while await stuck_pending() and time.monotonic() - started < 10:  # about a poll interval; generous
-            await asyncio.sleep(0.1)
-
-        assert await stuck_pending() == 0, "the held key waited for an idle poll interval that steady writes never leave"
-        assert relay.held_keys == ()
-    finally:
-        for task in (writer, running):
-            task.cancel()
-        await asyncio.gather(writer, running, return_exceptions=True)
-        await producer.stop()
-        await pool.close()
+            assert await stuck_pending() == 0, "the held key waited for an idle poll interval that steady writes never leave"
+            assert relay.held_keys == ()
+        finally:
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
 
 
 async def _until(condition, *, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not condition() and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
+
+
+@contextlib.asynccontextmanager
+async def _relay(kafka_bootstrap, database_factory, topic_prefix, *, poll_interval: float, wrap=lambda p: p):
+    """A running relay on a fresh database, with its pool and its producer (`wrap` wraps the real one)."""
+    url = await database_factory(MIGRATIONS)
+    pool = await database.create_pool(url, size=3)
+    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, **PRODUCER_DEFAULTS)
+    await producer.start()
+    given = wrap(producer)
+    relay = OutboxRelay(url, pool, given, poll_interval=poll_interval, topic_prefix=topic_prefix)
+    running = asyncio.create_task(relay.run())
+    try:
+        yield relay, pool, given
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+        await producer.stop()
+        await pool.close()
