@@ -75,3 +75,21 @@ def test_check_config_names_an_unusable_key_file_in_one_line_without_a_stack_tra
     assert result.exit_code == 1
     assert result.stderr == f"certification: The signing key file {tmp_path / 'absent.json'} does not exist; mount the " \
                             "private JWK Set there or correct SIGNING_KEYS_FILE.\n"
+
+
+def test_the_key_signing_key_id_names_signs_while_every_key_is_published(tmp_path):
+    old, new = (keys.new_key(datetime(2026, month, 1, tzinfo=timezone.utc)) for month in (1, 11))
+    path = tmp_path / "jwks.json"
+    path.write_text(json.dumps({"keys": [old, new]}))
+
+    publishing_first = keys.load(str(path), str(tmp_path), old["kid"])  # the first rollout of a rotation
+    assert publishing_first.current.kid == old["kid"]
+    assert [key["kid"] for key in publishing_first.jwks()["keys"]] == [old["kid"], new["kid"]]
+    assert keys.load(str(path), str(tmp_path), new["kid"]).current.kid == new["kid"]  # the second
+    assert keys.load(str(path), str(tmp_path)).current.kid == new["kid"]  # unset: the last
+
+    with pytest.raises(CannotStart) as refused:
+        keys.load(str(path), str(tmp_path), "ed25519-typo")
+    assert str(refused.value) == (f"The signing key file {path} cannot be used: SIGNING_KEY_ID 'ed25519-typo' names "
+                                  f"none of its keys ({old['kid']}, {new['kid']}).")
+

@@ -1,5 +1,9 @@
-"""Signing keys: Ed25519, each with a key id. The newest signs; every key stays published in the JWKS,
-so a certificate signed before a rotation keeps verifying."""
+"""Signing keys: Ed25519, each with a key id. The key SIGNING_KEY_ID names signs, or the last of the set;
+every key stays published in the JWKS, so a certificate signed before a rotation keeps verifying.
+
+A rotation takes two rollouts: first the new key is added to the set while SIGNING_KEY_ID keeps naming the
+old one, so every replica publishes the new key before any signs with it; then SIGNING_KEY_ID names the
+new key. A verifier holding the JWKS of an old replica never meets a kid it has not been shown."""
 
 import base64
 import json
@@ -37,10 +41,14 @@ class SigningKey:
 @dataclass(frozen=True)
 class KeyRing:
     keys: tuple[SigningKey, ...]
+    signing_kid: str | None = None  # None: the last key signs
 
     @property
     def current(self) -> SigningKey:
-        return self.keys[-1]
+        """The key that signs."""
+        if self.signing_kid is None:
+            return self.keys[-1]
+        return next(key for key in self.keys if key.kid == self.signing_kid)
 
     def public(self, kid: str) -> Ed25519PublicKey | None:
         return next((k.private.public_key() for k in self.keys if k.kid == kid), None)
@@ -56,8 +64,9 @@ def new_key(now: datetime) -> dict:
             "x": b64url(private.public_key().public_bytes_raw()), "d": b64url(private.private_bytes_raw())}
 
 
-def parse(jwk_set) -> KeyRing:
-    """The key ring of a private JWK Set; a ValueError says what is wrong, never showing key material."""
+def parse(jwk_set, signing_kid: str | None = None) -> KeyRing:
+    """The key ring of a private JWK Set, signing with `signing_kid` (None: the last key); a ValueError says
+    what is wrong, never showing key material."""
     if not isinstance(jwk_set, dict) or not isinstance(jwk_set.get("keys", []), list):
         raise ValueError('it must be a JWK Set, {"keys": [...]}')
     keys = [_signing_key(jwk) for jwk in jwk_set.get("keys", [])]
@@ -67,7 +76,9 @@ def parse(jwk_set) -> KeyRing:
     if repeated := sorted({kid for kid in kids if kids.count(kid) > 1}):
         # a verifier picks the public key by kid: two keys under one kid would fail one of them
         raise ValueError(f"two keys have the same kid {repeated[0]!r}; every key needs its own")
-    return KeyRing(tuple(keys))
+    if signing_kid is not None and signing_kid not in kids:
+        raise ValueError(f"SIGNING_KEY_ID {signing_kid!r} names none of its keys ({', '.join(kids)})")
+    return KeyRing(tuple(keys), signing_kid)
 
 
 def _signing_key(jwk) -> SigningKey:
@@ -80,12 +91,13 @@ def _signing_key(jwk) -> SigningKey:
         raise ValueError(f"the private part (d) of key {jwk['kid']!r} is not 32 bytes of base64url") from None
 
 
-def load(keys_file: str | None, local_data_dir: str) -> KeyRing:
-    """The configured key set, or (local use) one generated once under LOCAL_DATA_DIR. A file that cannot
-    be used stops the start-up with one sentence naming it (`CannotStart`)."""
+def load(keys_file: str | None, local_data_dir: str, signing_kid: str | None = None) -> KeyRing:
+    """The configured key set, or (local use) one generated once under LOCAL_DATA_DIR, signing with
+    `signing_kid` (None: the last key). A file that cannot be used stops the start-up with one sentence
+    naming it (`CannotStart`)."""
     path = Path(keys_file) if keys_file else _local_keys(Path(local_data_dir) / "certification" / "signing-keys.json")
     try:
-        return parse(json.loads(path.read_text(encoding="utf-8")))
+        return parse(json.loads(path.read_text(encoding="utf-8")), signing_kid)
     except FileNotFoundError:
         raise CannotStart(f"The signing key file {path} does not exist; mount the private JWK Set there "
                           f"or correct SIGNING_KEYS_FILE.") from None

@@ -26,8 +26,12 @@ class CertificationSettings(ServiceSettings):
     signatory: str = Field("Director General, HIPA", description="Printed under the signature line of the PDF.")
     signing_keys_file: str | None = Field(
         None,
-        description="A private JWK Set (Ed25519 keys, each with a kid); the last key signs, all are published. "
-        "Unset: a key is generated under LOCAL_DATA_DIR on first start (local use only).",
+        description="A private JWK Set (Ed25519 keys, each with a kid); the key SIGNING_KEY_ID names signs (unset: "
+        "the last), all are published. Unset: a key is generated under LOCAL_DATA_DIR on first start (local use only).",
+    )
+    signing_key_id: str | None = Field(
+        None, description="The kid of the key that signs; unset: the last key of the set. A rotation adds the new "
+        "key while this names the old one, then names the new one in a second rollout (deploy/README.md).",
     )
     pdf_cache_mb: int = Field(
         1024, ge=1, description="Disk the rendered PDFs may take under LOCAL_DATA_DIR, in MiB; the least recently "
