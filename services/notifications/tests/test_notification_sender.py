@@ -13,8 +13,9 @@ import pytest
 from notifications import repository
 from notifications.domain import claim_size
 from notifications.main import MIGRATIONS_DIR
-from notifications.sender import ChannelSender, Pacer, SmsGatewayTransport, SmtpTransport
+from notifications.sender import ChannelSender, Pacer
 from notifications.settings import NotificationsSettings
+from notifications.transports import SmsGatewayTransport, SmtpTransport
 
 
 @pytest.mark.unit

@@ -119,8 +119,7 @@ async def _evaluate(context: EventContext, enrolments, before, applied) -> None:
     mandatory = await _mandatory_in_batches(connection, [e for e in enrolments.values() if e["completed_at"] is None])
     best: dict = {enrolment_id: {} for enrolment_id in enrolments}
     for r in before:
-        best[r["enrolment_id"]][r["session_id"]] = domain.Attended(r["session_id"], r["minutes"], r["duration_minutes"],
-                                                                   r["marked_at"])
+        best[r["enrolment_id"]][r["session_id"]] = _attended(r)
     reached: dict = {}
     for event, enrolment_id in applied:
         data, enrolment = event.data, enrolments[enrolment_id]
@@ -152,8 +151,7 @@ async def complete_released(connection, batch_id, correlation_id: str | None) ->
     mandatory = (await _mandatory_in_batches(connection, enrolments.values())).get(batch_id, frozenset())
     attended: dict = {enrolment_id: [] for enrolment_id in enrolments}
     for r in await connection.fetch(sql.ATTENDED, list(enrolments)):
-        attended[r["enrolment_id"]].append(domain.Attended(r["session_id"], r["minutes"], r["duration_minutes"],
-                                                           r["marked_at"]))
+        attended[r["enrolment_id"]].append(_attended(r))
     reached = {
         enrolment_id: (domain.progress(enrolment["sessions_planned"], attended[enrolment_id]),
                        domain.completed_at(attended[enrolment_id]), None)
@@ -177,6 +175,11 @@ async def _record_completions(connection, enrolments, reached, correlation_id: s
         completions.append(events.completed(enrolments[row["enrolment_id"]], figures, at=at, cause=cause,
                                             correlation_id=correlation_id))
     return completions
+
+
+def _attended(row) -> domain.Attended:
+    """A row of the attendance table (`sql.ATTENDED`) as the completion rule reads it."""
+    return domain.Attended(row["session_id"], row["minutes"], row["duration_minutes"], row["marked_at"])
 
 
 async def _mandatory_in_batches(connection, enrolments) -> dict:
