@@ -23,11 +23,17 @@ log = logging.getLogger(__name__)
 # Taken for the whole run, so two `migrate` steps started at once (two pods of one Job) apply each
 # revision once: the second waits, then finds nothing left to do.
 _MIGRATION_LOCK = 0x6B61726D  # "karm"
+# How long a revision's statement may wait for a lock that a service's transaction holds. Migrations run
+# while the old pods still serve: an ALTER TABLE queued behind a long transaction would hold up every
+# read and write of its table that arrives after it, for as long as it waits. Past this, the revision
+# gives up (its transaction rolls back, letting the queue through) and the run tries again.
+LOCK_TIMEOUT_SECONDS = 5
 
 
 def upgrade_to_head(database_url: str, migrations_dir: Path, *, wait_seconds: float = 120.0) -> None:
-    """Apply every pending revision in `migrations_dir` to the database at `database_url`, waiting up to
-    `wait_seconds` for a database that is starting or restarting."""
+    """Apply every pending revision in `migrations_dir` to the database at `database_url`, trying again for
+    up to `wait_seconds` while the database is starting or restarting, or a revision gave way to the
+    transactions that hold its table (`LOCK_TIMEOUT_SECONDS`)."""
     config = Config()
     config.set_main_option("script_location", str(migrations_dir))
     config.set_main_option("sqlalchemy.url", _asyncpg_url(database_url).replace("%", "%%"))
@@ -37,9 +43,14 @@ def upgrade_to_head(database_url: str, migrations_dir: Path, *, wait_seconds: fl
             command.upgrade(config, "head")
             return
         except (OSError, DBAPIError) as error:
-            if time.monotonic() > deadline or not _unavailable(error):
+            gave_way = _lock_not_available(error)
+            if time.monotonic() > deadline or not (gave_way or _unavailable(error)):
                 raise
-            log.warning("database not available for migrations yet (%s); trying again", str(error).splitlines()[0])
+            if gave_way:
+                log.warning("a revision waited %d s for a lock that another transaction holds; it gave way "
+                            "and is tried again", LOCK_TIMEOUT_SECONDS)
+            else:
+                log.warning("database not available for migrations yet (%s); trying again", str(error).splitlines()[0])
             time.sleep(2)
 
 
@@ -69,6 +80,7 @@ def _run_migrations(connection: Connection) -> None:
     and a failing revision would leave it aborted, so the unlock would raise `InFailedSQLTransaction` over
     the revision's own error."""
     connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})
+    connection.execute(text(f"SET lock_timeout = '{LOCK_TIMEOUT_SECONDS}s'"))  # for the revisions, not the lock above
     connection.commit()
     try:
         context.configure(connection=connection, transaction_per_migration=True)
@@ -87,9 +99,19 @@ def _unavailable(error: BaseException) -> bool:
     """The database is starting, restarting or unreachable (as opposed to a broken migration)."""
     from karmayogi_runtime.database import is_transient
 
-    cause = getattr(error, "orig", None) or error
-    cause = getattr(cause, "__cause__", None) or cause
+    cause = _driver_error(error)
     return isinstance(error, OSError) or is_transient(cause) or "shutting down" in str(error) or "starting up" in str(error)
+
+
+def _lock_not_available(error: BaseException) -> bool:
+    """A revision's statement gave up waiting for a lock (`LOCK_TIMEOUT_SECONDS`)."""
+    return isinstance(_driver_error(error), asyncpg.LockNotAvailableError)
+
+
+def _driver_error(error: BaseException) -> BaseException:
+    """asyncpg's own exception under SQLAlchemy's wrappers."""
+    cause = getattr(error, "orig", None) or error
+    return getattr(cause, "__cause__", None) or cause
 
 
 def _asyncpg_url(database_url: str) -> str:
