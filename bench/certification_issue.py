@@ -23,6 +23,7 @@ import httpx
 import uvicorn
 from karmayogi_contracts import dead_letter_topic, encode, ids
 from karmayogi_runtime import topics
+from karmayogi_runtime.broker import create_producer
 from karmayogi_runtime.migrations import upgrade_to_head
 from karmayogi_runtime.service import create_http_app, running
 
@@ -48,9 +49,12 @@ async def main(count: int, requests: int) -> None:
     events = [completed("क्षितिज द्विवेदी" if n % 2 else "Harjeet Singh") for n in range(count)]
     try:
         async with running(service) as runtime:
+            producer = create_producer(settings, client_id="bench-publisher")
+            await producer.start()
             records = [encode(e) for e in events]
-            sends = [await runtime.producer.send(prefix + r.topic, r.value, key=r.key, headers=list(r.headers)) for r in records]
+            sends = [await producer.send(prefix + r.topic, r.value, key=r.key, headers=list(r.headers)) for r in records]
             await asyncio.gather(*sends)
+            await producer.stop()
             while not await runtime.pool.fetchval("SELECT count(*) FROM certificates"):
                 await asyncio.sleep(0.01)
             started, first = time.perf_counter(), await runtime.pool.fetchval("SELECT count(*) FROM certificates")

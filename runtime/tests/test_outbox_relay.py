@@ -6,11 +6,13 @@ import time
 
 import pytest
 from aiokafka import AIOKafkaProducer
-from karmayogi_contracts import encode
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
+from karmayogi_contracts import KafkaRecord, encode
 from karmayogi_runtime import database, outbox
 from karmayogi_runtime.broker import PRODUCER_DEFAULTS
 from karmayogi_runtime.limits import MAX_RECORD_BYTES
-from karmayogi_runtime.ops import read_dead_letters
+from karmayogi_runtime.ops import read_dead_letters, read_records
 from karmayogi_runtime.outbox import OutboxRelay
 
 from ledger.events import attended, employee, enrolled
@@ -81,8 +83,9 @@ async def test_a_row_committed_while_the_relay_publishes_goes_out_without_waitin
     kafka_bootstrap, database_factory, topic_prefix
 ):
     async with _relay(kafka_bootstrap, database_factory, topic_prefix, poll_interval=10.0,
-                      wrap=_HeldProducer) as (relay, pool, producer):
+                      wrap=_HeldProducer) as (relay, pool, producers):
         await asyncio.sleep(1)  # the relay is listening and idle
+        producer = producers[-1]
         async with pool.acquire() as connection:
             await outbox.add(connection, enrolled(employee("FIRST")))
         await asyncio.wait_for(producer.publishing.wait(), timeout=5)
@@ -137,6 +140,46 @@ async def test_a_held_back_key_is_released_under_steady_writes_of_other_keys(
             await asyncio.gather(writer, return_exceptions=True)
 
 
+async def test_a_refused_batch_goes_out_once_the_cause_is_fixed_with_a_new_producer(
+    kafka_bootstrap, database_factory, topic_prefix, caplog
+):
+    """Kafka refuses a batch for a cause an operator fixes (here a topic's `max.message.bytes` below the
+    record; a missing ACL is the other). After a refusal, the idempotent producer had every later batch to
+    that partition refused too, so the rows stayed pending until the process restarted."""
+    topic = f"{topic_prefix}refused"
+    async with _admin(kafka_bootstrap) as admin:
+        await admin.create_topics([NewTopic(topic, 1, 1, topic_configs={"max.message.bytes": "2000"})])
+    rows = [KafkaRecord("refused", b"IN-HR:HR-1", (("ce_id", str(n).encode()),), value)
+            for n, value in enumerate([b"first", b"x" * 5000, b"third"])]
+
+    async with _relay(kafka_bootstrap, database_factory, topic_prefix, poll_interval=0.5) as (relay, pool, producers):
+        for batch in (rows[:1], rows[1:]):  # the producer has published to the partition before the refusal
+            async with pool.acquire() as connection, connection.transaction():
+                for row in batch:
+                    await outbox.add_record(connection, row)
+            await _until(lambda: relay.published == 1, timeout=30)
+        await _until(lambda: "Kafka refused an outbox batch" in caplog.text, timeout=30)
+        async with _admin(kafka_bootstrap) as admin:  # the operator raises the topic's limit
+            await admin.alter_configs([ConfigResource(ConfigResourceType.TOPIC, topic,
+                                                      configs={"max.message.bytes": "100000"})])
+
+        await _until(lambda: relay.published == len(rows), timeout=30)
+
+        assert relay.published == len(rows)
+        assert [r.record.value for r in await read_records(kafka_bootstrap, [topic])] == [r.value for r in rows]
+        assert len(producers) > 1
+
+
+@contextlib.asynccontextmanager
+async def _admin(kafka_bootstrap):
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+    await admin.start()
+    try:
+        yield admin
+    finally:
+        await admin.close()
+
+
 async def _until(condition, *, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while not condition() and time.monotonic() < deadline:
@@ -145,18 +188,21 @@ async def _until(condition, *, timeout: float) -> None:
 
 @contextlib.asynccontextmanager
 async def _relay(kafka_bootstrap, database_factory, topic_prefix, *, poll_interval: float, wrap=lambda p: p):
-    """A running relay on a fresh database, with its pool and its producer (`wrap` wraps the real one)."""
+    """A running relay on a fresh database, with its pool and the producers it started, the latest last
+    (`wrap` wraps each real one)."""
     url = await database_factory(MIGRATIONS)
     pool = await database.create_pool(url, size=3)
-    producer = AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, **PRODUCER_DEFAULTS)
-    await producer.start()
-    given = wrap(producer)
-    relay = OutboxRelay(url, pool, given, poll_interval=poll_interval, topic_prefix=topic_prefix)
+    producers = []
+
+    def new_producer():
+        producers.append(wrap(AIOKafkaProducer(bootstrap_servers=kafka_bootstrap, **PRODUCER_DEFAULTS)))
+        return producers[-1]
+
+    relay = OutboxRelay(url, pool, new_producer, poll_interval=poll_interval, topic_prefix=topic_prefix)
     running = asyncio.create_task(relay.run())
     try:
-        yield relay, pool, given
+        yield relay, pool, producers
     finally:
         running.cancel()
         await asyncio.gather(running, return_exceptions=True)
-        await producer.stop()
         await pool.close()

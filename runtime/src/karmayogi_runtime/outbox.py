@@ -8,11 +8,15 @@ listening connection was being re-established.
 
 A row too large for Kafka holds back only its own key's rows (see held_back.py); the readiness body
 reports the rows this replica holds back (`status`).
+
+The relay owns its Kafka producer and starts a new one after Kafka refuses a batch (a missing ACL, a
+topic whose `max.message.bytes` is below the record): an idempotent producer whose batch was refused has
+every later batch to that partition refused too (`OutOfOrderSequenceNumber`), even once the cause is fixed.
 """
 
 import asyncio
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
@@ -105,7 +109,7 @@ class OutboxRelay:
         self,
         database_url: str,
         pool: asyncpg.Pool,
-        producer: AIOKafkaProducer,
+        new_producer: Callable[[], AIOKafkaProducer],
         *,
         batch_size: int = 1000,
         poll_interval: float = 1.0,
@@ -114,7 +118,8 @@ class OutboxRelay:
     ) -> None:
         self._database_url = database_url
         self._pool = pool
-        self._producer = producer
+        self._new_producer = new_producer
+        self._producer: AIOKafkaProducer | None = None  # started by `run`, and again after Kafka refused a batch
         self._batch_size = batch_size
         self._poll_interval = poll_interval
         self._keep_sent_hours = keep_sent_hours
@@ -137,6 +142,8 @@ class OutboxRelay:
                 # Whatever woke the relay: under steady writes it never idles a whole poll interval.
                 await self._held_back.look_again(self._pool)
                 try:
+                    if self._producer is None:
+                        self._producer = await self._started_producer()
                     sent = await self.publish_pending()
                     failures = 0
                 except Exception as error:
@@ -144,8 +151,9 @@ class OutboxRelay:
                         log.exception("outbox relay failed unexpectedly; retrying")
                     elif isinstance(error, KafkaError) and not error.retriable:
                         log.error("Kafka refused an outbox batch (%s: %s); the relay cannot publish past it until "
-                                  "the cause is fixed (topic ACLs, the topic's max.message.bytes)",
-                                  type(error).__name__, error)
+                                  "the cause is fixed (topic ACLs, the topic's max.message.bytes), and tries again "
+                                  "with a new producer", type(error).__name__, error)
+                        await self._stop_producer()
                     failures += 1
                     delay = min(0.2 * 2**failures, 10.0)
                     log.warning("outbox relay could not publish (%s); retrying in %.1fs", error, delay)
@@ -155,9 +163,24 @@ class OutboxRelay:
                     await self._idle()
         finally:
             listener.cancel()
+            await self._stop_producer()
+
+    async def _started_producer(self) -> AIOKafkaProducer:
+        producer = self._new_producer()
+        try:
+            await producer.start()
+        except BaseException:
+            await producer.stop()  # the connections it opened before failing
+            raise
+        return producer
+
+    async def _stop_producer(self) -> None:
+        producer, self._producer = self._producer, None
+        if producer is not None:
+            await producer.stop()
 
     async def publish_pending(self) -> int:
-        """Publish one batch of pending rows; returns how many were published."""
+        """Publish one batch of pending rows with the started producer; returns how many were published."""
         # Cleared before the claim, not after the publication: a row committed while this batch is being
         # published is not in the claim, and its notification must wake the relay again at once.
         self._wake.clear()
@@ -180,11 +203,13 @@ class OutboxRelay:
         """Hand `rows` to the producer as record batches, one partition's rows in their order, and return the
         futures of the broker's acknowledgements. Filling a batch per partition costs a fraction of one
         `send` per record; the partition is the one `send` would choose for the key."""
+        producer = self._producer
+        assert producer is not None, "run() starts the producer"
         acknowledgements, filling, partitions = [], {}, {}
         for row in rows:
             topic = self._topic_prefix + row["topic"]
             if topic not in partitions:
-                partitions[topic] = sorted(await self._producer.partitions_for(topic))
+                partitions[topic] = sorted(await producer.partitions_for(topic))
             partition = _PARTITIONER(row["key"], partitions[topic], partitions[topic])
             headers = list(zip(row["header_names"], row["header_values"]))
             record = {"key": row["key"], "value": row["value"], "timestamp": None, "headers": headers}
@@ -192,11 +217,11 @@ class OutboxRelay:
             if batch is not None and batch.append(**record) is not None:
                 continue
             if batch is not None:  # full: on its way, and a new one for this partition
-                acknowledgements.append(await self._producer.send_batch(batch, topic, partition=partition))
-            batch = filling[(topic, partition)] = self._producer.create_batch()
+                acknowledgements.append(await producer.send_batch(batch, topic, partition=partition))
+            batch = filling[(topic, partition)] = producer.create_batch()
             batch.append(**record)  # an empty batch takes any record
         for (topic, partition), batch in filling.items():
-            acknowledgements.append(await self._producer.send_batch(batch, topic, partition=partition))
+            acknowledgements.append(await producer.send_batch(batch, topic, partition=partition))
         return acknowledgements
 
     async def _idle(self) -> None:

@@ -16,7 +16,6 @@ from typing import Any
 
 import asyncpg
 import uvicorn
-from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter, FastAPI, Request
 from faststream.kafka import KafkaBroker
 from karmayogi_contracts import EVENT_TYPES, dead_letter_topic
@@ -55,7 +54,6 @@ class ServiceRuntime:
     definition: ServiceDefinition
     pool: asyncpg.Pool
     broker: KafkaBroker
-    producer: AIOKafkaProducer
     runner: ConsumerRunner
     relay: OutboxRelay
     tasks: list[asyncio.Task] = field(default_factory=list)
@@ -113,11 +111,10 @@ async def running(definition: ServiceDefinition) -> AsyncIterator[ServiceRuntime
     prefix = settings.kafka_topic_prefix
     runner = ConsumerRunner(pool, definition.subscriptions, batch_size=settings.consumer_batch_size, topic_prefix=prefix)
     runner.register(broker)
-    producer = create_producer(settings, client_id=f"{definition.name}-relay")
-    relay = OutboxRelay(url, pool, producer, topic_prefix=prefix)
-    runtime = ServiceRuntime(definition, pool, broker, producer, runner, relay)
+    relay = OutboxRelay(url, pool, lambda: create_producer(settings, client_id=f"{definition.name}-relay"),
+                        topic_prefix=prefix)
+    runtime = ServiceRuntime(definition, pool, broker, runner, relay)
     try:
-        await until_available("Kafka", producer.start)
         await until_available("Kafka", broker.start)
         runtime.tasks.append(asyncio.create_task(relay.run(), name="outbox_relay"))
         for loop in definition.background:
@@ -129,7 +126,6 @@ async def running(definition: ServiceDefinition) -> AsyncIterator[ServiceRuntime
         await asyncio.gather(*runtime.tasks, return_exceptions=True)
         await runner.finish_commits(within=5.0)
         await broker.stop()
-        await producer.stop()
         await pool.close()
 
 

@@ -9,8 +9,9 @@ from uuid import UUID, uuid5
 import httpx
 import jwt
 import pytest
-from karmayogi_contracts import decode, ids
+from karmayogi_contracts import decode, encode, ids
 from karmayogi_runtime import calendar
+from karmayogi_runtime.broker import create_producer
 from karmayogi_runtime.ops import read_records
 from karmayogi_runtime.testing import service_client
 
@@ -21,15 +22,17 @@ pytestmark = pytest.mark.integration
 
 
 async def _publish(runtime, events):
-    from karmayogi_contracts import encode
-
-    prefix = runtime.definition.settings.kafka_topic_prefix
-    sends = []
-    for event in events:
-        record = encode(event)
-        sends.append(await runtime.producer.send(prefix + record.topic, record.value, key=record.key,
-                                                 headers=list(record.headers)))
-    await asyncio.gather(*sends)
+    settings = runtime.definition.settings
+    producer = create_producer(settings, client_id="test-publisher")
+    await producer.start()
+    try:
+        sends = []
+        for record in map(encode, events):
+            sends.append(await producer.send(settings.kafka_topic_prefix + record.topic, record.value, key=record.key,
+                                             headers=list(record.headers)))
+        await asyncio.gather(*sends)
+    finally:
+        await producer.stop()
 
 
 async def _certificate(client, event, timeout: float = 30) -> dict:
