@@ -67,6 +67,9 @@ async def main(count: int, requests: int) -> None:
         await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         await admin.close()
         await topics.delete(bootstrap, names + [dead_letter_topic(n) for n in names])
+    if first > count // 2:
+        raise SystemExit(f"{first:,} of the {count:,} certificates were issued before the clock could start: "
+                         "too few to measure a rate; run with more --completions")
     rate = (count - first) / issuing
     quantiles = statistics.quantiles(latencies, n=100)
     print(f"\n{count:,} course.completed -> certificate.issued: {rate:,.0f} certificates/s "
