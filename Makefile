@@ -6,18 +6,23 @@ STACK := deploy/local/stack.sh
 
 .PHONY: asyncapi prerequisites install lock up infra-up down status clean test test-unit demo
 
+# uv where it is on the PATH, else as the module pip installed (a user's pip puts the command in ~/.local/bin).
+# Debian's own python3 refuses a plain `pip install` (PEP 668); uv then goes beside its packages.
+UV = $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+
 $(PY):
-	@command -v uv >/dev/null || python3 -m pip install --quiet uv
-	uv venv --quiet --python 3.11 $(VENV)
+	@command -v uv >/dev/null || python3 -m pip install --quiet uv 2>/dev/null \
+		|| python3 -m pip install --quiet --break-system-packages uv
+	$(UV) venv --quiet --python 3.11 $(VENV)
 
 prerequisites: ## system packages (PostgreSQL, JDK, Maven, fonts, poppler, zbar, Chromium), only those missing
 	@deploy/local/prerequisites.sh
 
 install: $(PY) ## install the locked Python packages of the whole workspace
-	uv pip sync --quiet --python $(PY) requirements.lock
+	$(UV) pip sync --quiet --python $(PY) requirements.lock
 
 lock: ## re-resolve requirements.lock after changing a pyproject.toml, then the images' locks (deploy/image/locks/)
-	uv pip compile --quiet requirements.in --group pyproject.toml:dev --generate-hashes --python-version 3.11 -o requirements.lock
+	$(UV) pip compile --quiet requirements.in --group pyproject.toml:dev --generate-hashes --python-version 3.11 -o requirements.lock
 	@deploy/image/lock.sh
 
 infra-up: prerequisites install ## Kafka and PostgreSQL only

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages the local stack and the tests need, only those missing: PostgreSQL's server,
-# a JDK with javac, Maven, and what certification renders and checks with (Noto fonts, poppler, zbar,
-# Chromium). As root it installs them with apt-get; as an ordinary user it says which command to run.
+# a JDK with javac, Maven, what certification renders and checks with (Noto fonts, poppler, zbar,
+# Chromium), and pip when uv is missing. As root it installs them with apt-get; as an ordinary user it says
+# which command to run.
 set -euo pipefail
 
 packages=()
@@ -14,6 +15,8 @@ command -v make >/dev/null || need make
 command -v pdftoppm >/dev/null || need poppler-utils
 command -v zbarimg >/dev/null || need zbar-tools
 command -v chromium >/dev/null || need chromium
+# `make install` installs uv with pip when it is missing; Debian's python3 comes without pip.
+command -v uv >/dev/null || python3 -m pip --version >/dev/null 2>&1 || need python3-pip
 
 ((${#packages[@]})) || exit 0
 if [[ $(id -u) -ne 0 ]]; then

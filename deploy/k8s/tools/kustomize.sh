@@ -14,6 +14,12 @@ if [[ ! -x $binary ]]; then
         echo "kustomize.sh: Go is needed to build kustomize $KUSTOMIZE_VERSION; install Go 1.22 or newer." >&2
         exit 1
     fi
+    go_version=$(go env GOVERSION)  # go1.22.5
+    go_minor=${go_version#go1.}
+    if ((${go_minor%%[!0-9]*} < 22)); then  # Debian 12's golang is 1.19
+        echo "kustomize.sh: kustomize $KUSTOMIZE_VERSION needs Go 1.22 or newer to build; this machine has $go_version." >&2
+        exit 1
+    fi
     mkdir -p "$dir"
     echo "kustomize.sh: building kustomize $KUSTOMIZE_VERSION into $dir (first time only, about a minute)" >&2
     GOBIN="$dir" go install "sigs.k8s.io/kustomize/kustomize/v5@$KUSTOMIZE_VERSION" >&2
