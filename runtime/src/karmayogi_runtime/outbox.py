@@ -177,7 +177,10 @@ class OutboxRelay:
     async def _stop_producer(self) -> None:
         producer, self._producer = self._producer, None
         if producer is not None:
-            await producer.stop()
+            try:
+                await producer.stop()
+            except Exception as error:  # noqa: BLE001 - it is dropped either way; the relay must go on
+                log.warning("the outbox relay's Kafka producer did not stop cleanly (%s: %s)", type(error).__name__, error)
 
     async def publish_pending(self) -> int:
         """Publish one batch of pending rows with the started producer; returns how many were published."""
