@@ -36,6 +36,7 @@ from attendance_samples import BatchPlan, attended, enrolled  # noqa: E402
 
 from attendance.main import MIGRATIONS_DIR, definition  # noqa: E402
 from attendance.settings import AttendanceSettings  # noqa: E402
+from stack import addresses  # noqa: E402
 from topic_records import read_since  # noqa: E402
 
 TENANT = "IN-HR"
@@ -79,7 +80,7 @@ async def wait_for(pool: asyncpg.Pool, sql: str, expected: int, timeout: float) 
 
 
 async def main(enrolments: int, batch_size: int, timeout: float) -> None:
-    bootstrap, admin_url = os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["DATABASE_URL"]
+    bootstrap, admin_url = addresses()
     prefix = f"bench{uuid.uuid4().hex[:8]}."
     name = f"bench_attendance_{uuid.uuid4().hex[:8]}"
     names = [prefix + t for t in TOPICS] + [prefix + dead_letter_topic(t) for t in TOPICS]

@@ -11,9 +11,9 @@ uvicorn and requested by 8 concurrent clients: latency percentiles.
 
 import argparse
 import asyncio
-import os
 import statistics
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -32,22 +32,26 @@ from certification_samples import ADMIN_TOKEN, completed  # noqa: E402
 
 from certification.main import MIGRATIONS_DIR, definition  # noqa: E402
 from certification.settings import CertificationSettings  # noqa: E402
+from stack import addresses  # noqa: E402
 
 
 async def main(count: int, requests: int) -> None:
-    bootstrap, admin_url = os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["DATABASE_URL"]
+    bootstrap, admin_url = addresses()
     prefix, database = f"bench{uuid.uuid4().hex[:6]}.", f"bench_{uuid.uuid4().hex[:8]}"
     names = [prefix + t for t in ("course.completed", "certificate.issued", "certificate.revoked")]
     await topics.create(bootstrap, names + [dead_letter_topic(n) for n in names], 6)
     admin = await asyncpg.connect(admin_url)
     await admin.execute(f'CREATE DATABASE "{database}"')
     url = admin_url.rsplit("/", 1)[0] + f"/{database}"
-    await asyncio.to_thread(upgrade_to_head, url, MIGRATIONS_DIR)
-    settings = CertificationSettings(database_url=url, kafka_bootstrap_servers=bootstrap, kafka_topic_prefix=prefix,
-                                     admin_token=ADMIN_TOKEN, local_data_dir=f"/tmp/{database}", log_level="WARNING")
-    service = definition(settings)
-    events = [completed("क्षितिज द्विवेदी" if n % 2 else "Harjeet Singh") for n in range(count)]
+    # The service keeps its private signing key there: removed with the rest when the run ends.
+    data_dir = tempfile.TemporaryDirectory(prefix=f"{database}-")
     try:
+        await asyncio.to_thread(upgrade_to_head, url, MIGRATIONS_DIR)
+        settings = CertificationSettings(database_url=url, kafka_bootstrap_servers=bootstrap,
+                                         kafka_topic_prefix=prefix, admin_token=ADMIN_TOKEN,
+                                         local_data_dir=data_dir.name, log_level="WARNING")
+        service = definition(settings)
+        events = [completed("क्षितिज द्विवेदी" if n % 2 else "Harjeet Singh") for n in range(count)]
         async with running(service) as runtime:
             producer = create_producer(settings, client_id="bench-publisher")
             await producer.start()
@@ -64,6 +68,7 @@ async def main(count: int, requests: int) -> None:
             issuing = time.perf_counter() - started
             latencies = await _page_load(service, runtime, events[:50], requests)
     finally:
+        data_dir.cleanup()
         await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         await admin.close()
         await topics.delete(bootstrap, names + [dead_letter_topic(n) for n in names])

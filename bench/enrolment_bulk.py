@@ -34,6 +34,7 @@ from karmayogi_runtime import topics
 from karmayogi_contracts import TOPICS, dead_letter_topic
 
 from processes import cpu_seconds, machine_load, peak_rss_mib
+from stack import addresses
 
 TENANT = "IN-HR"
 COLUMNS = ["employee_id", "name", "email", "mobile", "preferred_language", "department", "designation", "district",
@@ -132,7 +133,7 @@ def peak_memory(pid: int | None) -> str:
 
 
 async def run(args: argparse.Namespace) -> None:
-    bootstrap, admin_url = os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["DATABASE_URL"]
+    bootstrap, admin_url = addresses()
     prefix, database, child = "", None, None
     url = args.url
     if url is None:

@@ -1,6 +1,6 @@
 """Throughput of the runtime's messaging path beside the raw floor measured in the same run.
 
-    .venv/bin/python bench/messaging_throughput.py [--events 20000] [--rounds 3]
+    .venv/bin/python bench/messaging_throughput.py [--events 20000] [--rounds 3]   # 4,000 events at least
 
 Needs KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL (an administrative URL), as `make test` exports them
 (`source <(deploy/local/stack.sh env)`). Every path is measured in each of several rounds and its best
@@ -12,11 +12,15 @@ time per event (where the Python side of each path spends its time):
 - the consumer runner (decoding, inbox claim, handler insert, offsets committed after the transaction),
   with a batch handler and with a per-event handler, beside the floor of consume + insert;
 - the outbox relay (claim, publish with acks=all, await, mark sent) beside the floor of produce.
+
+Each path's clock starts after its first batch, so a run needs four of the largest batch involved (the
+relay's 1,000 rows, or BENCH_BATCH if larger); a smaller one is refused.
 """
 
 import argparse
 import asyncio
 import contextlib
+import inspect
 import os
 import time
 import uuid
@@ -37,8 +41,14 @@ from karmayogi_runtime.service import settle_garbage_collector
 from karmayogi_runtime.settings import ServiceSettings
 
 from processes import machine_load
+from stack import addresses
 
 BATCH = int(os.environ.get("BENCH_BATCH", "500"))
+# The relay claims this many outbox rows at a time, as the services run it (its default).
+RELAY_BATCH = inspect.signature(OutboxRelay).parameters["batch_size"].default
+# Each path's clock starts once its first batch is through (joining the group, starting a producer are not
+# counted) and the measure is scaled up to the whole volume: with one or two batches there is nothing left to time.
+FEWEST_BATCHES = 4
 TABLE = "CREATE TABLE effects (event_id uuid NOT NULL, employee_id text NOT NULL, minutes integer NOT NULL)"
 INSERT = "INSERT INTO effects (event_id, employee_id, minutes) VALUES ($1, $2, $3)"
 
@@ -58,6 +68,11 @@ class Stopwatch:
     def stop(self, scale: float = 1.0) -> Timing:
         """The time since the start; `scale` extends a measure that missed the first records to all of them."""
         return Timing((time.perf_counter() - self.wall) * scale, (time.process_time() - self.cpu) * scale)
+
+
+def fewest_events(*batch_sizes: int) -> int:
+    """The smallest volume worth measuring through paths that move `batch_sizes` events at a time."""
+    return FEWEST_BATCHES * max(batch_sizes)
 
 
 def attendance(n: int) -> CloudEvent:
@@ -216,7 +231,7 @@ async def raw_floor(bootstrap: str, admin_url: str, count: int) -> Timing:
 
 
 async def main(count: int, rounds: int) -> None:
-    bootstrap, admin_url = os.environ["KAFKA_BOOTSTRAP_SERVERS"], os.environ["DATABASE_URL"]
+    bootstrap, admin_url = addresses()
     names = ["raw", "session.attended", "relayed.session.attended"]
     async with scratch(bootstrap, admin_url, names) as (prefix, url, pool):
         settings = ServiceSettings(database_url=url, kafka_bootstrap_servers=bootstrap)
@@ -262,4 +277,7 @@ if __name__ == "__main__":
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--rounds", type=int, default=3, help="each path is measured this many times; the best counts")
     arguments = parser.parse_args()
+    if arguments.events < (fewest := fewest_events(BATCH, RELAY_BATCH)):
+        parser.error(f"--events must be at least {fewest:,}: each path's clock starts after its first batch of up "
+                     f"to {max(BATCH, RELAY_BATCH):,} events, and a measure needs {FEWEST_BATCHES} such batches")
     asyncio.run(main(arguments.events, arguments.rounds))

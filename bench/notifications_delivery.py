@@ -11,8 +11,9 @@ events (half Hindi, half English, all with e-mail and mobile) and prints:
 - consumed: events turned into delivery rows per second (render, plan, insert; inbox and offsets), the
   new events of each polled batch applied together (`Notifier.handle_many`, a few statements per batch);
 - e-mail: messages accepted by the SMTP server per second (from the first publish to the last .eml);
-- SMS: messages accepted by the gateway per second;
-and checks that every message arrived exactly once (by Message-ID / reference).
+- SMS: messages accepted by the gateway per second (each channel from the first publish to its own last message);
+and checks that every message arrived exactly once (by Message-ID / reference): exits non-zero, saying which
+channel, when one did not.
 """
 
 import argparse
@@ -37,6 +38,7 @@ from karmayogi_runtime.service import running
 
 from notifications.main import MIGRATIONS_DIR, definition
 from notifications.settings import NotificationsSettings
+from stack import addresses
 
 VECTOR = Path(__file__).resolve().parents[1] / "contracts/examples/employee.enrolled/valid/haryana-hub-master-trainer-hindi-name.json"
 
@@ -57,25 +59,47 @@ def enrolment(n: int):
     return new_event(EmployeeEnrolled.model_validate(data), source="/bench/notifications")
 
 
-async def count(url: str, sql: str) -> int:
+# Read in one statement, so each figure is stamped when it reaches its target, whatever the others do.
+PROGRESS = """
+    SELECT count(*) AS consumed,
+           count(*) FILTER (WHERE channel = 'email' AND status = 'sent') AS mailed,
+           count(*) FILTER (WHERE channel = 'sms' AND status = 'sent') AS texted
+    FROM deliveries
+"""
+
+
+async def finish_times(url: str, targets: dict[str, int], timeout: float) -> dict[str, float]:
+    """When (perf_counter) each figure of PROGRESS first reached its target: the channels are watched together,
+    so one that finishes first is stamped then, not once the other has finished."""
     connection = await asyncpg.connect(url)
+    finished: dict[str, float] = {}
+    deadline = time.monotonic() + timeout
     try:
-        return await connection.fetchval(sql)
+        while True:
+            figures, now = await connection.fetchrow(PROGRESS), time.perf_counter()
+            finished |= {name: now for name, target in targets.items()
+                         if name not in finished and figures[name] >= target}
+            if len(finished) == len(targets):
+                return finished
+            if time.monotonic() > deadline:
+                raise SystemExit(f"timed out after {timeout:.0f}s: {dict(figures)}, expected {targets}")
+            await asyncio.sleep(0.05)
     finally:
         await connection.close()
 
 
-async def until(url: str, sql: str, expected: int, timeout: float) -> float:
-    deadline = time.monotonic() + timeout
-    while (value := await count(url, sql)) < expected:
-        if time.monotonic() > deadline:
-            raise SystemExit(f"timed out: {sql} = {value}, expected {expected}")
-        await asyncio.sleep(0.05)
-    return time.perf_counter()
+def check_exactly_once(expected: int, received: dict[str, Counter]) -> None:
+    """Stop with a non-zero exit when a channel's messages, or their distinct references, are not one per
+    event: a message lost, sent twice, or not ours."""
+    for channel, references in received.items():
+        messages, distinct = sum(references.values()), len(references)
+        if messages != expected or distinct != expected:
+            raise SystemExit(f"{channel}: {messages:,} messages with {distinct:,} distinct references arrived for "
+                             f"{expected:,} events, where every message should arrive exactly once")
 
 
 async def main(n: int, workers: int) -> None:
-    admin_url, bootstrap = os.environ["DATABASE_URL"], os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+    bootstrap, admin_url = addresses()
     name, prefix = f"bench_notifications_{uuid.uuid4().hex[:8]}", f"b{uuid.uuid4().hex[:8]}."
     base, _, _ = admin_url.rpartition("/")
     url = f"{base}/{name}"
@@ -83,7 +107,8 @@ async def main(n: int, workers: int) -> None:
     await admin.execute(f'CREATE DATABASE "{name}"')
     names = [prefix + t for t in TOPICS] + [prefix + dead_letter_topic(t) for t in TOPICS]
     await topics.create(bootstrap, names, 3)
-    data_dir = Path(tempfile.mkdtemp(prefix="bench-mail-"))
+    mail_and_sms = tempfile.TemporaryDirectory(prefix="bench-mail-")  # removed at the end, messages and all
+    data_dir = Path(mail_and_sms.name)
     smtp_port, sms_port = free_port(), free_port()
     servers = subprocess.Popen([sys.executable, "-m", "notifications.local_servers"], stderr=subprocess.DEVNULL,
                                env={**os.environ, "SMTP_PORT": str(smtp_port), "SMS_HTTP_PORT": str(sms_port),
@@ -107,23 +132,23 @@ async def main(n: int, workers: int) -> None:
             await producer.flush()
             await producer.stop()
             published = time.perf_counter()
-            consumed = await until(url, "SELECT count(*) FROM deliveries", 2 * n, 600)
-            mailed = await until(url, "SELECT count(*) FROM deliveries WHERE channel='email' AND status='sent'", n, 600)
-            texted = await until(url, "SELECT count(*) FROM deliveries WHERE channel='sms' AND status='sent'", n, 600)
-        ids = Counter()
-        for path in (data_dir / "mail").glob("*.eml"):
-            ids[path.stem.rsplit("-", 1)[1]] += 1
+            finished = await finish_times(url, {"consumed": 2 * n, "mailed": n, "texted": n}, 600)
+        consumed, mailed, texted = finished["consumed"], finished["mailed"], finished["texted"]
+        ids = Counter(path.stem.rsplit("-", 1)[1] for path in (data_dir / "mail").glob("*.eml"))
         sms = [json.loads(line) for line in (data_dir / "sms" / "messages.ndjson").read_text().splitlines()]
+        references = Counter(s["reference"] for s in sms)
         print(f"notifications delivery benchmark: {n} employee.enrolled events, {workers} sender workers per channel")
         print(f"  published      {n / (published - started):8.0f} events/s")
         print(f"  consumed       {n / (consumed - started):8.0f} events/s (delivery rows written, {2 * n} rows)")
         print(f"  e-mail sent    {n / (mailed - started):8.0f} messages/s to the local SMTP server (end to end)")
         print(f"  SMS sent       {n / (texted - started):8.0f} messages/s to the local gateway (end to end)")
         print(f"  .eml files {sum(ids.values())}, distinct Message-IDs {len(ids)}; SMS {len(sms)}, "
-              f"distinct references {len({s['reference'] for s in sms})}")
+              f"distinct references {len(references)}")
+        check_exactly_once(n, {"e-mail": ids, "SMS": references})
     finally:
         servers.terminate()
         servers.wait(10)
+        mail_and_sms.cleanup()
         await topics.delete(bootstrap, names)
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         await admin.close()

@@ -20,15 +20,15 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import httpx
+from aiokafka import TopicPartition
 from attendance.bulk import MAX_FILE_LINES
 from karmayogi_runtime import calendar
-from karmayogi_runtime.ops import read_dead_letters
-from karmayogi_contracts import TOPICS, dead_letter_topic
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
 import scenario
+from received import MessagesOnDisk, dead_letter_ends, dead_lettered_since
 from scenario import FAMILY, TENANT
 
 console = Console()
@@ -38,11 +38,14 @@ SESSIONS = 6
 
 
 class Demo:
-    def __init__(self, urls: dict[str, str], data_dir: Path, employees: int, run: str) -> None:
+    def __init__(self, urls: dict[str, str], data_dir: Path, employees: int, run: str, *,
+                 counts_messages: bool = True) -> None:
         self.urls, self.data_dir, self.count, self.run = urls, data_dir, employees, run
         self.http = {name: httpx.AsyncClient(base_url=url, timeout=300) for name, url in urls.items()}
         self.figures: dict[str, int] = {}
         self.baseline: dict[str, int] = {}
+        self.counts_messages = counts_messages
+        self.messages: MessagesOnDisk | None = None  # from the baseline on, when the demo counts messages
         self.started = time.monotonic()
 
     # -- setting the state's training network up ------------------------------------------------
@@ -152,28 +155,26 @@ class Demo:
 
     # -- watching it happen ---------------------------------------------------------------------
 
-    def _mail_ids(self) -> set[str]:  # one per Message-ID: a re-sent copy has the same file suffix
-        folder = self.data_dir / "mail"
-        return {path.name.rsplit("-", 1)[-1] for path in folder.glob("*.eml")} if folder.exists() else set()
-
-    def _sms_count(self) -> int:
-        path = self.data_dir / "sms" / "messages.ndjson"
-        return sum(1 for _ in path.open(encoding="utf-8")) if path.exists() else 0
+    async def certificates_issued(self) -> int:
+        """The state's certificates, earlier runs' included."""
+        return (await self.http["certification"].get(f"{STATE}/certificates/count")).json()["issued"]
 
     async def measure(self) -> dict[str, int]:
-        """This run's figures: the state's totals less what earlier runs left."""
+        """This run's figures: the state's totals less what earlier runs left (the first call takes them as the
+        baseline), then the e-mails and SMS received since the baseline, when the demo counts them."""
         progress = (await self.http["attendance"].get(f"{STATE}/progress")).json()
-        certificates = (await self.http["certification"].get(f"/v1/states/{TENANT}/certificates/count")).json()
         totals = {
             "enrolled": progress["enrolled"],
             "attending": progress["attending"],
             "completed": progress["completed"],
-            "certificates": certificates["issued"],
-            "e-mails": len(self._mail_ids()),
-            "SMS": self._sms_count(),
+            "certificates": await self.certificates_issued(),
         }
-        self.baseline = self.baseline or totals
+        if not self.baseline:
+            self.baseline = totals
+            self.messages = MessagesOnDisk(self.data_dir) if self.counts_messages else None
         self.figures = {name: value - self.baseline[name] for name, value in totals.items()}
+        if self.messages is not None:
+            self.figures |= self.messages.count()
         return self.figures
 
     def table(self, phase: str) -> Table:
@@ -218,9 +219,8 @@ async def play(demo: Demo) -> None:
                          lambda f, settled: settled and f["completed"] >= expected and f["certificates"] >= expected)
 
 
-async def summary(demo: Demo, bootstrap: str) -> None:
-    letters = await read_dead_letters(bootstrap, [dead_letter_topic(t) for t in TOPICS])
-    figures = {**demo.figures, "dead-lettered": len(letters)}
+async def summary(demo: Demo, bootstrap: str, dead_letters_before: dict[TopicPartition, int]) -> None:
+    figures = {**demo.figures, "dead-lettered": await dead_lettered_since(bootstrap, dead_letters_before)}
     table = Table(title=f"What happened, in {time.monotonic() - demo.started:.0f}s")
     table.add_column("figure")
     table.add_column("count", justify="right")
@@ -233,10 +233,10 @@ async def summary(demo: Demo, bootstrap: str) -> None:
     pdf = demo.data_dir / "demo" / f"certificate-{sample['certificate_id']}.pdf"
     pdf.parent.mkdir(parents=True, exist_ok=True)
     pdf.write_bytes((await demo.http["certification"].get(f"/verify/{sample['certificate_id']}/pdf")).content)  # the e-mail's link
-    mails = sorted((demo.data_dir / "mail").glob("*.eml"))
+    mail = demo.messages.newest_mail if demo.messages else None  # this run's last
     console.print(f"[bold]Certificate PDF[/]      {pdf}")
     console.print(f"[bold]Verification page[/]    {sample['verify_url']}")
-    console.print(f"[bold]An e-mail[/]            {mails[-1] if mails else '(none)'}")
+    console.print(f"[bold]An e-mail[/]            {mail or '(none)'}")
     console.print(f"[bold]SMS log[/]              {demo.data_dir / 'sms' / 'messages.ndjson'}")
     if figures["certificates"] != figures["completed"]:
         raise SystemExit("certificates and completions disagree")
@@ -254,10 +254,12 @@ def main() -> None:
 
 
 async def _main(urls: dict[str, str], data_dir: Path, employees: int, run: str) -> None:
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:29092")
     demo = Demo(urls, data_dir, employees, run)
     try:
+        dead_letters_before = await dead_letter_ends(bootstrap)
         await play(demo)
-        await summary(demo, os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:29092"))
+        await summary(demo, bootstrap, dead_letters_before)
     finally:
         for client in demo.http.values():
             await client.aclose()
