@@ -65,7 +65,7 @@ async def test_0002_upgrades_a_database_with_deliveries(database_at_0001, stoppe
 
     await asyncio.to_thread(upgrade_to_head, url, MIGRATIONS_DIR, wait_seconds=0)
 
-    assert await connection.fetchval("SELECT version_num FROM alembic_version") == "0002"
+    assert await connection.fetchval("SELECT version_num FROM alembic_version") == "0003"
     assert await connection.fetchval("SELECT count(*) FROM deliveries WHERE claim IS NULL") == 50
     [index] = await connection.fetch(INDEXES)  # the old index is gone
     assert index["relname"] == "deliveries_due_by_channel" and index["indisvalid"]

@@ -6,14 +6,16 @@ import json
 import time
 import uuid
 from collections import Counter
+from datetime import timedelta
 
 import asyncpg
 import pytest
 
 from notifications import repository
+from notifications import sender as sender_module
 from notifications.domain import claim_size
 from notifications.main import MIGRATIONS_DIR
-from notifications.sender import ChannelSender, Pacer
+from notifications.sender import ChannelSender
 from notifications.settings import NotificationsSettings
 from notifications.transports import SmsGatewayTransport, SmtpTransport
 
@@ -23,6 +25,29 @@ def test_a_worker_claims_no_more_than_its_share_of_the_rate_can_send_within_the_
     assert claim_size(100, per_second=5, lease_seconds=2, workers=2) == 5
     assert claim_size(100, per_second=50, lease_seconds=120, workers=2) == 100  # the defaults: the batch size
     assert claim_size(100, per_second=0.1, lease_seconds=2, workers=2) == 1  # always at least one
+
+
+@pytest.mark.integration
+async def test_every_replica_takes_its_send_slots_from_one_sequence_per_channel(database):
+    """Two replicas (two connections) sending SMS at once get slots one interval apart between them, so the
+    gateway sees the configured rate, not the rate times the pods; the e-mail slots are a sequence of their own."""
+    url, connection = database
+    replicas = [await asyncpg.connect(url) for _ in range(2)]
+
+    async def ten_sends(replica):
+        return [await repository.reserve_slot(replica, "sms", 0.1) for _ in range(10)]
+
+    try:
+        taken = [slot for slots in await asyncio.gather(*map(ten_sends, replicas)) for slot in slots]
+        [(email_slot, email_wait)] = [await repository.reserve_slot(connection, "email", 0.02)]
+    finally:
+        for replica in replicas:
+            await replica.close()
+
+    slots = sorted(slot for slot, _ in taken)
+    assert {later - earlier for earlier, later in zip(slots, slots[1:])} == {timedelta(seconds=0.1)}
+    assert max(wait for _, wait in taken) >= 1.8  # the twentieth slot is 19 intervals after the first
+    assert email_wait == 0 and email_slot < slots[-1]  # not queued behind the SMS
 
 
 ADD_DUE = """
@@ -69,8 +94,7 @@ async def test_a_batch_slower_than_its_lease_is_not_sent_twice_by_the_other_work
 
     monkeypatch.setattr(repository, "claim_due", recorded_claim)
     pool = await asyncpg.create_pool(url, min_size=1, max_size=4)
-    pacer = Pacer(settings.sms_per_second)
-    senders = [ChannelSender(pool, "sms", settings, pacer, SmsGatewayTransport(settings)) for _ in range(2)]
+    senders = [ChannelSender(pool, "sms", settings, SmsGatewayTransport(settings)) for _ in range(2)]
     for sender in senders:
         sender.claim_size = 100
     tasks = [asyncio.create_task(sender.run()) for sender in senders]
@@ -133,17 +157,39 @@ async def test_a_worker_that_lost_its_rows_spends_none_of_the_channels_rate_on_t
 
     monkeypatch.setattr(repository, "claim_due", claimed_then_taken_over)
     pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
-    pacer = Pacer(1)  # one e-mail a second: a slot spent per lost row would take 4 s and hold back the others
-    sender = ChannelSender(pool, "email", sender_settings(url), pacer, NeverCalled())
+    # One e-mail a second: a slot spent per lost row would take 4 s and hold back the others.
+    sender = ChannelSender(pool, "email", sender_settings(url, email_per_second=1), NeverCalled())
     try:
         started = time.monotonic()
         assert await sender.run_once() == 5
     finally:
         await pool.close()
     assert time.monotonic() - started < 1
-    assert pacer.next <= time.monotonic()  # no slot reserved: the other workers' next send is not held back
+    assert await connection.fetchval("SELECT count(*) FROM send_slots") == 0  # no slot taken from the others
     untouched = "SELECT array_agg(DISTINCT status || ':' || attempts) FROM deliveries"
     assert await connection.fetchval(untouched) == ["pending:0"]  # held by the other worker, not marked by us
+
+
+@pytest.mark.integration
+async def test_a_row_whose_lease_ran_out_while_it_waited_for_its_slot_is_left_to_the_worker_that_took_it(
+    database, monkeypatch
+):
+    url, connection = database
+    await connection.execute(ADD_DUE, "email", "a@hry.gov.in", 1)
+
+    async def a_long_wait(self, sender_connection) -> float:
+        # Far more senders than slots: the lease marking gave ran out, and another worker claimed the row.
+        await connection.execute("UPDATE deliveries SET next_attempt_at = now()")
+        assert len(await repository.claim_due(connection, "email", 10, lease_seconds=60)) == 1
+        return sender_module.SLOT_WAIT_COVERED_SECONDS + 1
+
+    monkeypatch.setattr(sender_module.SendSlots, "wait", a_long_wait)
+    pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
+    try:
+        assert await ChannelSender(pool, "email", sender_settings(url), NeverCalled()).run_once() == 1
+    finally:
+        await pool.close()
+    assert await connection.fetchval("SELECT status FROM deliveries") == "sending"  # the other worker's to send
 
 
 @pytest.mark.integration
@@ -157,7 +203,7 @@ async def test_attempts_count_sends_not_claims(database, helpers):
 
     settings = sender_settings(url, smtp_port=helpers.free_port(), retry_base_seconds=30)
     pool = await asyncpg.create_pool(url, min_size=1, max_size=2)
-    sender = ChannelSender(pool, "email", settings, Pacer(1000), SmtpTransport(settings))
+    sender = ChannelSender(pool, "email", settings, SmtpTransport(settings))
     try:
         assert await sender.run_once() == 3
     finally:

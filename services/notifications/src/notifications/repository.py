@@ -80,6 +80,18 @@ RECORD_OUTCOME = """
                           sent_at = CASE WHEN $3 = 'sent' THEN now() END, updated_at = now()
     WHERE id = $1 AND claim = $2 AND status IN ('pending', 'sending')
 """
+RENEW_LEASE = """
+    UPDATE deliveries SET next_attempt_at = now() + make_interval(secs => $3), updated_at = now()
+    WHERE id = $1 AND claim = $2 AND status = 'sending'
+"""
+# A channel's send slots are `interval` apart, for every replica together: taking one moves the channel's next
+# free slot on by an interval from itself, or from now when the channel has been idle (no burst saved up).
+# `now()` is read once per statement, the database's clock, so the replicas' own clocks do not matter.
+RESERVE_SLOT = """
+    INSERT INTO send_slots AS s (channel, next_slot) VALUES ($1, now() + make_interval(secs => $2))
+    ON CONFLICT (channel) DO UPDATE SET next_slot = greatest(s.next_slot, now()) + make_interval(secs => $2)
+    RETURNING next_slot - make_interval(secs => $2) AS slot, now() AS now
+"""
 DELIVERY_COLUMNS = """
     id, tenant, employee_id, event_id, event_type, channel, address, language, subject, status, reason,
     attempts, next_attempt_at, created_at, sent_at
@@ -156,6 +168,17 @@ async def mark_sending(connection: asyncpg.Connection, delivery: uuid.UUID, clai
                        lease_seconds: float) -> int | None:
     """The row's attempts, this one counted, with its lease renewed; None when another claim took it."""
     return await connection.fetchval(MARK_SENDING, delivery, claim, lease_seconds)
+
+
+async def renew_lease(connection: asyncpg.Connection, delivery: uuid.UUID, claim: uuid.UUID, lease_seconds: float) -> bool:
+    """Renew the lease of a row this worker marked 'sending'; False when another claim took it meanwhile."""
+    return await connection.execute(RENEW_LEASE, delivery, claim, lease_seconds) == "UPDATE 1"
+
+
+async def reserve_slot(connection: asyncpg.Connection, channel: str, interval: float) -> tuple[datetime, float]:
+    """Take the channel's next send slot: when it is, and how many seconds from now (0 when it is now)."""
+    row = await connection.fetchrow(RESERVE_SLOT, channel, interval)
+    return row["slot"], max(0.0, (row["slot"] - row["now"]).total_seconds())
 
 
 async def record_outcome(connection: asyncpg.Connection, delivery: uuid.UUID, claim: uuid.UUID, status: str,

@@ -7,14 +7,13 @@ attempt), and record each outcome as soon as it is known: 'sent'; back to 'pendi
 on a transient failure; 'failed' with the reason on a permanent one (or when transient failures outlast
 `give_up_after_hours`). A row left 'sending' by a crash is taken again when its lease runs out; the resend
 carries the same Message-ID (or SMS reference), so the relay or reader can tell it is the same message.
-The rate limits hold per process (per replica), see README.md.
+The rate limits hold for the whole deployment: every replica takes its send slots from PostgreSQL (`SendSlots`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -27,22 +26,25 @@ from .transports import Permanent, SmsGatewayTransport, SmtpTransport, Transient
 log = logging.getLogger(__name__)
 
 
-class Pacer:
-    """At most `rate` sends per second for one channel, shared by its workers."""
+# A row is marked 'sending' (its lease renewed) before it waits for its send slot, so the lease marking gives
+# covers this much waiting besides the send; a longer wait (far more senders than slots) renews it again.
+SLOT_WAIT_COVERED_SECONDS = 10.0
 
-    def __init__(self, rate: float) -> None:
-        self.rate, self.interval, self.next = rate, 1.0 / rate, time.monotonic()
 
-    def longest_wait(self, workers: int) -> float:
-        """The longest `wait` when `workers` share this pacer, each calling it again only after its last wait:
-        the slots the others reserved, then one interval after the caller's own last slot."""
-        return workers * self.interval
+class SendSlots:
+    """At most `rate` sends per second for one channel, for every worker of every replica together: each send
+    takes the channel's next free slot in PostgreSQL (one short statement, `repository.RESERVE_SLOT`) and waits
+    for it. A limit kept in each process would let the provider see it times the pods running."""
 
-    async def wait(self) -> None:
-        now = time.monotonic()
-        slot, self.next = max(now, self.next), max(now, self.next) + self.interval
-        if slot > now:
-            await asyncio.sleep(slot - now)
+    def __init__(self, channel: str, rate: float) -> None:
+        self.channel, self.rate, self.interval = channel, rate, 1.0 / rate
+
+    async def wait(self, connection: Any) -> float:
+        """Take the channel's next slot and wait for it; returns the seconds waited."""
+        _, wait = await repository.reserve_slot(connection, self.channel, self.interval)
+        if wait > 0:
+            await asyncio.sleep(wait)
+        return wait
 
 
 @dataclass(frozen=True)
@@ -55,14 +57,14 @@ class Waiting:
 
 
 class ChannelSender:
-    def __init__(self, pool: Any, channel: str, settings: NotificationsSettings, pacer: Pacer,
-                 transport: Transport) -> None:
-        self.pool, self.channel, self.settings, self.pacer, self.transport = pool, channel, settings, pacer, transport
-        self.claim_size = claim_size(settings.sender_batch_size, pacer.rate, settings.sending_lease_seconds,
+    def __init__(self, pool: Any, channel: str, settings: NotificationsSettings, transport: Transport) -> None:
+        self.pool, self.channel, self.settings, self.transport = pool, channel, settings, transport
+        self.slots = SendSlots(channel, settings.per_second(channel))
+        self.claim_size = claim_size(settings.sender_batch_size, self.slots.rate, settings.sending_lease_seconds,
                                      settings.sender_workers)
-        # A row is marked 'sending' before its wait for a rate slot (a row this worker lost spends none of the
+        # A row is marked 'sending' before its wait for a send slot (a row this worker lost spends none of the
         # channel's rate), so the lease that marking renews covers that wait too, besides the send.
-        self.sending_lease = settings.sending_lease_seconds + pacer.longest_wait(settings.sender_workers)
+        self.sending_lease = settings.sending_lease_seconds + SLOT_WAIT_COVERED_SECONDS
 
     async def run_once(self) -> int:
         """Send what is due now (one claimed batch); returns how many rows were claimed."""
@@ -87,9 +89,14 @@ class ChannelSender:
         attempts = await repository.mark_sending(connection, row["id"], claim, self.sending_lease)
         if attempts is None:  # our lease ran out before we reached it: the worker that claimed it again sends it
             return None
-        # Marked first, paced second: the row is 'sending' for the wait as well, at most one pacer interval per
-        # worker of the channel (Pacer.longest_wait; with the defaults 40 ms for e-mail, 200 ms for SMS).
-        await self.pacer.wait()
+        # Marked first, its slot second: the row is 'sending' for the wait as well, about one slot interval per
+        # sender waiting on the channel across the replicas. After a wait longer than the lease covers, the row is
+        # sent only if the lease could be renewed, that is, if no other worker claimed it meanwhile.
+        waited = await self.slots.wait(connection)
+        if waited > SLOT_WAIT_COVERED_SECONDS and not await repository.renew_lease(
+            connection, row["id"], claim, self.settings.sending_lease_seconds
+        ):
+            return None
         try:
             await self.transport.send(row)
         except Permanent as error:
@@ -139,12 +146,8 @@ TRANSPORTS: dict[str, type] = {"email": SmtpTransport, "sms": SmsGatewayTranspor
 async def sender_loop(runtime: Any) -> None:
     """The background loop the service runs beside its consumers (ServiceDefinition.background)."""
     settings: NotificationsSettings = runtime.definition.settings
-    rates = {"email": settings.email_per_second, "sms": settings.sms_per_second}
-    senders = []
-    for channel, transport in TRANSPORTS.items():
-        pacer = Pacer(rates[channel])
-        senders += [ChannelSender(runtime.pool, channel, settings, pacer, transport(settings))
-                    for _ in range(settings.sender_workers)]
+    senders = [ChannelSender(runtime.pool, channel, settings, transport(settings))
+               for channel, transport in TRANSPORTS.items() for _ in range(settings.sender_workers)]
     try:
         await asyncio.gather(*(sender.run() for sender in senders))
     finally:

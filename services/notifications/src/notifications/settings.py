@@ -41,9 +41,9 @@ class NotificationsSettings(ServiceSettings):
         f"least {SMS_WAITS_PER_SEND} times it."))
 
     email_per_second: float = Field(50.0, gt=0, description=(
-        "Most e-mails one replica (not the deployment) sends per second: README.md, 'Rate limits are per replica'."))
+        "Most e-mails the deployment sends per second, every replica together (the relay's contracted rate)."))
     sms_per_second: float = Field(10.0, gt=0, description=(
-        "Most SMS one replica (not the deployment) sends per second: README.md, 'Rate limits are per replica'."))
+        "Most SMS the deployment sends per second, every replica together (the gateway's contracted rate)."))
     sender_workers: int = Field(2, ge=1, le=32, description="Concurrent senders per channel (one connection each).")
     sender_batch_size: int = Field(100, ge=1, le=1000, description=(
         "Most deliveries a sender claims per round; fewer when its share of the rate cannot send them within "
@@ -58,6 +58,10 @@ class NotificationsSettings(ServiceSettings):
     certificate_download_suffix: str = Field(
         "/pdf", description="Appended to a certificate's verify_url to give its PDF download link."
     )
+
+    def per_second(self, channel: str) -> float:
+        """The rate limit of `channel` ('email' or 'sms')."""
+        return {"email": self.email_per_second, "sms": self.sms_per_second}[channel]
 
     @model_validator(mode="after")
     def _tls_and_credentials(self) -> "NotificationsSettings":
