@@ -58,9 +58,14 @@ def test_names_without_letters_or_with_control_characters_are_rejected(name, rul
     ("preferred_language", "Hindi", "BCP 47"),
     ("id", "HR 0412345", "letters, digits"),
     ("district", "", "at least 1 character"),
+    ("district", "\u200d\u200c \u200d", "must not be empty or only spaces"),  # zero-width joiners only: blank
 ])
 def test_each_contact_field_names_the_rule_it_breaks(field, value, rule):
     assert rule in rule_broken(**{field: value})
+
+
+def test_free_text_may_hold_zero_width_joiners_beside_its_letters():
+    assert profile(district="पंच\u200dकूला").district == "पंच\u200dकूला"
 
 
 def test_state_codes_must_be_iso_3166_2_india():

@@ -117,6 +117,11 @@ def _normalised(value: str, max_length: int) -> str:
     return value
 
 
+def _visible(char: str) -> bool:
+    """Not a space and not an invisible format character (a lone zero-width joiner is a blank title too)."""
+    return unicodedata.category(char)[0] not in "ZC"
+
+
 def _normalise_name(value: str) -> str:
     value = _normalised(value, NAME_MAX_LENGTH)
     if not any(unicodedata.category(char)[0] == "L" for char in value):
@@ -139,7 +144,7 @@ def text(max_length: int, description: str) -> Any:
 
     def normalise(value: str) -> str:
         value = _normalised(value, max_length)
-        if not value:
+        if not any(_visible(char) for char in value):
             raise PydanticCustomError("empty_text", "must not be empty or only spaces")
         return value
 
