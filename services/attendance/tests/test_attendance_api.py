@@ -47,7 +47,9 @@ async def test_sessions_are_scheduled_only_for_known_batches_within_their_dates_
     too_many = await attendance.http.post(attendance.path(f"batches/{batch.id}/sessions"), json={"sessions": [
         {"starts_at": session_start(4).isoformat(), "duration_minutes": 90}]})
     assert too_many.status_code == 409
-    assert f"Batch {batch.id} plans 3 sessions; scheduling these would make 4." in detail(too_many)
+    assert detail(too_many) == (f"Batch {batch.id} plans 3 sessions; scheduling these would make 4. The number of "
+                                "sessions a batch plans is fixed once employees are enrolled: schedule the extra "
+                                "sessions in another batch.")
 
     invalid = await attendance.http.post(attendance.path(f"batches/{batch.id}/sessions"), json={"sessions": [
         {"starts_at": "2026-11-16T10:00:00", "duration_minutes": 0}]})
@@ -280,6 +282,28 @@ async def test_a_bad_line_deep_in_an_import_refuses_the_file_with_nothing_record
         assert response.status_code == 400, response.text
         assert sentence in detail(response)
     assert await attendance.sql("SELECT count(*) FROM outbox") == 0
+
+
+async def test_an_import_with_a_misspelt_minutes_column_or_field_credits_nothing(attendance):
+    batch, employee = BatchPlan(), employee_id()
+    await enrol(attendance, batch, employee)
+    [session] = await attendance.schedule(batch, [1])
+    csv = f"employee_id,session_id,minutes_atended\n{employee},{session['id']},5\n".encode()
+    misspelt = await attendance.http.post(attendance.path("attendance-imports"), content=csv,
+                                          headers={"content-type": "text/csv"})
+    assert misspelt.status_code == 400, misspelt.text
+    assert detail(misspelt) == ('The CSV header has the column(s) "minutes_atended", which this import does not know; '
+                                "the accepted columns are employee_id and session_id (required), minutes_attended "
+                                "and marked_at; nothing was imported.")
+    unknown = await attendance.http.post(attendance.path("attendance-imports"),
+                                         content=json.dumps({"employee_id": employee, "session_id": session["id"],
+                                                             "minutes": 5}).encode(),
+                                         headers={"content-type": "application/x-ndjson"})
+    assert unknown.status_code == 200, unknown.text
+    assert [(r["status"], r["reason"]) for r in unknown.json()["rows"]] == [("rejected",
+        'Line 1 has the field(s) "minutes", which this import does not know; the accepted fields are employee_id '
+        "and session_id (required), minutes_attended and marked_at.")]
+    assert await attendance.sql("SELECT count(*) FROM outbox") == 0  # no whole session credited
 
 
 async def test_an_excel_mac_csv_with_impossible_times_gets_a_status_for_every_line(attendance):

@@ -164,6 +164,30 @@ async def test_a_file_without_the_required_columns_or_not_utf8_is_refused_as_a_w
         bulk.file_format("application/pdf")
 
 
+async def test_a_csv_header_with_a_column_the_import_does_not_know_is_refused_as_a_whole():
+    session = uuid.uuid4()
+    with pytest.raises(bulk.MalformedFile, match='has the column\\(s\\) "minutes_atended", which this import does '
+                                                 "not know; the accepted columns are employee_id and session_id "
+                                                 "\\(required\\), minutes_attended and marked_at; nothing was "
+                                                 "imported."):
+        await _read("csv", f"employee_id,session_id,minutes_atended\nHR1,{session},5\n".encode())
+    with pytest.raises(bulk.MalformedFile, match='lacks the column\\(s\\) employee_id and has the column\\(s\\) '
+                                                 '"employe_id", ""'):
+        await _read("csv", b"employe_id,session_id,\n")  # a blank column name is unknown too
+    rows = await _read("csv", f" employee_id , session_id,marked_at,minutes_attended\nHR1,{session},,5\n".encode())
+    assert rows == [Mark(2, "HR1", session, 5)]  # the known columns, in any order, spaces around them ignored
+
+
+async def test_an_ndjson_line_with_a_field_the_import_does_not_know_is_a_bad_line():
+    session = str(uuid.uuid4())
+    rows = await _read("ndjson", json.dumps({"employee_id": "HR1", "session_id": session, "minutes": 5}).encode()
+                       + b"\n", json.dumps({"employee_id": "HR2", "session_id": session, "minutes_attended": 5,
+                                             "marked_at": "2026-11-20T10:00:00+05:30"}).encode())
+    assert rows[0] == BadLine(1, 'has the field(s) "minutes", which this import does not know; the accepted fields '
+                                 "are employee_id and session_id (required), minutes_attended and marked_at.")
+    assert rows[1] == Mark(2, "HR2", uuid.UUID(session), 5, datetime(2026, 11, 20, 4, 30, tzinfo=timezone.utc))
+
+
 async def _received(*chunks: bytes) -> bytes:
     async with bulk.received(_stream(*chunks)) as stream:
         return b"".join([block async for block in stream])

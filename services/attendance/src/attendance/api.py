@@ -166,7 +166,9 @@ async def mark_one(tenant: Tenant, session_id: UUID, employee_id: EmployeeId, po
 @router.post("/states/{tenant}/attendance-imports", response_model=MarkOut, tags=["attendance"],
              summary=f"Import attendance from a state system (CSV or NDJSON, up to {bulk.MAX_FILE_LINES:,} lines)",
              description="Columns: employee_id, session_id, minutes_attended (empty: whole session), marked_at "
-                         "(RFC 3339; empty: now). Every line gets a status: accepted, duplicate or rejected with "
+                         "(RFC 3339; empty: now), and no others: a CSV header naming another column is refused "
+                         "(400, nothing recorded), and an NDJSON line with another field is rejected. Every line "
+                         "gets a status: accepted, duplicate or rejected with "
                          "the reason. Committed in chunks of 1,000 lines: sending the same file again is safe. At "
                          f"most {bulk.MAX_FILE_LINES:,} lines and {bulk.MAX_FILE_BYTES // 2**20} MiB a file (413 "
                          "otherwise, with nothing recorded).")

@@ -1,7 +1,9 @@
 """Reading an attendance file from a state system (CSV or NDJSON) as a stream of rows, chunk by chunk.
 
 Columns: `employee_id`, `session_id` (required), `minutes_attended` (empty: the whole session),
-`marked_at` (RFC 3339; empty: when the file is received). The file is received whole before any line is
+`marked_at` (RFC 3339; empty: when the file is received); no others. A CSV header naming any other column
+refuses the file, and an NDJSON line with any other field is a bad line: ignoring a misspelt
+`minutes_attended` would credit the whole session. The file is received whole before any line is
 recorded, into a temporary file (in memory up to 8 MiB, on disk beyond), and checked as it arrives: a
 file of more than MAX_FILE_LINES lines (or MAX_FILE_BYTES) is refused, and so is one with a line that is
 not UTF-8 or longer than MAX_LINE_BYTES, wherever it is, with nothing recorded: the answer gives every
@@ -35,6 +37,7 @@ MAX_FILE_BYTES = 32 * 1024 * 1024  # ten times what 50,000 ordinary lines take; 
 SPOOL_IN_MEMORY = 8 * 1024 * 1024
 REQUIRED = ("employee_id", "session_id")
 COLUMNS = (*REQUIRED, "minutes_attended", "marked_at")
+ACCEPTED = f"{' and '.join(REQUIRED)} (required), {' and '.join(COLUMNS[len(REQUIRED):])}"
 CONTENT_TYPES: dict[str, Format] = {
     "text/csv": "csv", "application/csv": "csv",
     "application/x-ndjson": "ndjson", "application/ndjson": "ndjson", "application/jsonl": "ndjson",
@@ -166,9 +169,8 @@ async def rows(stream: AsyncIterator[bytes], kind: Format) -> AsyncIterator[list
                 raise MalformedFile("The CSV header (line 1) cannot be read as CSV; nothing was imported. "
                                     f"Start the file with the line {','.join(COLUMNS)}.")
             header = [name.strip() for name in names]
-            if missing := [c for c in REQUIRED if c not in header]:
-                raise MalformedFile(f"The CSV header lacks the column(s) {', '.join(missing)}; "
-                                    f"expected {', '.join(COLUMNS)}.")
+            if problem := _header_problem(header):
+                raise MalformedFile(problem)
             continue
         chunk.append(_csv_row(number, text, header) if kind == "csv" else _json_row(number, text))
         if len(chunk) >= CHUNK_ROWS:
@@ -176,6 +178,24 @@ async def rows(stream: AsyncIterator[bytes], kind: Format) -> AsyncIterator[list
             chunk = []
     if chunk:
         yield chunk
+
+
+def _header_problem(header: list[str]) -> str | None:
+    """Why the CSV header cannot be used, or None. A column the import does not know is refused rather
+    than ignored: a misspelt `minutes_attended` would otherwise credit the whole session to everyone."""
+    missing = [c for c in REQUIRED if c not in header]
+    unknown = _unknown(header)
+    if not missing and not unknown:
+        return None
+    problems = [f"lacks the column(s) {', '.join(missing)}" if missing else "",
+                f"has the column(s) {unknown}, which this import does not know" if unknown else ""]
+    return (f"The CSV header {' and '.join(p for p in problems if p)}; the accepted columns are {ACCEPTED}; "
+            "nothing was imported.")
+
+
+def _unknown(names: Any) -> str:
+    """The names not among COLUMNS, quoted as sent (so a blank or misspelt one shows), or ''."""
+    return ", ".join(json.dumps(name, ensure_ascii=False) for name in names if name not in COLUMNS)
 
 
 def _fields(text: str) -> list[str] | None:
@@ -202,6 +222,9 @@ def _json_row(number: int, text: str) -> Mark | BadLine:
         return BadLine(number, "is not a JSON object.")
     if not isinstance(value, dict):
         return BadLine(number, "is not a JSON object.")
+    if unknown := _unknown(value):  # ignored, a misspelt minutes_attended would credit the whole session
+        return BadLine(number, f"has the field(s) {unknown}, which this import does not know; the accepted fields "
+                               f"are {ACCEPTED}.")
     return parse(number, value)
 
 

@@ -85,8 +85,11 @@ async def schedule(connection: asyncpg.Connection, tenant: str, batch_id: UUID, 
                                  batch_id, session.starts_at, session.duration_minutes, session.mode, session.mandatory)
     scheduled = await connection.fetch(sql.SESSIONS_OF_BATCH, tenant, batch_id)
     if len(scheduled) > batch["sessions_planned"]:
+        # This service learns the plan only from employee.enrolled, and the enrolment service keeps it fixed once
+        # anyone is enrolled: a change of the plan cannot be advised, only another batch.
         raise Refused(409, f"Batch {batch_id} plans {batch['sessions_planned']} sessions; scheduling these would "
-                           f"make {len(scheduled)}. Change the batch's sessions planned first.")
+                           f"make {len(scheduled)}. The number of sessions a batch plans is fixed once "
+                           "employees are enrolled: schedule the extra sessions in another batch.")
     if flagged - {r["id"] for r in scheduled if r["mandatory"]}:  # a flag cleared: whoever it alone held back completes
         await outbox.add_many(connection, await handlers.complete_released(connection, batch_id, correlation_id))
     return scheduled
