@@ -10,6 +10,7 @@ import pytest
 from karmayogi_contracts import EmployeeEnrolled, EnrolmentWithdrawn, ids
 
 TENANT = "IN-HR"
+SOON = date.today() + timedelta(days=30)  # the start date of the batches conftest makes
 pytestmark = pytest.mark.integration
 
 
@@ -95,10 +96,11 @@ async def test_a_batch_that_has_started_promotes_nobody_from_its_waitlist(enrolm
     first, second = await enrolment.employee(), await enrolment.employee()
     await enrolment.post("enrolments", {"employee_id": first, "batch_id": batch["id"]})
     waiting = await enrolment.post("enrolments", {"employee_id": second, "batch_id": batch["id"]})
-    started = (date.today() - timedelta(days=2)).isoformat()
+    # Days pass (a batch with enrolments keeps its dates, so its start comes to it).
+    await enrolment.sql("UPDATE batches SET start_date = $1 WHERE id = $2", date.today() - timedelta(days=2),
+                        uuid.UUID(batch["id"]))
 
-    response = await enrolment.http.patch(enrolment.path(f"batches/{batch['id']}"),
-                                          json={"start_date": started, "capacity": 2})
+    response = await enrolment.http.patch(enrolment.path(f"batches/{batch['id']}"), json={"capacity": 2})
 
     assert response.status_code == 200, response.text
     assert (response.json()["enrolled_count"], response.json()["waitlisted_count"]) == (1, 1)
@@ -243,10 +245,41 @@ async def test_assigning_an_uncertified_trainer_to_a_spoke_batch_is_refused(enro
     course, hub = await enrolment.course(), await enrolment.hub()
     batch = await enrolment.batch(course, await enrolment.spoke(hub))
 
-    response = await enrolment.http.patch(enrolment.path(f"batches/{batch['id']}"), json={"trainers": ["HR0400017"]})
+    response = await enrolment.http.patch(enrolment.path(f"batches/{batch['id']}"), json={"trainers": ["HR0400017", "HR0400017"]})
 
     assert response.status_code == 422
-    assert "Trainer HR0400017 holds no master-trainer certificate for course family 'ethics-in-governance'" in response.json()["detail"][0]
+    [sentence] = response.json()["detail"]  # named twice, said once
+    assert "Trainer HR0400017 holds no master-trainer certificate for course family 'ethics-in-governance'" in sentence
+
+
+async def test_a_batch_keeps_its_dates_and_plan_once_anyone_has_enrolled_but_its_seats_trainers_and_flag_still_change(enrolment):
+    course, hub = await enrolment.course(), await enrolment.hub()
+    batch, emptied = await enrolment.batch(course, hub), await enrolment.batch(course, hub)
+    path = enrolment.path(f"batches/{batch['id']}")
+    replanned = await enrolment.http.patch(path, json={"sessions_planned": 4, "end_date": (SOON + timedelta(days=3)).isoformat()})
+    assert replanned.status_code == 200, replanned.text  # nobody enrolled yet: the plan is still a draft
+    employee = await enrolment.employee()
+    await enrolment.post("enrolments", {"employee_id": employee, "batch_id": batch["id"]})
+    gone = await enrolment.post("enrolments", {"employee_id": await enrolment.employee(), "batch_id": emptied["id"]})
+    await enrolment.post(f"enrolments/{gone['id']}/withdrawal", {"reason": "Transferred."}, expect=200)
+
+    refused = [await enrolment.http.patch(path, json=change) for change in (
+        {"sessions_planned": 6}, {"start_date": (SOON - timedelta(days=1)).isoformat()}, {"end_date": SOON.isoformat()})]
+    refused.append(await enrolment.http.patch(enrolment.path(f"batches/{emptied['id']}"), json={"sessions_planned": 8}))
+    same = await enrolment.http.patch(path, json={**{k: replanned.json()[k] for k in ("start_date", "end_date", "sessions_planned")},
+                                                  "capacity": 60, "trainers": ["HR0400017"], "enrolment_open": False})
+
+    assert [r.status_code for r in refused] == [409] * 4
+    assert refused[0].json()["detail"] == [
+        "sessions_planned: cannot change once the batch has enrolments, because attendance measures each enrolled "
+        "employee against the plan and dates they were enrolled with; create a new batch and move the employees "
+        "by withdrawing them here and enrolling them there."]
+    assert same.status_code == 200, same.text
+    assert (same.json()["sessions_planned"], same.json()["capacity"], same.json()["enrolment_open"]) == (4, 60, False)
+    [announced] = [e for _, e in await enrolment.published("employee.enrolled") if e.data.employee.id == employee]
+    assert (announced.data.batch.sessions_planned, announced.data.batch.end_date) == (4, SOON + timedelta(days=3))
+    operation = (await enrolment.http.get("/openapi.json")).json()["paths"]["/v1/states/{tenant}/batches/{batch_id}"]["patch"]
+    assert "409" in operation["responses"] and "no enrolment" in operation["description"]
 
 
 async def test_bad_input_is_answered_422_with_one_sentence_per_problem(enrolment):

@@ -186,3 +186,30 @@ async def test_a_report_page_past_the_largest_line_number_is_answered_422_not_50
 
     assert too_far.status_code == 422 and too_far.json()["detail"][0].startswith("query.after:")
     assert last.status_code == 200 and last.json() == {"items": [], "next": None}
+
+
+async def test_a_rejected_row_leaves_the_directory_entry_as_it_was_and_an_accepted_row_is_announced_with_its_own_details(enrolment):
+    course, hub = await enrolment.course(), await enrolment.hub()
+    batch, other = (await enrolment.batch(course, hub))["id"], (await enrolment.batch(course, hub))["id"]
+    known = await enrolment.employee()  # in the directory, and enrolled in `batch`
+    await enrolment.post("enrolments", {"employee_id": known, "batch_id": batch})
+    newcomer, stranger = f"HRN{uuid.uuid4().hex[:8]}", f"HRS{uuid.uuid4().hex[:8]}"
+    lines = [
+        row(1, batch, employee_id=known, name="Sunita Devi", email="sunita.d@hry.gov.in"),  # duplicate: refreshes
+        row(2, str(uuid.uuid4()), employee_id=known, name="Wrong Person", email="wrong@x.example.com", mobile=""),
+        row(3, other, employee_id=known, name="Wrong Person", email="", mobile=""),  # already enrolled in the course
+        row(4, str(uuid.uuid4()), employee_id=stranger, name="Nobody Known"),  # rejected: never enters the directory
+        row(5, batch, employee_id=newcomer, name="Rajesh Kumar", email="rajesh@hry.gov.in"),  # accepted
+        row(6, other, employee_id=newcomer, name="Wrong Person", email="wrong@x.example.com"),  # rejected
+    ]
+
+    job = await upload(enrolment, "\n".join([HEADER] + lines).encode() + b"\n")
+
+    assert (job["accepted"], job["duplicate"], job["rejected"]) == (1, 1, 4)
+    entry = (await enrolment.http.get(enrolment.path(f"employees/{known}"))).json()
+    assert (entry["name"], entry["email"], entry["mobile"]) == ("Sunita Devi", "sunita.d@hry.gov.in", "+919800000001")
+    assert (await enrolment.http.get(enrolment.path(f"employees/{stranger}"))).status_code == 404
+    entry = (await enrolment.http.get(enrolment.path(f"employees/{newcomer}"))).json()
+    assert (entry["name"], entry["email"]) == ("Rajesh Kumar", "rajesh@hry.gov.in")
+    announced = {e.data.employee.id: e.data.employee for _, e in await enrolment.published("employee.enrolled")}
+    assert (announced[newcomer].name, announced[newcomer].email) == ("Rajesh Kumar", "rajesh@hry.gov.in")

@@ -328,3 +328,28 @@ async def test_an_import_that_stops_early_stops_the_reading_too():
             async for _ in ahead:
                 raise RuntimeError("the database went away")
     assert finished.is_set()
+
+
+def test_a_batch_s_dates_and_plan_change_only_while_nobody_is_enrolled_and_the_same_values_are_no_change():
+    plan = {"start_date": date(2026, 3, 10), "end_date": date(2026, 3, 12), "sessions_planned": 4, "capacity": 40}
+    more_sessions, later = {**plan, "sessions_planned": 6}, {**plan, "start_date": date(2026, 3, 11), "end_date": date(2026, 3, 13)}
+
+    assert domain.plan_change_problem(plan, more_sessions, has_enrolments=False) is None
+    assert domain.plan_change_problem(plan, {**plan, "capacity": 60}, has_enrolments=True) is None
+    assert domain.plan_change_problem(plan, dict(plan), has_enrolments=True) is None
+    assert domain.plan_change_problem(plan, more_sessions, has_enrolments=True).startswith(
+        "sessions_planned: cannot change once the batch has enrolments")
+    assert domain.plan_change_problem(plan, later, has_enrolments=True).startswith("start_date, end_date: ")
+
+
+def test_only_a_row_that_is_not_rejected_updates_the_directory():
+    b = batch(enrolment_open=False)
+    one, two = batch(), batch()
+    outcomes, _ = decide([req(2, "BR1", one.id), req(3, "BR1", one.id), req(4, "BR1", two.id), req(5, "BR2", b.id)],
+                         [b, one, two])
+    assert [(o.outcome, domain.updates_directory(o)) for o in outcomes] == [
+        ("accepted", True), ("duplicate", True), ("rejected", False), ("rejected", False)]
+
+
+def test_a_trainer_named_twice_is_reported_once():
+    assert len(domain.ineligible_trainers("spoke", "gem-procurement", ["BR1", "BR1", "BR2"], [])) == 2

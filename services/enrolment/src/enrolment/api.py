@@ -186,12 +186,21 @@ async def get_batch(tenant: Tenant, batch_id: UUID, pool: Pool) -> BatchOut:
 
 
 @router.patch("/states/{tenant}/batches/{batch_id}", response_model=BatchOut, tags=["batches"],
-              summary="Change dates, capacity, trainers or open/close enrolment; more seats promote the waitlist")
+              summary="Change capacity, trainers or open/close enrolment; more seats promote the waitlist",
+              description="Dates and sessions planned change only while the batch has no enrolment of any status "
+              "(409 otherwise): attendance measures each enrolled employee against the plan and dates they were "
+              "enrolled with. To change them later, create a new batch and move the employees by withdrawing them "
+              "here and enrolling them there. Sending the values the batch already has is no change.",
+              responses={409: {"description": "The batch has enrolments, so its dates and plan cannot change"}})
 async def update_batch(tenant: Tenant, batch_id: UUID, patch: BatchPatch, pool: Pool, request: Request) -> BatchOut:
     async with transaction(pool) as connection:
+        # The batch stays locked to the end: an enrolment made meanwhile would otherwise miss the plan check.
         seats = (await sql.lock_batches(connection, tenant, [batch_id])).get(batch_id)
         current = found(await connection.fetchrow(sql.GET_BATCH, tenant, batch_id) if seats else None, f"batch {batch_id}")
         changed = BatchIn.model_validate({**{k: current[k] for k in BatchIn.model_fields}, **patch.model_dump(exclude_unset=True)})
+        has_enrolments = await connection.fetchval(sql.BATCH_HAS_ENROLMENTS, tenant, batch_id)
+        if problem := domain.plan_change_problem(current, changed.model_dump(), has_enrolments):
+            raise Refused(problem, status=409)
         problems = [domain.batch_date_problem(changed.start_date, changed.end_date),
                     domain.capacity_problem(changed.capacity, current["enrolled_count"])]
         if any(problems):

@@ -8,7 +8,9 @@ The rules (README.md explains the choices):
   once: a completed enrolment keeps its course too;
 - the same employee and batch always give the same enrolment (`ids.enrolment_id`): a repeat is a
   duplicate, and a batch the employee withdrew from cannot be re-joined;
-- the trainers of a spoke batch must each be master trainers of the course's family.
+- the trainers of a spoke batch must each be master trainers of the course's family;
+- a batch's plan and dates change only while it has no enrolment at all;
+- a bulk row's details refresh the employee's directory entry only when the row is accepted or a duplicate.
 """
 
 from __future__ import annotations
@@ -146,6 +148,12 @@ def _decide(
     return Outcome(request.line, who, batch_id, enrolment_id, "accepted", status=seat_for(batch))
 
 
+def updates_directory(outcome: Outcome) -> bool:
+    """Whether a bulk row's details are written to the employee's directory entry: a rejected row changes
+    nothing, or a mistyped batch id would overwrite a real employee's name and e-mail; a duplicate may refresh them."""
+    return outcome.outcome != "rejected"
+
+
 def seats_to_promote(batch: BatchSeats, today: date) -> int:
     """How many waitlisted employees get a seat now (oldest first): none once the batch has started, since
     nobody joins a batch that has started; a batch closed for new requests still seats the employees who
@@ -162,6 +170,22 @@ def capacity_problem(capacity: int, enrolled_count: int) -> str | None:
     return None
 
 
+# What `employee.enrolled` tells attendance of a batch, which attendance keeps per enrolment.
+PLAN_FIELDS = ("start_date", "end_date", "sessions_planned")
+
+
+def plan_change_problem(current: Mapping[str, object], changed: Mapping[str, object], has_enrolments: bool) -> str | None:
+    """A batch's plan and dates change only while nobody is enrolled in it (of any status): attendance measures
+    each enrolment against the plan it was enrolled with, and hears of no later change. Setting the values
+    the batch already has is no change."""
+    moved = [field for field in PLAN_FIELDS if changed[field] != current[field]]
+    if not moved or not has_enrolments:
+        return None
+    return (f"{', '.join(moved)}: cannot change once the batch has enrolments, because attendance measures each "
+            "enrolled employee against the plan and dates they were enrolled with; create a new batch and move the "
+            "employees by withdrawing them here and enrolling them there.")
+
+
 def ineligible_trainers(
     tier: str, family: str, trainers: Iterable[str], master_trainers: Iterable[str]
 ) -> list[str]:
@@ -172,7 +196,7 @@ def ineligible_trainers(
     return [
         f"Trainer {trainer} holds no master-trainer certificate for course family '{family}'; "
         "a spoke batch can only be taught by master trainers certified at a hub."
-        for trainer in trainers if trainer not in eligible
+        for trainer in dict.fromkeys(trainers) if trainer not in eligible  # a trainer named twice: one sentence
     ]
 
 

@@ -48,7 +48,7 @@ async def enrol_one(
         raise Refused(f"Employee {employee_id} is not in the directory of {tenant}; add them with "
                       f"PUT /v1/states/{tenant}/employees/{employee_id} first.")
     [outcome] = await _enrol(connection, tenant, [domain.request(tenant, 0, employee_id, batch_id)],
-                             {employee_id: events.profile_from_row(employee)}, channel, clock, correlation_id)
+                             {0: events.profile_from_row(employee)}, channel, clock, correlation_id)
     if outcome.outcome == "rejected":
         raise Refused(outcome.reason or "The enrolment was refused.")
     return outcome, await connection.fetchrow(sql.GET_ENROLMENT, tenant, outcome.enrolment_id)
@@ -57,13 +57,12 @@ async def enrol_one(
 async def enrol_chunk(
     connection: asyncpg.Connection, tenant: str, job_id: UUID, rows: Sequence[BulkRow], channel: str, clock: Clock,
 ) -> list[Outcome]:
-    """One chunk of a bulk file in one transaction: directory upsert, enrolments, events, report rows."""
+    """One chunk of a bulk file in one transaction: enrolments, the directory entries of the rows not rejected,
+    events, report rows."""
     valid = [row for row in rows if row.profile is not None and row.batch_id is not None]
-    _, requests = await while_running(
-        _upsert_profiles(connection, tenant, [row.profile for row in valid]),
-        lambda: [domain.request(tenant, row.line, row.employee_id, row.batch_id) for row in valid])  # type: ignore[arg-type]
-    profiles = {row.employee_id: row.profile for row in valid}
-    outcomes = await _enrol(connection, tenant, requests, profiles, channel, clock, str(job_id))
+    requests = [domain.request(tenant, row.line, row.employee_id, row.batch_id) for row in valid]  # type: ignore[arg-type]
+    profiles = {row.line: row.profile for row in valid}
+    outcomes = await _enrol(connection, tenant, requests, profiles, channel, clock, str(job_id), from_file=True)
     report = outcomes + [
         Outcome(row.line, row.employee_id or "", row.batch_id, None, "rejected", reason=row.problem)  # type: ignore[arg-type]
         for row in rows if row.problem is not None
@@ -77,8 +76,10 @@ async def enrol_chunk(
 
 async def _enrol(
     connection: asyncpg.Connection, tenant: str, requests: Sequence[Request], profiles: dict, channel: str,
-    clock: Clock, correlation_id: str | None,
+    clock: Clock, correlation_id: str | None, *, from_file: bool = False,
 ) -> list[Outcome]:
+    """Decide and record `requests`; `profiles` holds each request's employee by its line, and `from_file`
+    writes them to the directory, for the rows the rules do not reject, before their enrolments refer to them."""
     await connection.execute(sql.PLAN_FOR_THESE_VALUES)
     batches = await sql.lock_batches(connection, tenant, [r.batch_id for r in requests])
     existing = await sql.find_enrolments(
@@ -86,6 +87,8 @@ async def _enrol(
     pairs = {(r.employee_id, batches[r.batch_id].course_id) for r in requests if r.batch_id in batches}
     active = await sql.active_in_courses(connection, tenant, list(pairs))
     outcomes, seated = domain.decide_enrolments(tenant, requests, batches, existing, active, clock.today)
+    if from_file:
+        await _upsert_profiles(connection, tenant, [profiles[o.line] for o in outcomes if domain.updates_directory(o)])
     accepted = [o for o in outcomes if o.outcome == "accepted"]
     if not accepted:
         return outcomes
@@ -95,7 +98,7 @@ async def _enrol(
         connection.execute(
             sql.INSERT_ENROLMENTS, tenant, [o.enrolment_id for o in accepted], [o.employee_id for o in accepted],
             [o.batch_id for o in accepted], channel, clock.now, [o.status for o in accepted]),
-        lambda: [events.enrolled(tenant, o.enrolment_id, profiles[o.employee_id], snapshots[o.batch_id],  # type: ignore[arg-type]
+        lambda: [events.enrolled(tenant, o.enrolment_id, profiles[o.line], snapshots[o.batch_id],  # type: ignore[arg-type]
                                  at=clock.now, channel=channel, correlation_id=correlation_id) for o in enrolled])
     await sql.save_seats(connection, tenant, [b for b in seated.values() if b != batches[b.id]])
     await outbox.add_many(connection, published)

@@ -74,6 +74,9 @@ UPDATE_BATCH = """
     WHERE tenant = $1 AND id = $2 RETURNING *
 """
 GET_BATCH = "SELECT * FROM batches WHERE tenant = $1 AND id = $2"
+# Any status: withdrawn and completed enrolments were announced to attendance with the batch's plan, and the
+# waitlisted asked for the batch as it was planned.
+BATCH_HAS_ENROLMENTS = "SELECT EXISTS (SELECT 1 FROM enrolments WHERE tenant = $1 AND batch_id = $2)"
 LOCK_BATCHES = "SELECT * FROM batches WHERE tenant = $1 AND id = ANY($2::uuid[]) ORDER BY id FOR UPDATE"
 LIST_BATCHES = """
     SELECT b.* FROM batches b JOIN centres c ON c.tenant = b.tenant AND c.id = b.centre_id
