@@ -1,10 +1,13 @@
 """Completions to certify, as attendance or iGOT publish them."""
 
+import asyncio
 import shutil
+import time
 import uuid
 from datetime import datetime, timezone
 
-from karmayogi_contracts import CourseCompleted, ids, new_event
+from karmayogi_contracts import CourseCompleted, encode, ids, new_event
+from karmayogi_runtime.broker import create_producer
 from karmayogi_runtime.testing import missing
 
 TENANT = "IN-HR"
@@ -40,3 +43,30 @@ def completed(name: str = "क्षितिज द्विवेदी", *, i
         data["basis"] = {"kind": "attendance", "sessions_attended": 5, "sessions_planned": 6, "attendance_percent": 83.3}
     model = CourseCompleted.model_validate(data)
     return new_event(model, source="/services/attendance", id=model.completion_id)
+
+
+async def publish(runtime, events):
+    """Publish `events` to the running service's topics, as the other services would."""
+    settings = runtime.definition.settings
+    producer = create_producer(settings, client_id="test-publisher")
+    await producer.start()
+    try:
+        sends = []
+        for record in map(encode, events):
+            sends.append(await producer.send(settings.kafka_topic_prefix + record.topic, record.value, key=record.key,
+                                             headers=list(record.headers)))
+        await asyncio.gather(*sends)
+    finally:
+        await producer.stop()
+
+
+async def issued_certificate(client, event, timeout: float = 30) -> dict:
+    """The certificate issued for the completion `event`, once the service has issued it."""
+    certificate_id = ids.certificate_id(TENANT, event.data.enrolment_id)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        response = await client.get(f"/v1/certificates/{certificate_id}")
+        if response.status_code == 200:
+            return response.json()
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"no certificate {certificate_id} after {timeout}s")

@@ -9,41 +9,17 @@ from uuid import UUID, uuid5
 import httpx
 import jwt
 import pytest
-from karmayogi_contracts import decode, encode, ids
+from karmayogi_contracts import decode, ids
 from karmayogi_runtime import calendar
-from karmayogi_runtime.broker import create_producer
 from karmayogi_runtime.ops import read_records
 from karmayogi_runtime.testing import service_client
 
 from certification.main import MIGRATIONS_DIR, definition
 from certification_samples import ADMIN_TOKEN, TENANT, completed, tool
+from certification_samples import issued_certificate as _certificate
+from certification_samples import publish as _publish
 
 pytestmark = pytest.mark.integration
-
-
-async def _publish(runtime, events):
-    settings = runtime.definition.settings
-    producer = create_producer(settings, client_id="test-publisher")
-    await producer.start()
-    try:
-        sends = []
-        for record in map(encode, events):
-            sends.append(await producer.send(settings.kafka_topic_prefix + record.topic, record.value, key=record.key,
-                                             headers=list(record.headers)))
-        await asyncio.gather(*sends)
-    finally:
-        await producer.stop()
-
-
-async def _certificate(client, event, timeout: float = 30) -> dict:
-    certificate_id = ids.certificate_id(TENANT, event.data.enrolment_id)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        response = await client.get(f"/v1/certificates/{certificate_id}")
-        if response.status_code == 200:
-            return response.json()
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"no certificate {certificate_id} after {timeout}s")
 
 
 async def _records(runtime, topic: str, expected: int, timeout: float = 30) -> list:

@@ -41,3 +41,15 @@ def test_the_defaults_and_a_lease_to_match_shorter_timeouts_are_accepted():
     assert NotificationsSettings(**REQUIRED).sending_lease_seconds == 120
     assert NotificationsSettings(**REQUIRED, sending_lease_seconds=6, smtp_timeout_seconds=0.5,
                                  sms_timeout_seconds=1).sending_lease_seconds == 6
+
+
+@pytest.mark.parametrize("suffix", ["pdf", "", "?download=pdf"])
+def test_a_download_suffix_that_would_not_make_a_path_beside_the_verification_page_is_refused(suffix):
+    with pytest.raises(ValidationError) as refused:
+        NotificationsSettings(**REQUIRED, certificate_download_suffix=suffix)
+    assert "must start with '/', such as /pdf" in str(refused.value)
+
+
+def test_the_download_suffix_may_name_another_path_beside_the_verification_page():
+    assert NotificationsSettings(**REQUIRED).certificate_download_suffix == "/pdf"
+    assert NotificationsSettings(**REQUIRED, certificate_download_suffix="/download.pdf").certificate_download_suffix == "/download.pdf"

@@ -2,24 +2,35 @@
 and listings for training officers."""
 
 import asyncio
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query
+from fastapi import APIRouter, Header, HTTPException, Path, Query
 from fastapi.responses import HTMLResponse, Response
+from karmayogi_contracts.fields import STATE_CODE_PATTERN
 from karmayogi_contracts.parts import Reason
 from karmayogi_runtime import calendar
 from karmayogi_runtime.http import Pool, Problem
 from pydantic import BaseModel, Field
 
-from certification import credential, handlers, page, pdf, repository
+from certification import admin, credential, handlers, page, pdf, repository
 from certification.handlers import Issuer
 from certification.keys import KeyRing
 from certification.pdf_cache import PdfCache
 from certification.settings import CertificationSettings
+
+Tenant = Annotated[str, Path(pattern=STATE_CODE_PATTERN, description="The state's ISO 3166-2 code.", examples=["IN-HR"])]
+# A million is past the last page of any state's certificates, and keeps the offset within PostgreSQL's bigint.
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+
+# The answers besides 200 and 422, for the OpenAPI document.
+NOT_FOUND = {404: {"description": "No certificate has this id"}}
+REVOKED = {410: {"description": "The certificate was revoked, so it is no longer offered as a PDF"}}
+REVOCATION = {**NOT_FOUND, 401: {"description": "The administrator's bearer token is missing or wrong"},
+              409: {"description": "The certificate was revoked before, with another reason"}}
+
 
 class RevocationIn(BaseModel):
     # The contract's own rule, so a reason the certificate.revoked event would refuse is a 422, not a 500.
@@ -75,6 +86,10 @@ class Certification:
         return (f"Certificate {row['certificate_id']} was revoked on {self.revoked_on(row)}, so it is no longer "
                 f"offered as a PDF; its verification page says why: {self.issuer.verify_url(row['certificate_id'])}")
 
+    def revoked_before_sentence(self, row) -> str:
+        return (f"Certificate {row['certificate_id']} was already revoked on {self.revoked_on(row)} (reason: "
+                f"{row['revocation_reason']}), and a revocation's reason cannot be changed.")
+
     async def pdf(self, row) -> bytes:
         certificate_id = str(row["certificate_id"])
         content = await asyncio.to_thread(self.pdfs.get, certificate_id)
@@ -92,8 +107,11 @@ class Certification:
 def routes(service: Certification) -> APIRouter:
     router = APIRouter()
 
-    @router.get("/verify/{certificate_id}", response_class=HTMLResponse, tags=["public"],
-                summary="The public verification page (the QR code's target), in English or Hindi")
+    # HEAD as well on the public paths: link checkers and messaging apps' link previews ask with HEAD. The
+    # server (uvicorn) sends a HEAD answer's status and headers without the body.
+    @router.get("/verify/{certificate_id}", response_class=HTMLResponse, tags=["public"], responses=NOT_FOUND,
+                summary="The public verification page (the QR code's target), in English or Hindi; HEAD too")
+    @router.head("/verify/{certificate_id}", response_class=HTMLResponse, include_in_schema=False)
     async def verify_page(certificate_id: str, pool: Pool, lang: str | None = None,
                           accept_language: Annotated[str | None, Header()] = None) -> HTMLResponse:
         row = await service.find(pool, UUID(certificate_id)) if _is_uuid(certificate_id) else None
@@ -101,12 +119,14 @@ def routes(service: Certification) -> APIRouter:
                            state=service.settings.zone())
         return HTMLResponse(html, status_code=200 if row else 404)
 
-    @router.get("/verify/{certificate_id}/status", tags=["public"],
-                summary="A certificate's status, as JSON: the credentialStatus link signed into its credential")
+    @router.get("/verify/{certificate_id}/status", tags=["public"], responses=NOT_FOUND,
+                summary="A certificate's status, as JSON: the credentialStatus link signed into its credential; "
+                "HEAD too")
+    @router.head("/verify/{certificate_id}/status", include_in_schema=False)
     async def public_status(certificate_id: UUID, pool: Pool) -> dict:
         return service.public(await _existing(pool, certificate_id))
 
-    @router.get("/v1/certificates/{certificate_id}", tags=["internal"],
+    @router.get("/v1/certificates/{certificate_id}", tags=["internal"], responses=NOT_FOUND,
                 summary="A certificate's status and its signed credential, as JSON, for the state's own systems "
                 "(not routed on the public host, where the status is /verify/{certificate_id}/status)")
     async def certificate_status(certificate_id: UUID, pool: Pool) -> dict:
@@ -123,8 +143,11 @@ def routes(service: Certification) -> APIRouter:
         return service.keys.jwks()
 
     @router.get("/verify/{certificate_id}/pdf", tags=["public"], response_class=Response,
-                summary="The certificate as a PDF, beside its verification page (the link in the e-mail)")
+                responses={**NOT_FOUND, **REVOKED},
+                summary="The certificate as a PDF, beside its verification page (the link in the e-mail); HEAD too")
+    @router.head("/verify/{certificate_id}/pdf", response_class=Response, include_in_schema=False)
     @router.get("/v1/certificates/{certificate_id}/pdf", tags=["internal"], response_class=Response,
+                responses={**NOT_FOUND, **REVOKED},
                 summary="The certificate as a PDF (rendered on first request, then cached); 410 once revoked")
     async def certificate_pdf(certificate_id: UUID, pool: Pool) -> Response:
         row = await _existing(pool, certificate_id)
@@ -134,21 +157,28 @@ def routes(service: Certification) -> APIRouter:
         return Response(content, media_type="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="certificate-{certificate_id}.pdf"'})
 
-    @router.post("/v1/certificates/{certificate_id}/revocation", tags=["admin"],
-                 summary="Revoke a certificate (admin token); the page, JSON and credential check show it at once")
+    @router.post("/v1/certificates/{certificate_id}/revocation", tags=["admin"], responses=REVOCATION,
+                 summary="Revoke a certificate (admin token); the page, JSON and credential check show it at once. "
+                 "Revoking it again with the same reason is answered as the first time.")
     async def revoke(certificate_id: UUID, body: RevocationIn, pool: Pool,
                      authorization: Annotated[str | None, Header()] = None) -> dict:
-        token = service.settings.admin_token.get_secret_value()
-        if not authorization or not secrets.compare_digest(authorization.removeprefix("Bearer ").encode(), token.encode()):
-            raise Problem(401, "Revoking a certificate needs the administrator's bearer token.")
+        if not admin.presents_admin_token(authorization, service.settings.admin_token.get_secret_value()):
+            # Not a Problem: a 401 must carry the challenge header, which Problem cannot.
+            raise HTTPException(401, ["Revoking a certificate needs the administrator's token, sent as "
+                                      "'Authorization: Bearer <token>'."], headers=admin.CHALLENGE)
         await _existing(pool, certificate_id)
         async with pool.acquire() as connection, connection.transaction():
-            await handlers.revoke(connection, certificate_id, body.reason, datetime.now(timezone.utc))
-        return service.public(await _existing(pool, certificate_id))
+            revoked = await handlers.revoke(connection, certificate_id, body.reason, datetime.now(timezone.utc))
+        row = await _existing(pool, certificate_id)
+        # A repeat with the same reason is a client retrying, answered as the first time; another reason would
+        # be silently dropped, since a revocation (and the certificate.revoked event it published) is final.
+        if not revoked and row["revocation_reason"] != body.reason:
+            raise Problem(409, service.revoked_before_sentence(row))
+        return service.public(row)
 
     @router.get("/v1/states/{tenant}/certificates", tags=["officers"], summary="Certificates of a state, newest first")
-    async def list_certificates(tenant: str, pool: Pool, limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                                offset: Annotated[int, Query(ge=0)] = 0) -> dict:
+    async def list_certificates(tenant: Tenant, pool: Pool, limit: Annotated[int, Query(ge=1, le=500)] = 50,
+                                offset: Offset = 0) -> dict:
         async with pool.acquire() as connection:
             rows = await connection.fetch(repository.LIST, tenant, limit, offset)
         return {"items": [{"certificate_id": str(r["certificate_id"]), "employee_id": r["employee_id"],
@@ -158,7 +188,7 @@ def routes(service: Certification) -> APIRouter:
 
     @router.get("/v1/states/{tenant}/certificates/count", tags=["officers"],
                 summary="How many certificates a state has issued and revoked")
-    async def count_certificates(tenant: str, pool: Pool) -> dict:
+    async def count_certificates(tenant: Tenant, pool: Pool) -> dict:
         async with pool.acquire() as connection:
             row = await connection.fetchrow(repository.COUNT, tenant)
         return {"issued": row["issued"], "revoked": row["revoked"]}

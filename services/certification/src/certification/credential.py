@@ -82,8 +82,12 @@ def check(token: str, keys: KeyRing, issuer_id: str) -> Checked:
         signature = unb64url(signature_text)
     except (ValueError, RecursionError):  # RecursionError: JSON nested deeper than the parser goes
         return Checked("malformed", "The credential is not a JWT (three base64url parts with JSON header and claims).")
-    if not isinstance(header, dict) or header.get("alg") != "EdDSA" or not isinstance(claims, dict):
+    if not isinstance(header, dict):
+        return Checked("malformed", "The credential's header must be a JSON object naming its algorithm and key.")
+    if header.get("alg") != "EdDSA":
         return Checked("malformed", "The credential must be signed with EdDSA.")
+    if not isinstance(claims, dict):
+        return Checked("malformed", "The credential's claims must be a JSON object.")
     public = keys.public(str(header.get("kid")))
     if public is None:
         return Checked("unknown_key", f"The credential names key {str(header.get('kid'))[:80]!r}, which this issuer never published.")

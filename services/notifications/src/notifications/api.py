@@ -5,6 +5,7 @@ from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Path, Query
+from karmayogi_contracts.fields import EMPLOYEE_ID_PATTERN, STATE_CODE_PATTERN
 from pydantic import BaseModel, Field
 
 from karmayogi_runtime.http import Pool, Problem
@@ -13,8 +14,8 @@ from . import repository
 
 router = APIRouter(prefix="/v1", tags=["notifications"])
 
-Tenant = Annotated[str, Path(pattern=r"^IN-[A-Z]{2}$", description="State code, e.g. IN-HR.", examples=["IN-HR"])]
-EmployeeId = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", examples=["HR0412345"])]
+Tenant = Annotated[str, Path(pattern=STATE_CODE_PATTERN, description="State code, e.g. IN-HR.", examples=["IN-HR"])]
+EmployeeId = Annotated[str, Path(pattern=EMPLOYEE_ID_PATTERN, examples=["HR0412345"])]
 Channel = Annotated[Literal["email", "sms"], Path(description="email or sms.")]
 
 
@@ -51,7 +52,8 @@ async def employee_deliveries(pool: Pool, tenant: Tenant, employee_id: EmployeeI
         return _statuses(await repository.by_employee(connection, tenant, employee_id, limit))
 
 
-@router.get("/events/{event_id}/deliveries", summary="Deliveries caused by one event")
+@router.get("/events/{event_id}/deliveries", summary="Deliveries caused by one event",
+            responses={404: {"description": "No deliveries for this event (yet): it may not have been consumed"}})
 async def event_deliveries(pool: Pool, event_id: UUID) -> list[DeliveryStatus]:
     async with pool.acquire() as connection:
         rows = await repository.by_event(connection, event_id)

@@ -1,6 +1,7 @@
 """Settings of the notifications service: NOTIFICATIONS_X first, then plain X (see ServiceSettings)."""
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 from pydantic_settings import SettingsConfigDict
 
 from karmayogi_runtime.settings import ServiceSettings
@@ -56,7 +57,7 @@ class NotificationsSettings(ServiceSettings):
         "A claimed row not reached, or left 'sending' by a crash, this long is claimed again; it must outlast "
         f"one send ({SMTP_WAITS_PER_SEND} x SMTP_TIMEOUT_SECONDS, {SMS_WAITS_PER_SEND} x SMS_TIMEOUT_SECONDS)."))
     certificate_download_suffix: str = Field(
-        "/pdf", description="Appended to a certificate's verify_url to give its PDF download link."
+        "/pdf", description="Appended to a certificate's verify_url to give its PDF download link; starts with '/'."
     )
 
     def per_second(self, channel: str) -> float:
@@ -72,6 +73,17 @@ class NotificationsSettings(ServiceSettings):
         if not self.sms_gateway_url.startswith(("http://", "https://")):
             raise ValueError("SMS_GATEWAY_URL must be an http(s) URL.")
         return self
+
+    @field_validator("certificate_download_suffix")
+    @classmethod
+    def _download_link_is_beside_the_verification_page(cls, value: str) -> str:
+        # Appended to https://.../verify/<id>: without the slash every certificate e-mail's download link would
+        # be https://.../verify/<id>pdf, a page that does not exist.
+        if not value.startswith("/"):
+            raise PydanticCustomError(
+                "download_suffix", "must start with '/', such as /pdf (it is '{value}'): it is appended to the "
+                "certificate's verification link, https://.../verify/<id>", {"value": value})
+        return value
 
     @model_validator(mode="after")
     def _connections_left_over(self) -> "NotificationsSettings":

@@ -1,0 +1,80 @@
+"""The API's answers to what officers, administrators and link checkers send, against the real Kafka and
+PostgreSQL."""
+
+from datetime import datetime
+
+import pytest
+from karmayogi_runtime import calendar
+
+from certification_samples import ADMIN_TOKEN, completed, issued_certificate, publish
+
+pytestmark = pytest.mark.integration
+
+ADMIN = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+
+
+async def _one_certificate(certifier) -> tuple:
+    runtime, client = certifier
+    event = completed()
+    await publish(runtime, [event])
+    return client, await issued_certificate(client, event)
+
+
+async def test_an_offset_past_the_last_page_an_officer_could_ask_for_is_a_422_sentence(certifier):
+    _, client = certifier
+    for offset in ("9223372036854775808", "99999999999999999999", "1000001"):
+        refused = await client.get(f"/v1/states/IN-HR/certificates?offset={offset}")
+        assert refused.status_code == 422
+        assert refused.json()["detail"] == ["query.offset: Input should be less than or equal to 1000000"]
+    assert (await client.get("/v1/states/IN-HR/certificates?offset=1000000")).json() == {"items": []}
+
+
+async def test_a_state_code_that_is_not_one_is_a_422_not_an_empty_list(certifier):
+    _, client = certifier
+    for path in ("/v1/states/in-hr/certificates/count", "/v1/states/foo/certificates", "/v1/states/IN-HRX/certificates"):
+        refused = await client.get(path)
+        assert refused.status_code == 422
+        assert refused.json()["detail"] == ["path.tenant: String should match pattern '^IN-[A-Z]{2}$'"]
+
+
+async def test_revoking_again_with_another_reason_is_a_409_saying_when_and_why_it_was_revoked(certifier):
+    client, certificate = await _one_certificate(certifier)
+    path = f"/v1/certificates/{certificate['certificate_id']}/revocation"
+    first = await client.post(path, json={"reason": "Issued for the wrong employee."}, headers=ADMIN)
+    assert first.status_code == 200
+
+    repeated = await client.post(path, json={"reason": "Issued for the wrong employee."}, headers=ADMIN)
+    assert repeated.status_code == 200 and repeated.json() == first.json()  # a client's retry
+    changed = await client.post(path, json={"reason": "Duplicate certificate."}, headers=ADMIN)
+    assert changed.status_code == 409
+    revoked_on = calendar.day_of(datetime.fromisoformat(first.json()["revoked_at"]))  # the state's day
+    assert changed.json()["detail"] == [
+        f"Certificate {certificate['certificate_id']} was already revoked on {revoked_on:%d-%m-%Y} (reason: Issued for the "
+        "wrong employee.), and a revocation's reason cannot be changed."]
+    status = (await client.get(f"/verify/{certificate['certificate_id']}/status")).json()
+    assert status["revocation_reason"] == "Issued for the wrong employee."
+
+
+async def test_the_bearer_scheme_is_read_in_any_case_and_a_bare_token_is_refused_with_a_challenge(certifier):
+    client, certificate = await _one_certificate(certifier)
+    path = f"/v1/certificates/{certificate['certificate_id']}/revocation"
+    for authorization in (ADMIN_TOKEN, f"Basic {ADMIN_TOKEN}", f"Bearer {ADMIN_TOKEN}x"):
+        refused = await client.post(path, json={"reason": "Issued in error."}, headers={"Authorization": authorization})
+        assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer"
+        assert refused.json()["detail"] == [
+            "Revoking a certificate needs the administrator's token, sent as 'Authorization: Bearer <token>'."]
+    assert (await client.get(f"/verify/{certificate['certificate_id']}/status")).json()["status"] == "valid"
+
+    accepted = await client.post(path, json={"reason": "Issued in error."}, headers={"Authorization": f"bearer {ADMIN_TOKEN}"})
+    assert accepted.status_code == 200 and accepted.json()["status"] == "revoked"
+
+
+async def test_link_checkers_asking_with_head_get_the_status_and_headers_of_get(certifier):
+    client, certificate = await _one_certificate(certifier)
+    for path in (f"/verify/{certificate['certificate_id']}", f"/verify/{certificate['certificate_id']}/pdf",
+                 f"/verify/{certificate['certificate_id']}/status", "/verify/0b0b0b0b-0000-4000-8000-000000000000",
+                 "/verify/0b0b0b0b-0000-4000-8000-000000000000/pdf"):
+        got, head = await client.get(path), await client.head(path)
+        assert head.status_code == got.status_code, path
+        for header in ("content-type", "content-length", "content-disposition"):
+            assert head.headers.get(header) == got.headers.get(header), (path, header)
