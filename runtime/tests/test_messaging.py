@@ -4,6 +4,7 @@ import asyncpg
 import pytest
 from karmayogi_contracts import encode, encode_structured
 from karmayogi_runtime import outbox
+from karmayogi_runtime.database import create_pool
 from karmayogi_runtime.ops import read_dead_letters, replay
 
 from ledger.events import attended, employee, enrolled
@@ -131,13 +132,19 @@ async def _dead_letters(ledger, expected: int, timeout: float = 30):
 
 
 async def test_a_connection_goes_back_to_the_pool_without_the_transaction_its_borrower_left_open(ledger):
-    async with ledger.runtime.pool.acquire() as connection:
-        await connection.execute("BEGIN")
-        backend = await connection.fetchval("SELECT pg_backend_pid()")
-
-    observer = await asyncpg.connect(ledger.database_url)  # not from the pool: it could lend that connection
+    # A pool of its own, with one connection: the service's pool may lend that connection to its relay or
+    # consumers as soon as it is back, and their own transactions would show instead.
+    pool = await create_pool(ledger.database_url, size=1)
     try:
-        state = await observer.fetchval("SELECT state FROM pg_stat_activity WHERE pid = $1", backend)
+        async with pool.acquire() as connection:
+            await connection.execute("BEGIN")
+            backend = await connection.fetchval("SELECT pg_backend_pid()")
+
+        observer = await asyncpg.connect(ledger.database_url)  # not from the pool: it could lend that connection
+        try:
+            state = await observer.fetchval("SELECT state FROM pg_stat_activity WHERE pid = $1", backend)
+        finally:
+            await observer.close()
     finally:
-        await observer.close()
+        await pool.close()
     assert state == "idle"

@@ -3,6 +3,7 @@ dead letter whose value was too large to keep."""
 
 import asyncio
 from datetime import datetime, timezone
+from urllib.parse import urlsplit
 
 import asyncpg
 import pytest
@@ -122,3 +123,60 @@ async def test_parked_counts_every_parked_event_and_says_when_the_list_is_cut(da
 
     assert code == 0, output
     assert "1001 parked events (the oldest 1000 shown)" in output
+
+
+async def _refused(*args: str) -> tuple[int, str, str]:
+    """The tool's exit status, stdout and stderr (one sentence expected) when it refuses."""
+    result = await asyncio.to_thread(CliRunner().invoke, ops.app, list(args))
+    return result.exit_code, result.stdout, result.stderr
+
+
+async def test_a_dead_letter_topic_the_cluster_does_not_have_is_refused_naming_the_ones_it_has(
+    operator_env, kafka_bootstrap, topic_prefix
+):
+    known = ("employee.enrolled.dlq, session.attended.dlq, course.completed.dlq, certificate.issued.dlq, "
+             "certificate.revoked.dlq, enrolment.withdrawn.dlq")
+    sentence = (f"karmayogi-ops: Kafka at {kafka_bootstrap} has no topic session.atended.dlq (with KAFKA_TOPIC_PREFIX "
+                f"'{topic_prefix}'); the dead-letter topics it has are {known}.\n")
+
+    for command in (["list", "session.atended"], ["show", "session.atended.dlq", "0", "0"],
+                    ["replay", "session.atended.dlq", "--all"]):
+        assert await _refused("dead-letters", *command) == (1, "", sentence), command
+    # The prefixed name, as another tool shows it, is prefixed again: refused too, naming the names to use.
+    assert (await _refused("dead-letters", "list", topic_prefix + "session.attended"))[0] == 1
+
+
+def test_kafka_bootstrap_servers_that_are_not_host_and_port_are_refused_naming_the_entry(monkeypatch):
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:29092,127.0.0.1:abc")
+
+    result = CliRunner().invoke(ops.app, ["dead-letters", "list"])
+
+    assert (result.exit_code, result.stderr) == (
+        2, "karmayogi-ops: KAFKA_BOOTSTRAP_SERVERS is invalid: '127.0.0.1:abc' is not a host:port pair such as kafka:9092.\n")
+
+
+def _with(url: str, **parts: str) -> str:
+    return urlsplit(url)._replace(**parts).geturl()
+
+
+async def test_parked_on_a_database_it_cannot_read_says_why_in_one_sentence(postgres_url):
+    server = urlsplit(postgres_url)
+    where = f"{server.hostname}:{server.port or 5432}"
+    user = server.username
+    cases = {
+        postgres_url: f"PostgreSQL at {where}{server.path} as '{user}' has no parked events table: that is not a "
+                      f"service's database; name one, e.g. postgresql://user:password@{server.netloc.rpartition('@')[2]}"
+                      "/certification.",
+        _with(postgres_url, netloc=f"{user}:wrong-password@{server.netloc.rpartition('@')[2]}"):
+            f"PostgreSQL at {where}{server.path} as '{user}' refused the login: check the user and password in DATABASE_URL.",
+        _with(postgres_url, path="/no_such_database"):
+            f"PostgreSQL at {where}/no_such_database as '{user}': that database does not exist; create it or correct "
+            "DATABASE_URL.",
+        "postgresql://ledger:pw@127.0.0.1:1/ledger":
+            "PostgreSQL at 127.0.0.1:1/ledger as 'ledger' is not reachable ([Errno 111] Connect call failed "
+            "('127.0.0.1', 1)); check DATABASE_URL.",
+        "not-a-url": "DATABASE_URL is invalid: it must start with postgresql:// (as in "
+                     "postgresql://user:password@host:5432/database).",
+    }
+    for url, sentence in cases.items():
+        assert await _refused("parked", url) == (1, "", f"karmayogi-ops: {sentence}\n"), url

@@ -1,8 +1,9 @@
 """The command line every service shares:
 `karmayogi-<service> migrate | run | check-config | asyncapi | kafka-access`.
 
-Settings that are missing or invalid, or a file they name that cannot be used, end every command with one
-sentence per problem on stderr. `migrate` and `run` first connect once to what they need with the
+Settings that are missing or invalid (a DATABASE_URL asyncpg cannot use, a KAFKA_BOOTSTRAP_SERVERS entry that
+is not host:port), or a file they name that cannot be used, end every command with one sentence per problem
+on stderr. `migrate` and `run` first connect once to what they need with the
 configured settings; a wrong password, an unverifiable certificate or a dependency that stays unreachable
 ends them with one sentence on stderr and exit status 1 (`CannotStart`), never a stack trace or an
 endless retry.
@@ -21,7 +22,7 @@ from pydantic import ValidationError
 from karmayogi_runtime.logs import configure_logging
 from karmayogi_runtime.migrations import upgrade_to_head
 from karmayogi_runtime.service import ServiceDefinition, check_connections, kafka_access, serve
-from karmayogi_runtime.settings import CannotStart
+from karmayogi_runtime.settings import CannotStart, setting_problems
 
 
 def service_cli(name: str, build: Callable[[], ServiceDefinition]) -> typer.Typer:
@@ -32,9 +33,8 @@ def service_cli(name: str, build: Callable[[], ServiceDefinition]) -> typer.Type
         try:
             return build()
         except ValidationError as error:
-            for problem in error.errors():
-                setting = "_".join(str(p) for p in problem["loc"]).upper() or "settings"
-                typer.echo(f"{name}: setting {setting} is invalid: {problem['msg']}", err=True)
+            for sentence in setting_problems(error):
+                typer.echo(f"{name}: {sentence}", err=True)
             raise typer.Exit(2) from None
         except CannotStart as refused:  # a setting's file the service cannot use (e.g. its signing keys)
             typer.echo(f"{name}: {refused}", err=True)

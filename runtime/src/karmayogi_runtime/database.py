@@ -48,11 +48,20 @@ async def create_pool(database_url: str, *, size: int = 10) -> asyncpg.Pool:
 
 
 async def check_connection(database_url: str) -> None:
-    """Connect once and disconnect. A refused login, a missing database or a certificate that cannot be
-    verified raises `CannotStart` with one sentence; an unreachable server raises the error to retry on."""
-    where = _describe(database_url)
+    """Connect once and disconnect (see `connect`)."""
+    connection = await connect(database_url)
+    await connection.close()
+
+
+async def connect(database_url: str) -> asyncpg.Connection:
+    """One connection. A URL asyncpg cannot use, a refused login, a missing database or a certificate that
+    cannot be verified raises `CannotStart` with one sentence; an unreachable server raises the error to
+    retry on."""
+    where = describe(database_url)
     try:
-        connection = await asyncpg.connect(database_url, timeout=10)
+        return await asyncpg.connect(database_url, timeout=10)
+    except asyncpg.ClientConfigurationError as error:  # e.g. an sslmode asyncpg does not know
+        raise CannotStart(f"PostgreSQL at {where}: DATABASE_URL cannot be used ({error}).") from None
     except (asyncpg.InvalidPasswordError, asyncpg.InvalidAuthorizationSpecificationError):
         raise CannotStart(f"PostgreSQL at {where} refused the login: check the user and password in DATABASE_URL.") from None
     except asyncpg.InvalidCatalogNameError:
@@ -66,13 +75,20 @@ async def check_connection(database_url: str) -> None:
         if "SSL" not in str(error):
             raise
         raise CannotStart(f"PostgreSQL at {where} does not offer TLS, but DATABASE_URL asks for it (sslmode).") from None
-    await connection.close()
 
 
-def _describe(database_url: str) -> str:
-    """`host:port/database as user`, never the password."""
-    url = urlsplit(database_url)
-    return f"{url.hostname}:{url.port or 5432}{url.path} as {url.username!r}"
+def describe(database_url: str) -> str:
+    """`host:port/database as user`, never the password; for any text, so that a malformed URL is reported
+    rather than raising anew."""
+    try:
+        url = urlsplit(database_url)
+    except ValueError:  # an unclosed [IPv6 address]
+        return "the server DATABASE_URL names"
+    try:
+        port = url.port or 5432
+    except ValueError:  # not a number
+        port = url.netloc.rpartition(":")[2]
+    return f"{url.hostname}:{port}{url.path} as {url.username!r}"
 
 
 async def while_running(statement: Awaitable[T], work: Callable[[], R]) -> tuple[T, R]:
@@ -96,7 +112,7 @@ def is_transient(error: BaseException) -> bool:
     transient = (
         OSError,  # includes ConnectionError and asyncio.TimeoutError
         asyncpg.PostgresConnectionError,
-        asyncpg.InterfaceError,
+        asyncpg.InterfaceError,  # but not ClientConfigurationError (below): a URL or option asyncpg cannot use
         asyncpg.CannotConnectNowError,
         asyncpg.TooManyConnectionsError,
         asyncpg.SerializationError,
@@ -107,4 +123,4 @@ def is_transient(error: BaseException) -> bool:
         # the event: the broker restarting, a leader moving, a request timing out.
         KafkaError,
     )
-    return isinstance(error, transient)
+    return isinstance(error, transient) and not isinstance(error, asyncpg.ClientConfigurationError)

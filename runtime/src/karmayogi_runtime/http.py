@@ -28,10 +28,21 @@ def problem_sentences(error: RequestValidationError) -> list[str]:
     """One sentence per problem, naming the field: `body.employee.email: value is not a valid email address`."""
     sentences = []
     for problem in error.errors():
+        if problem.get("type") == "json_invalid":  # FastAPI puts the character's position where a field would be
+            sentences.append(_not_json(problem))
+            continue
         where = ".".join(str(part) for part in problem.get("loc", ()))
         message = problem.get("msg", "is invalid").removeprefix("Value error, ")
         sentences.append(f"{where}: {message}" if where else message)
     return sentences
+
+
+def _not_json(problem: dict) -> str:
+    """`The body is not valid JSON (Expecting value at character 0).`, as json.loads words it."""
+    position = problem.get("loc", ())[-1:]
+    reason = str(problem.get("ctx", {}).get("error", ""))
+    where = f" at character {position[0]}" if position and isinstance(position[0], int) else ""
+    return f"The body is not valid JSON ({reason}{where})." if reason else f"The body is not valid JSON{where}."
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -7,7 +7,11 @@
 
 A dead letter is named by its place in the dead-letter topic (partition and offset, as `list` shows
 them), not by the original event's place, which `list` shows beside it. Topics are named as the
-contracts name them; the tool adds `KAFKA_TOPIC_PREFIX` itself, and `list` shows them without it.
+contracts name them; the tool adds `KAFKA_TOPIC_PREFIX` itself, and `list` shows them without it. A topic
+the cluster does not have is refused, naming the dead-letter topics it has.
+
+A setting, a topic or a database the tool cannot use ends it with one sentence on stderr, never a stack
+trace; `parked` wants a service's own database (`…/certification`), not the server's `postgres`.
 
 Replaying is safe: every consumer is idempotent, and a replayed event runs at most once per replay in
 the consumer group that dead-lettered it (see `inbox.py`). Kafka is named by the services' own settings:
@@ -20,6 +24,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import NoReturn
+from urllib.parse import urlsplit
 
 import asyncpg
 import typer
@@ -30,10 +35,10 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from karmayogi_runtime import dead_letter, parking
+from karmayogi_runtime import database, dead_letter, parking
 from karmayogi_runtime import topics as topics_admin
 from karmayogi_runtime.broker import PRODUCER_DEFAULTS, aiokafka_security, check_login
-from karmayogi_runtime.settings import CannotStart, KafkaSettings
+from karmayogi_runtime.settings import CannotStart, KafkaSettings, database_url_problem, setting_problems
 from karmayogi_runtime.topics import Security
 
 app = typer.Typer(help="Inspect and replay dead-lettered and parked events.", no_args_is_help=True, add_completion=False)
@@ -121,7 +126,24 @@ class _Kafka:
         return topic.removeprefix(self.prefix)
 
     def read(self, topics: list[str] | None) -> list[DeadLetter]:
-        return asyncio.run(read_dead_letters(self.servers, self.dead_letter_topics(topics), security=self.security))
+        """The dead letters on `topics` (default: the project's); a topic the operator names that the cluster
+        does not have is refused, rather than read as an empty one (a typing mistake would read as "none")."""
+        named = self.dead_letter_topics(topics)
+        if topics:
+            existing = asyncio.run(topics_admin.names(self.servers, security=self.security))
+            missing = [topic for topic in named if topic not in existing]
+            if missing:
+                _refuse(self._no_such_topics(missing, existing))
+        return asyncio.run(read_dead_letters(self.servers, named, security=self.security))
+
+    def _no_such_topics(self, missing: list[str], existing: set[str]) -> str:
+        under = f" (with KAFKA_TOPIC_PREFIX '{self.prefix}')" if self.prefix else ""
+        names = ", ".join(self.name(topic) for topic in missing)
+        project = [self.name(topic) for topic in self.dead_letter_topics(None)]
+        there = [topic for topic in project if self.prefix + topic in existing]
+        known = (f"the dead-letter topics it has are {', '.join(there)}" if there else
+                 f"it has none of the project's dead-letter topics ({', '.join(project)})")
+        return f"Kafka at {self.servers} has no topic{'s' if len(missing) > 1 else ''} {names}{under}; {known}."
 
 
 def _kafka() -> _Kafka:
@@ -130,22 +152,17 @@ def _kafka() -> _Kafka:
     try:
         settings = KafkaSettings()  # type: ignore[call-arg]  # read from the environment
     except ValidationError as error:
-        for problem in error.errors():
-            setting = "_".join(str(p) for p in problem["loc"]).upper() or "Kafka settings"
-            if problem["type"] == "missing":
-                console.print(f"[red]Set {setting} (for the local stack: `source <(deploy/local/stack.sh env)`).")
-            else:
-                console.print(f"[red]{setting} is invalid: {problem['msg']}")
+        for sentence in setting_problems(error):
+            typer.echo(f"karmayogi-ops: {sentence}", err=True)
+        if any(problem["type"] == "missing" for problem in error.errors()):
+            typer.echo("karmayogi-ops: for the local stack: `source <(deploy/local/stack.sh env)`.", err=True)
         raise typer.Exit(2) from None
     try:
         asyncio.run(check_login(settings))
     except CannotStart as refused:
-        typer.echo(f"karmayogi-ops: {refused}", err=True)
-        raise typer.Exit(1) from None
+        _refuse(str(refused))
     except (OSError, KafkaError) as error:
-        typer.echo(f"karmayogi-ops: Kafka at {settings.kafka_bootstrap_servers} is not reachable ({error}); "
-                   "check KAFKA_BOOTSTRAP_SERVERS.", err=True)
-        raise typer.Exit(1) from None
+        _refuse(f"Kafka at {settings.kafka_bootstrap_servers} is not reachable ({error}); check KAFKA_BOOTSTRAP_SERVERS.")
     return _Kafka(settings.kafka_bootstrap_servers, aiokafka_security(settings), settings.kafka_topic_prefix)
 
 
@@ -186,6 +203,12 @@ def show(topic: str, partition: int, offset: int) -> None:
         console.print(_not_replayable(match[0], omitted))
         return
     console.print(record.value.decode("utf-8", "replace"))
+
+
+def _refuse(sentence: str) -> NoReturn:
+    """End the command on a problem the operator can fix: one sentence on stderr, exit status 1."""
+    typer.echo(f"karmayogi-ops: {sentence}", err=True)
+    raise typer.Exit(1)
 
 
 def _none_at(kafka: _Kafka, topic: str, partition: int, offset: int) -> NoReturn:
@@ -241,15 +264,7 @@ def replay_command(
 @app.command("parked")
 def parked(database_url: str = typer.Argument(..., envvar="DATABASE_URL", help="The service's database.")) -> None:
     """Events waiting for a dependency, oldest first, with their age."""
-
-    async def fetch() -> tuple[int, list[asyncpg.Record]]:
-        connection = await asyncpg.connect(database_url)
-        try:
-            return await parking.count_waiting(connection), await parking.waiting(connection)
-        finally:
-            await connection.close()
-
-    total, rows = asyncio.run(fetch())
+    total, rows = _read_parked(database_url)
     now = datetime.now(timezone.utc)
     shown = f" (the oldest {len(rows)} shown)" if total > len(rows) else ""
     table = Table(title=f"{total} parked events{shown}")
@@ -260,3 +275,32 @@ def parked(database_url: str = typer.Argument(..., envvar="DATABASE_URL", help="
         table.add_row(row["consumer"], row["waiting_for"], row["reason"][:100],
                       f"{row['topic']}[{row['partition']}]@{row['offset']}", row["event_id"] or "", str(age).split(".")[0])
     console.print(table)
+
+
+def _read_parked(database_url: str) -> tuple[int, list[asyncpg.Record]]:
+    """How many events are parked in the service database at `database_url`, and the oldest of them; a URL,
+    a server or a database that cannot serve them ends the command with one sentence."""
+    problem = database_url_problem(database_url)
+    if problem:
+        _refuse(f"DATABASE_URL is invalid: {problem}")
+
+    async def fetch() -> tuple[int, list[asyncpg.Record]]:
+        connection = await database.connect(database_url)
+        try:
+            return await parking.count_waiting(connection), await parking.waiting(connection)
+        finally:
+            await connection.close()
+
+    where = database.describe(database_url)
+    try:
+        return asyncio.run(fetch())
+    except CannotStart as refused:
+        _refuse(str(refused))
+    except asyncpg.UndefinedTableError:
+        server = urlsplit(database_url).netloc.rpartition("@")[2]
+        _refuse(f"PostgreSQL at {where} has no parked events table: that is not a service's database; name one, "
+                f"e.g. postgresql://user:password@{server}/certification.")
+    except (OSError, asyncpg.PostgresConnectionError, asyncpg.InterfaceError) as error:
+        _refuse(f"PostgreSQL at {where} is not reachable ({error or type(error).__name__}); check DATABASE_URL.")
+    except asyncpg.PostgresError as error:
+        _refuse(f"PostgreSQL at {where} could not list the parked events ({error}).")

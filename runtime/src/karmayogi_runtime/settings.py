@@ -17,8 +17,9 @@ Secured connections are configured here and nowhere else:
 from datetime import tzinfo
 from pathlib import Path
 from typing import Literal
+from urllib.parse import parse_qs, urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource
 
 from karmayogi_runtime import calendar
@@ -43,6 +44,15 @@ class KafkaSettings(BaseSettings):
     )
     kafka_ca_file: str | None = Field(None, description="CA bundle that signed the brokers' TLS certificates.")
 
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _host_and_port_each(cls, servers: str) -> str:
+        for server in servers.split(","):
+            problem = bootstrap_server_problem(server.strip())
+            if problem:
+                raise ValueError(problem)
+        return servers
+
     @model_validator(mode="after")
     def _sasl_needs_credentials(self) -> "KafkaSettings":
         if self.kafka_security_protocol.startswith("SASL") and not (self.kafka_username and self.kafka_password):
@@ -65,6 +75,14 @@ class ServiceSettings(KafkaSettings):
     timezone: str = Field(calendar.STATE_TIMEZONE, description="The state's time zone: whose calendar day decides when "
                           "a batch has started and whether a session is within it, and dates certificates and messages.")
 
+    @field_validator("database_url")
+    @classmethod
+    def _a_postgresql_url(cls, url: SecretStr) -> SecretStr:
+        problem = database_url_problem(url.get_secret_value())
+        if problem:
+            raise ValueError(problem)
+        return url
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -80,3 +98,54 @@ class ServiceSettings(KafkaSettings):
     def zone(self) -> tzinfo:
         """The state's time zone (see `karmayogi_runtime.calendar`)."""
         return calendar.zone(self.timezone)
+
+
+def bootstrap_server_problem(server: str) -> str | None:
+    """What is wrong with one entry of KAFKA_BOOTSTRAP_SERVERS, or None. Every client splits the entries at
+    their last colon and reads the port as a number, so a bad entry would otherwise be a stack trace."""
+    host, colon, port = server.rpartition(":")
+    if not colon or not host or not port.isdigit() or not 0 < int(port) < 65536 or any(c.isspace() for c in host):
+        return f"'{server}' is not a host:port pair such as kafka:9092."
+    return None
+
+
+def database_url_problem(url: str) -> str | None:
+    """What is wrong with a DATABASE_URL, or None. asyncpg would report a malformed URL only when it first
+    connects, in words that read like an unreachable server; the sentence never repeats the URL, which
+    holds the password."""
+    example = "postgresql://user:password@host:5432/database"
+    try:
+        parts = urlsplit(url)
+    except ValueError as error:  # an unclosed [IPv6 address]
+        return f"it cannot be read as a URL ({error}): {example}."
+    if parts.scheme not in ("postgresql", "postgres"):
+        found = f", not {parts.scheme}:" if parts.scheme else ""
+        return f"it must start with postgresql:// (as in {example}){found}."
+    query = parse_qs(parts.query)
+    hosts = parts.netloc.rpartition("@")[2]
+    if not hosts and "host" not in query:
+        return f"it names no host: {example}."
+    for host in hosts.split(",") if hosts else ():
+        name, _, port = host.rpartition(":") if not host.endswith("]") else (host, "", "")
+        if name and port and not (port.isdigit() and 0 < int(port) < 65536):
+            return f"its port '{port}' is not a number from 1 to 65535: {example}."
+    if not parts.path.strip("/") and "dbname" not in query:
+        return f"it names no database: {example}."
+    return None
+
+
+def setting_problems(error: ValidationError) -> list[str]:
+    """One sentence per problem of settings that failed validation, naming the setting (a rule about several
+    names them itself). pydantic's words are made an operator's: no "Value error, " prefix, and a text that
+    is too short is counted in characters (for a SecretStr pydantic counts "items")."""
+    sentences = []
+    for problem in error.errors():
+        setting = "_".join(str(part) for part in problem["loc"]).upper()
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "too_short" and isinstance(problem.get("input"), str):
+            message = f"it must be at least {problem['ctx']['min_length']} characters long."
+        if problem["type"] == "missing":
+            sentences.append(f"{setting} is not set.")
+        else:
+            sentences.append(f"{setting} is invalid: {message}" if setting else message)
+    return sentences

@@ -55,3 +55,9 @@ async def create(bootstrap_servers: str, names: list[str], partitions: int, *, t
 async def delete(bootstrap_servers: str, names: list[str], *, security: Security = None) -> None:
     async with _admin(bootstrap_servers, security) as admin:
         await admin.delete_topics(names)
+
+
+async def names(bootstrap_servers: str, *, security: Security = None) -> set[str]:
+    """The names of every topic on the cluster (that this client may describe)."""
+    async with _admin(bootstrap_servers, security) as admin:
+        return set(await admin.list_topics())

@@ -1,0 +1,104 @@
+"""Settings an operator gets wrong are refused before anything connects, in one sentence each, and what
+asyncpg cannot use is never waited for as if the server were down."""
+
+import asyncpg
+import pytest
+from pydantic import Field, SecretStr
+from pydantic_settings import SettingsConfigDict
+from typer.testing import CliRunner
+
+from karmayogi_runtime.cli import service_cli
+from karmayogi_runtime.database import check_connection, describe, is_transient
+from karmayogi_runtime.settings import CannotStart, ServiceSettings
+
+from ledger.service import LedgerSettings, definition
+
+pytestmark = pytest.mark.unit
+
+KAFKA = "kafka-0.kafka:9092,kafka-1.kafka:9092"
+
+
+def check_config(monkeypatch, build=definition, **environment: str) -> tuple[int, list[str]]:
+    """`karmayogi-ledger check-config` with these LEDGER_ settings; its exit status and stderr lines."""
+    settings = {"DATABASE_URL": "postgresql://ledger:pw@db:5432/ledger", "KAFKA_BOOTSTRAP_SERVERS": KAFKA, **environment}
+    for name, value in settings.items():
+        monkeypatch.setenv(f"LEDGER_{name}", value)
+    result = CliRunner().invoke(service_cli("ledger", build), ["check-config"])
+    return result.exit_code, result.stderr.splitlines()
+
+
+@pytest.mark.parametrize("url, sentence", [
+    ("mysql://ledger:pw@db/ledger", "it must start with postgresql:// (as in postgresql://user:password@host:5432/database), not mysql:."),
+    ("db:5432/ledger", "it must start with postgresql:// (as in postgresql://user:password@host:5432/database), not db:."),
+    ("postgresql://ledger:pw@127.0.0.1:notaport/ledger", "its port 'notaport' is not a number from 1 to 65535: "
+                                                         "postgresql://user:password@host:5432/database."),
+    ("postgresql://ledger:pw@/ledger", "it names no host: postgresql://user:password@host:5432/database."),
+    ("postgresql://ledger:pw@db:5432", "it names no database: postgresql://user:password@host:5432/database."),
+    ("postgresql://ledger:pw@[::1/ledger", "it cannot be read as a URL (Invalid IPv6 URL): "
+                                           "postgresql://user:password@host:5432/database."),
+])
+def test_a_database_url_asyncpg_cannot_use_is_refused_by_check_config_without_showing_the_password(
+    monkeypatch, url, sentence
+):
+    assert check_config(monkeypatch, DATABASE_URL=url) == (2, [f"ledger: DATABASE_URL is invalid: {sentence}"])
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://ledger:pw@db:5432/ledger?sslmode=verify-full&sslrootcert=/etc/karmayogi/postgres-ca.crt",
+    "postgres://ledger@db/ledger", "postgresql://ledger@[::1]:5432/ledger", "postgresql://ledger@db-0:5432,db-1:5433/ledger",
+    "postgresql:///ledger?host=/var/run/postgresql",
+])
+def test_the_database_urls_libpq_takes_are_accepted(monkeypatch, url):
+    assert check_config(monkeypatch, DATABASE_URL=url)[0] == 0
+
+
+@pytest.mark.parametrize("servers, entry", [
+    ("127.0.0.1:abc", "127.0.0.1:abc"), ("not a host", "not a host"), ("kafka-0:9092,kafka-1", "kafka-1"),
+    ("kafka-0:9092,", ""), ("kafka-0:70000", "kafka-0:70000"),
+])
+def test_a_kafka_bootstrap_entry_that_is_not_host_and_port_is_named(monkeypatch, servers, entry):
+    assert check_config(monkeypatch, KAFKA_BOOTSTRAP_SERVERS=servers) == (
+        2, [f"ledger: KAFKA_BOOTSTRAP_SERVERS is invalid: '{entry}' is not a host:port pair such as kafka:9092."])
+
+
+def test_a_rule_about_several_settings_is_said_in_its_own_words(monkeypatch):
+    assert check_config(monkeypatch, KAFKA_SECURITY_PROTOCOL="SASL_SSL") == (
+        2, ["ledger: KAFKA_SECURITY_PROTOCOL is SASL_* but KAFKA_USERNAME or KAFKA_PASSWORD is not set."])
+
+
+def test_a_secret_that_is_too_short_is_counted_in_characters_and_not_shown(monkeypatch):
+    class TokenSettings(LedgerSettings):
+        model_config = SettingsConfigDict(env_prefix="LEDGER_")
+        admin_token: SecretStr = Field(min_length=32)
+
+    code, lines = check_config(monkeypatch, lambda: definition(TokenSettings()), ADMIN_TOKEN="s3cr3")
+
+    assert (code, lines) == (2, ["ledger: ADMIN_TOKEN is invalid: it must be at least 32 characters long."])
+
+
+def test_a_missing_setting_is_named(monkeypatch):
+    monkeypatch.delenv("LEDGER_KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)
+    monkeypatch.setenv("LEDGER_DATABASE_URL", "postgresql://ledger@db/ledger")
+
+    result = CliRunner().invoke(service_cli("ledger", definition), ["check-config"])
+
+    assert (result.exit_code, result.stderr) == (2, "ledger: KAFKA_BOOTSTRAP_SERVERS is not set.\n")
+
+
+async def test_a_url_asyncpg_cannot_use_stops_the_start_up_at_once_rather_than_being_waited_for():
+    with pytest.raises(CannotStart, match=r"^PostgreSQL at db:5432/ledger as 'ledger': DATABASE_URL cannot be used "
+                                          r"\(`sslmode` parameter must be one of"):
+        await check_connection("postgresql://ledger:pw@db:5432/ledger?sslmode=always")
+    assert not is_transient(asyncpg.ClientConfigurationError("invalid DSN"))
+    assert is_transient(asyncpg.InterfaceError("connection is closed"))
+
+
+def test_a_database_url_is_described_without_its_password_even_when_malformed():
+    assert describe("postgresql://ledger:pw@127.0.0.1:notaport/ledger") == "127.0.0.1:notaport/ledger as 'ledger'"
+    assert describe("postgresql://ledger:pw@[::1/ledger") == "the server DATABASE_URL names"
+
+
+def test_settings_given_in_code_are_checked_too():
+    with pytest.raises(ValueError, match="not a host:port pair"):
+        ServiceSettings(database_url="postgresql://ledger@db/ledger", kafka_bootstrap_servers="kafka")
