@@ -17,6 +17,13 @@ from k8s_manifests import Resource, of_kind
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job")
 SECRET_PLACEHOLDER = "s" * 40  # stands for a value from a Secret, long enough for any length rule
+# A Secret's DATABASE_URL is checked as a URL: it stands for one (the Secret itself is the operator's).
+SECRET_DATABASE_URL = f"postgresql://service:{SECRET_PLACEHOLDER}@postgres:5432/service"
+
+
+def secret_placeholder(name: str) -> str:
+    """What stands for the value of the Secret the variable `name` comes from."""
+    return SECRET_DATABASE_URL if name.endswith("DATABASE_URL") else SECRET_PLACEHOLDER
 
 
 def pod_spec(workload: Resource) -> dict[str, Any]:
@@ -60,7 +67,7 @@ def container_environment(workload: Resource, container: dict, resources: list[R
         if "value" in variable:
             environment[variable["name"]] = str(variable["value"])
         elif "secretKeyRef" in source:
-            environment[variable["name"]] = SECRET_PLACEHOLDER
+            environment[variable["name"]] = secret_placeholder(variable["name"])
         elif "configMapKeyRef" in source:
             ref = source["configMapKeyRef"]
             environment[variable["name"]] = config_maps.get(ref["name"], {}).get(ref["key"], "")
