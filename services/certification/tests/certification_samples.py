@@ -70,3 +70,16 @@ async def issued_certificate(client, event, timeout: float = 30) -> dict:
             return response.json()
         await asyncio.sleep(0.2)
     raise AssertionError(f"no certificate {certificate_id} after {timeout}s")
+
+
+def openapi_paths(data_dir) -> dict:
+    """The paths of the service's OpenAPI document, built from settings alone (no database or Kafka)."""
+    from karmayogi_runtime.service import create_http_app
+
+    from certification.main import definition
+    from certification.settings import CertificationSettings
+
+    settings = CertificationSettings(database_url="postgresql://certification@db/certification",
+                                     kafka_bootstrap_servers="kafka:9092", admin_token=ADMIN_TOKEN,
+                                     local_data_dir=str(data_dir))
+    return create_http_app(definition(settings)).openapi()["paths"]

@@ -2,20 +2,14 @@
 knows a missing, revoked or refused certificate."""
 
 import pytest
-from karmayogi_runtime.service import create_http_app
 
-from certification.main import definition
-from certification.settings import CertificationSettings
-from certification_samples import ADMIN_TOKEN
+from certification_samples import openapi_paths
 
 pytestmark = pytest.mark.unit
 
 
 def test_each_route_documents_its_not_found_gone_unauthorised_and_conflict_answers(tmp_path):
-    settings = CertificationSettings(database_url="postgresql://certification@db/certification",
-                                     kafka_bootstrap_servers="kafka:9092", admin_token=ADMIN_TOKEN,
-                                     local_data_dir=str(tmp_path))
-    paths = create_http_app(definition(settings)).openapi()["paths"]
+    paths = openapi_paths(tmp_path)
     answers = {(path, method): set(operation["responses"]) for path, operations in paths.items()
                for method, operation in operations.items()}
 
