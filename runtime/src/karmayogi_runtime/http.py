@@ -16,12 +16,14 @@ Pool = Annotated[asyncpg.Pool, Depends(_pool)]
 
 
 class Problem(Exception):
-    """An error the caller can fix, answered as `status` with one sentence saying what is wrong."""
+    """An error the caller can fix, answered as `status` with one sentence saying what is wrong (and any
+    `headers` the status calls for, such as a 401's `WWW-Authenticate`)."""
 
-    def __init__(self, status: int, message: str) -> None:
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
+        self.headers = headers
 
 
 def problem_sentences(error: RequestValidationError) -> list[str]:
@@ -52,4 +54,4 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Problem)
     async def problem(request: Request, error: Problem) -> JSONResponse:
-        return JSONResponse({"detail": [error.message]}, status_code=error.status)
+        return JSONResponse({"detail": [error.message]}, status_code=error.status, headers=error.headers)

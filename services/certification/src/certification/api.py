@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, HTTPException, Path, Query
+from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import HTMLResponse, Response
 from karmayogi_contracts.fields import STATE_CODE_PATTERN
 from karmayogi_contracts.parts import Reason
@@ -163,9 +163,8 @@ def routes(service: Certification) -> APIRouter:
     async def revoke(certificate_id: UUID, body: RevocationIn, pool: Pool,
                      authorization: Annotated[str | None, Header()] = None) -> dict:
         if not admin.presents_admin_token(authorization, service.settings.admin_token.get_secret_value()):
-            # Not a Problem: a 401 must carry the challenge header, which Problem cannot.
-            raise HTTPException(401, ["Revoking a certificate needs the administrator's token, sent as "
-                                      "'Authorization: Bearer <token>'."], headers=admin.CHALLENGE)
+            raise Problem(401, "Revoking a certificate needs the administrator's token, sent as "
+                               "'Authorization: Bearer <token>'.", headers=admin.CHALLENGE)
         await _existing(pool, certificate_id)
         async with pool.acquire() as connection, connection.transaction():
             revoked = await handlers.revoke(connection, certificate_id, body.reason, datetime.now(timezone.utc))
