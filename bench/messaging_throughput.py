@@ -20,7 +20,6 @@ relay's 1,000 rows, or BENCH_BATCH if larger); a smaller one is refused.
 import argparse
 import asyncio
 import contextlib
-import inspect
 import os
 import time
 import uuid
@@ -44,8 +43,7 @@ from processes import machine_load
 from stack import addresses
 
 BATCH = int(os.environ.get("BENCH_BATCH", "500"))
-# The relay claims this many outbox rows at a time, as the services run it (its default).
-RELAY_BATCH = inspect.signature(OutboxRelay).parameters["batch_size"].default
+RELAY_BATCH = outbox.BATCH_SIZE  # the relay claims this many outbox rows at a time, as the services run it
 # Each path's clock starts once its first batch is through (joining the group, starting a producer are not
 # counted) and the measure is scaled up to the whole volume: with one or two batches there is nothing left to time.
 FEWEST_BATCHES = 4

@@ -33,6 +33,7 @@ from karmayogi_runtime.held_back import HeldBack
 log = logging.getLogger(__name__)
 
 _RELAY_LOCK = 0x6F757462  # "outb"
+BATCH_SIZE = 1000  # pending rows the relay claims and publishes at a time
 _PARTITIONER = DefaultPartitioner()  # what `AIOKafkaProducer.send` uses: a key's partition is murmur2 of the key
 
 COLUMNS = ("topic", "key", "header_names", "header_values", "value", "event_id")
@@ -111,7 +112,7 @@ class OutboxRelay:
         pool: asyncpg.Pool,
         new_producer: Callable[[], AIOKafkaProducer],
         *,
-        batch_size: int = 1000,
+        batch_size: int = BATCH_SIZE,
         poll_interval: float = 1.0,
         keep_sent_hours: int = 24,
         topic_prefix: str = "",
