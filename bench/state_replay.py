@@ -39,6 +39,7 @@ from pathlib import Path
 
 import asyncpg
 from karmayogi_contracts import CertificateIssued, CloudEvent
+from karmayogi_runtime import topics
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "demo"))
@@ -47,7 +48,7 @@ from haryana import SESSIONS, Demo  # noqa: E402
 from messaging_throughput import BATCH, fewest_events, raw_floor  # noqa: E402
 from processes import cpu_seconds, machine_load, peak_rss_mib  # noqa: E402
 from stack import addresses  # noqa: E402
-from topic_records import end_offsets, read_since  # noqa: E402
+from topic_records import read_since  # noqa: E402
 
 SERVICES = {"enrolment": 8101, "attendance": 8102, "certification": 8103, "notifications": 8104}
 COMPLETING_SESSION = 5  # of six, under the course's 75% rule
@@ -154,7 +155,7 @@ async def run(employees: int, timeout: float) -> None:
         print(f"{employees:,} employees in {len(batches)} batches at {len(spokes)} spokes; "
               f"{len(masters)} master trainers certified at the hubs")
 
-        start = {t: await end_offsets(bootstrap, t) for t in ("session.attended", "certificate.issued")}
+        start = {t: await topics.end_offsets(bootstrap, [t]) for t in ("session.attended", "certificate.issued")}
         cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         since, started = datetime.now(timezone.utc), time.perf_counter()
         job = await demo.enrol(people, {person.id: batch["id"] for batch, group in batches for person in group})

@@ -6,20 +6,10 @@ from karmayogi_contracts import CloudEvent, decode
 from karmayogi_runtime import topics
 
 
-async def end_offsets(bootstrap: str, topic: str) -> dict[TopicPartition, int]:
-    """Where each partition of `topic` ends now: what `read_since` takes to read only what comes after."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        return await consumer.end_offsets(await topics.partitions(bootstrap, [topic]))
-    finally:
-        await consumer.stop()
-
-
 async def read_since(bootstrap: str, topic: str,
                      start: dict[TopicPartition, int] | None = None) -> list[tuple[int, CloudEvent]]:
-    """Every event on `topic` from `start` (each partition's offset; the beginning when None) up to its
-    end now, in the order read, each with its Kafka timestamp (ms)."""
+    """Every event on `topic` from `start` (each partition's offset, as `topics.end_offsets` gives them; the
+    beginning when None) up to its end now, in the order read, each with its Kafka timestamp (ms)."""
     partitions = await topics.partitions(bootstrap, [topic])
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     await consumer.start()

@@ -22,13 +22,13 @@ from pathlib import Path
 import httpx
 from aiokafka import TopicPartition
 from attendance.bulk import MAX_FILE_LINES
-from karmayogi_runtime import calendar
+from karmayogi_runtime import calendar, topics
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
 import scenario
-from received import MessagesOnDisk, dead_letter_ends, dead_lettered_since
+from received import DEAD_LETTER_TOPICS, MessagesOnDisk, dead_lettered_since
 from scenario import FAMILY, TENANT
 
 console = Console()
@@ -257,7 +257,7 @@ async def _main(urls: dict[str, str], data_dir: Path, employees: int, run: str) 
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:29092")
     demo = Demo(urls, data_dir, employees, run)
     try:
-        dead_letters_before = await dead_letter_ends(bootstrap)
+        dead_letters_before = await topics.end_offsets(bootstrap, DEAD_LETTER_TOPICS)
         await play(demo)
         await summary(demo, bootstrap, dead_letters_before)
     finally:

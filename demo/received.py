@@ -6,9 +6,8 @@ import os
 from datetime import datetime, timezone
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from karmayogi_contracts import TOPICS, dead_letter_topic
-from karmayogi_runtime import topics as topics_admin
 from karmayogi_runtime.ops import read_dead_letters
 
 DEAD_LETTER_TOPICS = [dead_letter_topic(t) for t in TOPICS]
@@ -51,17 +50,7 @@ class MessagesOnDisk:
         return self.sms
 
 
-async def dead_letter_ends(bootstrap: str) -> dict[TopicPartition, int]:
-    """Where each dead-letter topic ends now: the summary counts only the dead letters that come after."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        return await consumer.end_offsets(await topics_admin.partitions(bootstrap, DEAD_LETTER_TOPICS))
-    finally:
-        await consumer.stop()
-
-
 async def dead_lettered_since(bootstrap: str, ends: dict[TopicPartition, int]) -> int:
-    """The failures dead-lettered after `ends`, each once, as `karmayogi-ops dead-letters list` counts them."""
+    """The failures dead-lettered after `ends` (`topics.end_offsets` of DEAD_LETTER_TOPICS), each once, as `karmayogi-ops dead-letters list` counts them."""
     letters = await read_dead_letters(bootstrap, DEAD_LETTER_TOPICS)
     return sum(1 for letter in letters if letter.offset >= ends.get(TopicPartition(letter.topic, letter.partition), 0))

@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-from aiokafka import TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 
@@ -61,3 +61,13 @@ async def names(bootstrap_servers: str, *, security: Security = None) -> set[str
     """The names of every topic on the cluster (that this client may describe)."""
     async with _admin(bootstrap_servers, security) as admin:
         return set(await admin.list_topics())
+
+
+async def end_offsets(bootstrap_servers: str, names: list[str], *, security: Security = None) -> dict[TopicPartition, int]:
+    """Where each partition of `names` ends now: the offset of its next record, to read only what comes after."""
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False, **(security or {}))
+    await consumer.start()
+    try:
+        return await consumer.end_offsets(await partitions(bootstrap_servers, names, security=security))
+    finally:
+        await consumer.stop()
