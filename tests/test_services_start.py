@@ -1,7 +1,8 @@
 """Each service starts with one command against the real stack, applies its migrations, answers liveness
-and readiness, and stops cleanly on SIGTERM."""
+and readiness, and stops cleanly on SIGTERM; one whose topics do not exist yet says so and waits for them."""
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 import asyncpg
 import httpx
 import pytest
+from karmayogi_runtime import topics
 from karmayogi_runtime.testing import free_port
 
 pytestmark = pytest.mark.integration
@@ -28,16 +30,7 @@ async def test_a_service_starts_with_one_command_and_answers_health(
     admin = await asyncpg.connect(postgres_url)
     await admin.execute(f'CREATE DATABASE "{database}"')
     port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": postgres_url.rsplit("/", 1)[0] + f"/{database}",
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "KAFKA_TOPIC_PREFIX": topic_prefix,
-        "HTTP_PORT": str(port),
-        "LOCAL_DATA_DIR": str(tmp_path),
-        "LOG_LEVEL": "INFO",
-        "CERTIFICATION_ADMIN_TOKEN": "an-admin-token-of-at-least-thirty-two-characters",
-    }
+    env = _environment(postgres_url, database, kafka_bootstrap, topic_prefix, port, tmp_path)
     log = tmp_path / "service.log"
     with log.open("w") as output:
         process = subprocess.Popen([str(BIN / f"karmayogi-{service}"), "run"], env=env, stdout=output, stderr=subprocess.STDOUT)
@@ -60,6 +53,61 @@ async def test_a_service_starts_with_one_command_and_answers_health(
             process.wait()
         await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         await admin.close()
+
+
+async def test_a_service_whose_topics_do_not_exist_yet_names_them_and_starts_once_they_are_created(
+    postgres_url, kafka_bootstrap, tmp_path
+):
+    """In a cluster the topics' resources may be created at the same time as the pods. A service started
+    before its topics would otherwise consume nothing from them, without saying why."""
+    unique = f"{os.getpid()}_{int(time.time() * 1000) % 100000}"
+    database, port = f"late_topics_{unique}", free_port()
+    env = _environment(postgres_url, database, kafka_bootstrap, f"late{unique}.", port, tmp_path)
+    access = json.loads(subprocess.run([str(BIN / "karmayogi-attendance"), "kafka-access"], env=env,
+                                       capture_output=True, text=True, check=True).stdout)
+    names = sorted({*access["reads"], *access["writes"]})  # every topic it uses, with the prefix
+    admin = await asyncpg.connect(postgres_url)
+    await admin.execute(f'CREATE DATABASE "{database}"')
+    log = tmp_path / "service.log"
+    with log.open("w") as output:
+        process = subprocess.Popen([str(BIN / "karmayogi-attendance"), "run"], env=env, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        said = await _wait_for_log(log, "has no topic", process, timeout=60)
+        assert f"Kafka at {kafka_bootstrap} has no topic {', '.join(names)})" in said, said
+        await topics.create(kafka_bootstrap, names, 1)
+        live, ready = await _wait_healthy(port, process, timeout=90)
+        assert (live.status_code, ready.status_code) == (200, 200), (live.text, ready.text)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        await admin.close()
+        await topics.delete(kafka_bootstrap, names)
+
+
+def _environment(postgres_url: str, database: str, kafka_bootstrap: str, prefix: str, port: int, data: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": postgres_url.rsplit("/", 1)[0] + f"/{database}",
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "KAFKA_TOPIC_PREFIX": prefix,
+        "HTTP_PORT": str(port),
+        "LOCAL_DATA_DIR": str(data),
+        "LOG_LEVEL": "INFO",
+        "CERTIFICATION_ADMIN_TOKEN": "an-admin-token-of-at-least-thirty-two-characters",
+    }
+
+
+async def _wait_for_log(log: Path, words: str, process: subprocess.Popen, timeout: float) -> str:
+    """The service's log once it contains `words`."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, f"the service exited during start-up: {log.read_text()[-2000:]}"
+        if words in (said := log.read_text()):
+            return said
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"{words!r} not in the log after {timeout}s: {log.read_text()[-2000:]}")
 
 
 async def _wait_healthy(port: int, process: subprocess.Popen, timeout: float) -> tuple[httpx.Response, httpx.Response]:

@@ -1,5 +1,5 @@
 """Settings an operator gets wrong are refused before anything connects, in one sentence each, and what
-asyncpg cannot use is never waited for as if the server were down."""
+asyncpg cannot use is never waited for as if the server were down; what is waited for ends in a sentence too."""
 
 import asyncpg
 import pytest
@@ -7,8 +7,10 @@ from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 from typer.testing import CliRunner
 
+from karmayogi_runtime.broker import TopicsMissing
 from karmayogi_runtime.cli import service_cli
 from karmayogi_runtime.database import check_connection, describe, is_transient
+from karmayogi_runtime.service import until_available
 from karmayogi_runtime.settings import CannotStart, ServiceSettings
 
 from ledger.service import LedgerSettings, definition
@@ -102,3 +104,12 @@ def test_a_database_url_is_described_without_its_password_even_when_malformed():
 def test_settings_given_in_code_are_checked_too():
     with pytest.raises(ValueError, match="not a host:port pair"):
         ServiceSettings(database_url="postgresql://ledger@db/ledger", kafka_bootstrap_servers="kafka")
+
+
+async def test_topics_that_never_appear_end_the_start_up_saying_what_to_create():
+    async def log_in() -> None:
+        raise TopicsMissing("kafka-0.kafka:9092", ["hr.session.attended", "hr.session.attended.dlq"])
+
+    with pytest.raises(CannotStart, match=r"^Kafka at kafka-0.kafka:9092 has no topic hr.session.attended, "
+                                          r"hr.session.attended.dlq after 0s: create the topics \(locally"):
+        await until_available("Kafka", log_in, timeout=0)

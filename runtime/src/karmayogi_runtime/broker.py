@@ -14,8 +14,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.conn import create_conn
-from aiokafka.errors import (IllegalSaslStateError, SaslAuthenticationFailed, TopicAuthorizationFailedError,
-                             UnsupportedSaslMechanismError)
+from aiokafka.errors import (IllegalSaslStateError, KafkaError, SaslAuthenticationFailed, TopicAuthorizationFailedError,
+                             UnknownTopicOrPartitionError, UnsupportedSaslMechanismError)
 from aiokafka.protocol.metadata import MetadataRequest
 from faststream.kafka import KafkaBroker
 from faststream.security import BaseSecurity, SASLPlaintext, SASLScram256, SASLScram512
@@ -84,6 +84,21 @@ def aiokafka_security(settings: KafkaSettings) -> dict[str, Any]:
 
 
 _NOT_AUTHORIZED = TopicAuthorizationFailedError.errno
+_UNKNOWN_TOPIC = UnknownTopicOrPartitionError.errno
+
+
+class TopicsMissing(KafkaError):
+    """Kafka answers, but topics the service uses do not exist. Waited on like a broker that is not up
+    yet: in a cluster, the topics' resources may be created at the same time as the service's pods."""
+
+    retriable = True
+
+    def __init__(self, address: str, topics: Sequence[str]) -> None:
+        super().__init__(f"Kafka at {address} has no topic {', '.join(topics)}")
+        self.topics = tuple(topics)
+
+    def __str__(self) -> str:
+        return str(self.args[0])  # without the class name KafkaError puts first
 
 
 def _ssl_context(settings: KafkaSettings) -> ssl.SSLContext:
@@ -95,9 +110,11 @@ async def check_login(settings: KafkaSettings, topics: Sequence[str] = ()) -> No
     (the ones the service uses), then disconnect.
 
     aiokafka clients report a refused login as "Unable to bootstrap", the same words as a broker that is
-    down, and a missing ACL as a retriable error: the service would wait for either forever. A refused
-    login or certificate, or a topic the user may not use, raises `CannotStart`; an unreachable broker
-    raises the error to retry on.
+    down, and a missing ACL as a retriable error: the service would wait for either forever. A missing
+    topic they only log as a warning, and then consume nothing from it, or fail each publish to it after
+    a timeout, without saying why. A refused login or certificate, or a topic the user may not use,
+    raises `CannotStart`; an unreachable broker raises the error to retry on, and topics that do not
+    exist raise `TopicsMissing` (the metadata request asks the broker not to create them).
     """
     unreachable: Exception | None = None
     for address in (a.strip() for a in settings.kafka_bootstrap_servers.split(",")):
@@ -107,7 +124,8 @@ async def check_login(settings: KafkaSettings, topics: Sequence[str] = ()) -> No
             unreachable = error
             continue
         try:
-            metadata = await connection.send(MetadataRequest(list(topics))) if topics else None
+            metadata = (await connection.send(MetadataRequest(list(topics), allow_auto_topic_creation=False))
+                        if topics else None)
         finally:
             connection.close()
         refused = sorted(topic for error, topic, *_ in (metadata.topics if metadata else ()) if error == _NOT_AUTHORIZED)
@@ -115,6 +133,9 @@ async def check_login(settings: KafkaSettings, topics: Sequence[str] = ()) -> No
             who = f"user '{settings.kafka_username}'" if settings.kafka_username else "this client"
             raise CannotStart(f"Kafka at {address} does not allow {who} to use the topics {', '.join(refused)}: "
                               "grant the ACLs that `karmayogi-<service> kafka-access` lists.")
+        missing = sorted(topic for error, topic, *_ in (metadata.topics if metadata else ()) if error == _UNKNOWN_TOPIC)
+        if missing:
+            raise TopicsMissing(address, missing)
         return
     assert unreachable is not None
     raise unreachable

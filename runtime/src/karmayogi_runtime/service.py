@@ -21,7 +21,7 @@ from faststream.kafka import KafkaBroker
 from karmayogi_contracts import EVENT_TYPES, dead_letter_topic
 
 from karmayogi_runtime import database
-from karmayogi_runtime.broker import check_login, create_broker, create_producer
+from karmayogi_runtime.broker import TopicsMissing, check_login, create_broker, create_producer
 from karmayogi_runtime.consumer import ConsumerRunner, Subscription
 from karmayogi_runtime.health import health_router
 from karmayogi_runtime.http import install_error_handlers
@@ -131,8 +131,9 @@ async def running(definition: ServiceDefinition) -> AsyncIterator[ServiceRuntime
 
 async def check_connections(definition: ServiceDefinition, *, kafka: bool = True) -> None:
     """One PostgreSQL connection and one Kafka login with the configured settings, before anything else
-    starts (waiting while they restart), so that a wrong password or certificate, or a missing ACL, ends
-    the start-up with one sentence (`CannotStart`) rather than a stack trace or an endless wait."""
+    starts (waiting while they restart, and while the service's topics are not there yet), so that a wrong
+    password or certificate, a missing ACL or a missing topic ends the start-up with one sentence
+    (`CannotStart`) rather than a stack trace, an endless wait or a service that silently does nothing."""
     settings = definition.settings
     await until_available("PostgreSQL", lambda: database.check_connection(settings.database_url.get_secret_value()))
     if kafka:
@@ -152,11 +153,18 @@ async def until_available(what: str, start: Callable[[], Any], timeout: float = 
             if not database.is_transient(error):
                 raise
             if asyncio.get_running_loop().time() > deadline:
-                raise CannotStart(f"{what} was not reachable for {timeout:.0f}s (last error: {error or type(error).__name__}); "
-                                  f"check that it runs and that the settings name it.") from error
+                raise CannotStart(_gave_up(what, timeout, error)) from error
             log.warning("%s is not available yet (%s); trying again in %.1fs", what, error, delay)
             await asyncio.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+
+def _gave_up(what: str, timeout: float, error: Exception) -> str:
+    if isinstance(error, TopicsMissing):
+        return (f"{error} after {timeout:.0f}s: create the topics (locally `deploy/local/stack.sh up infra` does; in a "
+                f"cluster, the KafkaTopic resources of deploy/k8s), or check KAFKA_TOPIC_PREFIX.")
+    return (f"{what} was not reachable for {timeout:.0f}s (last error: {error or type(error).__name__}); "
+            f"check that it runs and that the settings name it.")
 
 
 def settle_garbage_collector() -> None:
