@@ -21,13 +21,14 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
+import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from karmayogi_contracts import (
     CertificateIssued, CertificateRevoked, CloudEvent, CourseCompleted, EmployeeEnrolled, encode, new_event,
 )
 from karmayogi_runtime.service import ServiceRuntime, running
-from karmayogi_runtime.testing import free_port
+from karmayogi_runtime.testing import free_port, service_client
 
 from notifications.main import MIGRATIONS_DIR, definition
 from notifications.settings import NotificationsSettings
@@ -171,6 +172,14 @@ async def notifications(kafka_bootstrap: str, database_factory, topic_prefix: st
         sending_lease_seconds=6.0, smtp_timeout_seconds=0.5, sms_timeout_seconds=1.0,
     )
     return Notifications(settings, url, kafka_bootstrap, topic_prefix)
+
+
+@pytest.fixture
+async def api(notifications: Notifications) -> AsyncIterator[httpx.AsyncClient]:
+    """The service running, and an HTTP client bound to its API (which fails a test on an answer the
+    OpenAPI document does not declare)."""
+    async with service_client(definition(notifications.settings)) as (_, client):
+        yield client
 
 
 # ---------------------------------------------------------------- events, from the contract vectors

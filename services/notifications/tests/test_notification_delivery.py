@@ -66,7 +66,7 @@ async def test_missing_address_is_undeliverable_and_an_opted_out_channel_receive
             assert by_channel["email"]["status"] == "undeliverable"
             assert by_channel["email"]["reason"] == "The employee has no e-mail address on record."
             assert by_channel["sms"]["status"] == "sent"
-            mine = (await client.get(f"/v1/employees/{quiet.tenant}/{quiet.id}/deliveries")).json()
+            mine = (await client.get(f"/v1/employees/{quiet.tenant}/{quiet.id}/deliveries")).json()["items"]
             assert {(d["channel"], d["status"]) for d in mine} == {("email", "opted_out"), ("sms", "sent")}
             assert (await client.get(f"/v1/events/{'0' * 8}-0000-0000-0000-{'0' * 12}/deliveries")).status_code == 404
             assert (await client.put(f"/v1/employees/{quiet.tenant}/{quiet.id}/opt-outs/fax")).status_code == 422

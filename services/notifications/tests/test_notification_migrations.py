@@ -1,5 +1,5 @@
-"""Migrations on a database that already has deliveries: 0002 upgrades one made by 0001, also when an
-earlier run of it stopped part-way (its column added, its concurrent index build failed, left INVALID)."""
+"""Migrations on a database that already has deliveries: 0002 and 0004 upgrade one made by 0001, also when an
+earlier run stopped part-way (0002's column added; a concurrent index build failed, left INVALID)."""
 
 import asyncio
 import shutil
@@ -24,9 +24,10 @@ ADD_DELIVERIES = """
 INDEXES = """
     SELECT c.relname, i.indisvalid, pg_get_indexdef(i.indexrelid) AS definition
     FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
-    WHERE i.indrelid = 'deliveries'::regclass AND c.relname LIKE 'deliveries_due%'
+    WHERE i.indrelid = 'deliveries'::regclass AND c.relname LIKE $1
     ORDER BY c.relname
 """
+DUE, BY_EMPLOYEE = "deliveries_due%", "deliveries_by_employee%"
 
 
 @pytest.fixture
@@ -61,12 +62,28 @@ async def test_0002_upgrades_a_database_with_deliveries(database_at_0001, stoppe
         with pytest.raises(asyncpg.UniqueViolationError):  # any failed build: here, on duplicate channels
             await connection.execute(
                 "CREATE UNIQUE INDEX CONCURRENTLY deliveries_due_by_channel ON deliveries (channel)")
-        assert [r["indisvalid"] for r in await connection.fetch(INDEXES)] == [True, False]
+        assert [r["indisvalid"] for r in await connection.fetch(INDEXES, DUE)] == [True, False]
 
     await asyncio.to_thread(upgrade_to_head, url, MIGRATIONS_DIR, wait_seconds=0)
 
-    assert await connection.fetchval("SELECT version_num FROM alembic_version") == "0003"
+    assert await connection.fetchval("SELECT version_num FROM alembic_version") == "0004"
     assert await connection.fetchval("SELECT count(*) FROM deliveries WHERE claim IS NULL") == 50
-    [index] = await connection.fetch(INDEXES)  # the old index is gone
+    [index] = await connection.fetch(INDEXES, DUE)  # the old index is gone
     assert index["relname"] == "deliveries_due_by_channel" and index["indisvalid"]
     assert "(channel, next_attempt_at) WHERE (status = ANY" in index["definition"]
+
+
+@pytest.mark.parametrize("stopped_part_way", [False, True], ids=["from 0001", "after a run stopped part-way"])
+async def test_0004_indexes_an_employees_deliveries_newest_first_in_place_of_oldest_first(database_at_0001,
+                                                                                          stopped_part_way):
+    url, connection = database_at_0001
+    if stopped_part_way:  # a concurrent build of the new index failed and left it INVALID
+        with pytest.raises(asyncpg.UniqueViolationError):  # any failed build: here, on duplicate tenants
+            await connection.execute(
+                "CREATE UNIQUE INDEX CONCURRENTLY deliveries_by_employee_newest ON deliveries (tenant)")
+
+    await asyncio.to_thread(upgrade_to_head, url, MIGRATIONS_DIR, wait_seconds=0)
+
+    [index] = await connection.fetch(INDEXES, BY_EMPLOYEE)  # the oldest-first index is gone
+    assert index["relname"] == "deliveries_by_employee_newest" and index["indisvalid"]
+    assert "(tenant, employee_id, created_at DESC, id DESC)" in index["definition"]

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 from karmayogi_contracts.fields import EMPLOYEE_ID_PATTERN, STATE_CODE_PATTERN
 from pydantic import BaseModel, Field
 
-from karmayogi_runtime.http import Pool, Problem
+from karmayogi_runtime.http import Pool, Problem, problem_answer
 
 from . import repository
 
@@ -17,6 +17,12 @@ router = APIRouter(prefix="/v1", tags=["notifications"])
 Tenant = Annotated[str, Path(pattern=STATE_CODE_PATTERN, description="State code, e.g. IN-HR.", examples=["IN-HR"])]
 EmployeeId = Annotated[str, Path(pattern=EMPLOYEE_ID_PATTERN, examples=["HR0412345"])]
 Channel = Annotated[Literal["email", "sms"], Path(description="email or sms.")]
+Limit = Annotated[int, Query(ge=1, le=1000, description="Page size, at most 1000.")]
+# A million is past the last page of any employee's deliveries, and keeps the offset within PostgreSQL's bigint.
+Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Deliveries to skip: the `next` of the page before.")]
+
+# The answers besides each route's success and 422, for the OpenAPI document.
+EVENT_NOT_CONSUMED = {404: problem_answer("No deliveries for this event (yet): it may not have been consumed")}
 
 
 class DeliveryStatus(BaseModel):
@@ -30,9 +36,17 @@ class DeliveryStatus(BaseModel):
     status: Literal["pending", "sending", "sent", "failed", "undeliverable", "opted_out"]
     reason: str | None = Field(description="Why it is not sent (yet): the last error, or why it never will be.")
     attempts: int = Field(description="Sends started so far; a row claimed but never sent does not count.")
-    next_attempt_at: datetime
+    next_attempt_at: datetime | None = Field(
+        description="When it is tried (again) while pending or sending; null once it is settled.")
     created_at: datetime
     sent_at: datetime | None
+
+
+class DeliveryPage(BaseModel):
+    items: list[DeliveryStatus] = Field(description="Newest first.")
+    next: str | None = Field(description="Pass as `offset` for the next page (a string, as in the other services' "
+                             "pages); null on the last page. A delivery recorded while you page moves the older ones "
+                             "down, so a page may show again the last delivery of the page before, but never skips one.")
 
 
 class OptOuts(BaseModel):
@@ -45,15 +59,17 @@ def _statuses(rows) -> list[DeliveryStatus]:
     return [DeliveryStatus(**dict(row)) for row in rows]
 
 
-@router.get("/employees/{tenant}/{employee_id}/deliveries", summary="Deliveries to one employee, oldest first")
-async def employee_deliveries(pool: Pool, tenant: Tenant, employee_id: EmployeeId,
-                              limit: Annotated[int, Query(ge=1, le=1000)] = 200) -> list[DeliveryStatus]:
+@router.get("/employees/{tenant}/{employee_id}/deliveries",
+            summary="Deliveries to one employee, newest first, a page at a time")
+async def employee_deliveries(pool: Pool, tenant: Tenant, employee_id: EmployeeId, limit: Limit = 200,
+                              offset: Offset = 0) -> DeliveryPage:
     async with pool.acquire() as connection:
-        return _statuses(await repository.by_employee(connection, tenant, employee_id, limit))
+        rows = await repository.by_employee(connection, tenant, employee_id, limit + 1, offset)
+    # The one row past the page tells whether another follows, without counting all the employee's deliveries.
+    return DeliveryPage(items=_statuses(rows[:limit]), next=str(offset + limit) if len(rows) > limit else None)
 
 
-@router.get("/events/{event_id}/deliveries", summary="Deliveries caused by one event",
-            responses={404: {"description": "No deliveries for this event (yet): it may not have been consumed"}})
+@router.get("/events/{event_id}/deliveries", summary="Deliveries caused by one event", responses=EVENT_NOT_CONSUMED)
 async def event_deliveries(pool: Pool, event_id: UUID) -> list[DeliveryStatus]:
     async with pool.acquire() as connection:
         rows = await repository.by_event(connection, event_id)

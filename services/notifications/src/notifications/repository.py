@@ -92,13 +92,18 @@ RESERVE_SLOT = """
     ON CONFLICT (channel) DO UPDATE SET next_slot = greatest(s.next_slot, now()) + make_interval(secs => $2)
     RETURNING next_slot - make_interval(secs => $2) AS slot, now() AS now
 """
+# A settled row's next_attempt_at is only where its last lease left it (a sent row's lies minutes after its
+# send), so it is answered as null: only a pending or sending row will be tried again.
 DELIVERY_COLUMNS = """
     id, tenant, employee_id, event_id, event_type, channel, address, language, subject, status, reason,
-    attempts, next_attempt_at, created_at, sent_at
+    attempts, CASE WHEN status IN ('pending', 'sending') THEN next_attempt_at END AS next_attempt_at,
+    created_at, sent_at
 """
+# Newest first; the id breaks ties, since an event's deliveries share their transaction's created_at, so
+# pages by offset neither repeat nor skip one. Read in this order from deliveries_by_employee_newest.
 BY_EMPLOYEE = f"""
     SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE tenant = $1 AND employee_id = $2
-    ORDER BY created_at, channel LIMIT $3
+    ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4
 """
 BY_EVENT = f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE event_id = $1 ORDER BY recipient, channel"
 
@@ -187,8 +192,9 @@ async def record_outcome(connection: asyncpg.Connection, delivery: uuid.UUID, cl
     await connection.execute(RECORD_OUTCOME, delivery, claim, status, reason, next_attempt_at)
 
 
-async def by_employee(connection: asyncpg.Connection, tenant: str, employee_id: str, limit: int) -> list[asyncpg.Record]:
-    return await connection.fetch(BY_EMPLOYEE, tenant, employee_id, limit)
+async def by_employee(connection: asyncpg.Connection, tenant: str, employee_id: str, limit: int,
+                      offset: int) -> list[asyncpg.Record]:
+    return await connection.fetch(BY_EMPLOYEE, tenant, employee_id, limit, offset)
 
 
 async def by_event(connection: asyncpg.Connection, event_id: uuid.UUID) -> list[asyncpg.Record]:
