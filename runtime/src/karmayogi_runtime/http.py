@@ -1,11 +1,15 @@
-"""What every service's HTTP API shares: the pool as a dependency, and 4xx answers in sentences."""
+"""What every service's HTTP API shares: the pool as a dependency, 4xx answers in sentences, and their
+place in the OpenAPI document."""
 
-from typing import Annotated
+from collections.abc import Mapping
+from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from pydantic import BaseModel, Field
 
 
 def _pool(request: Request) -> asyncpg.Pool:
@@ -24,6 +28,24 @@ class Problem(Exception):
         self.status = status
         self.message = message
         self.headers = headers
+
+
+class Problems(BaseModel):
+    """The body of every 4xx answer (`Problem`, and 422 for a request that does not validate)."""
+
+    detail: list[str] = Field(description="One sentence per problem, saying what is wrong and what to do.",
+                              examples=[["No batch 3f2b8c1e-9a4d-4e6f-8b7a-1c2d3e4f5a6b exists."]])
+
+
+def problem_answer(when: str, headers: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """One entry of a route's `responses=`: a status it answers with a `Problem`, `when` it does (the OpenAPI
+    description), its `Problems` body and any header the status calls for, so a client generated from the
+    document knows every refusal: `responses={404: problem_answer("No batch has this id in the state")}`."""
+    answer: dict[str, Any] = {"description": when, "model": Problems}
+    if headers:
+        answer["headers"] = {name: {"description": f"Always `{value}`.", "schema": {"type": "string"}}
+                             for name, value in headers.items()}
+    return answer
 
 
 def problem_sentences(error: RequestValidationError) -> list[str]:
@@ -48,6 +70,17 @@ def _not_json(problem: dict) -> str:
 
 
 def install_error_handlers(app: FastAPI) -> None:
+    """Answer a request that does not validate (422) and a `Problem` with sentences, and say so in the
+    OpenAPI document, whose 422s FastAPI would describe as its own `HTTPValidationError` list of objects."""
+    openapi = app.openapi
+
+    def document() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = _with_problems_for_422(openapi())
+        return app.openapi_schema
+
+    app.openapi = document  # type: ignore[method-assign]
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, error: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": problem_sentences(error)}, status_code=422)
@@ -55,3 +88,33 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def problem(request: Request, error: Problem) -> JSONResponse:
         return JSONResponse({"detail": [error.message]}, status_code=error.status, headers=error.headers)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def no_such_route(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        """A path no route has (404) or a method it does not take (405), in a sentence like the rest."""
+        return JSONResponse({"detail": [_route_sentence(request, error)]}, status_code=error.status_code,
+                            headers=error.headers)
+
+
+def _route_sentence(request: Request, error: StarletteHTTPException) -> str:
+    where = f"{request.method} {request.url.path}"
+    if error.status_code == 404 and error.detail == "Not Found":
+        return f"No route answers {where}; /openapi.json lists the routes."
+    if error.status_code == 405:
+        allowed = (error.headers or {}).get("Allow")
+        return f"{where} is not allowed; this path answers {allowed}." if allowed else f"{where} is not allowed."
+    return str(error.detail)
+
+
+def _with_problems_for_422(document: dict[str, Any]) -> dict[str, Any]:
+    """`document` with every 422 answering `Problems`, as `invalid_request` does."""
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            invalid = operation.get("responses", {}).get("422")
+            if invalid is not None:
+                invalid["content"] = {"application/json": {"schema": {"$ref": "#/components/schemas/Problems"}}}
+                schemas.setdefault("Problems", Problems.model_json_schema())
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    return document

@@ -13,14 +13,15 @@ import asyncio
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import socket
 import subprocess
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import asyncpg
 import httpx
@@ -167,9 +168,40 @@ def local_stack(request: pytest.FixtureRequest, kafka_bootstrap: str) -> LocalSt
 
 @contextlib.asynccontextmanager
 async def service_client(definition: ServiceDefinition) -> AsyncIterator[tuple[ServiceRuntime, httpx.AsyncClient]]:
-    """Run a service in-process (consumers, relay, API) and give an HTTP client bound to its API."""
+    """Run a service in-process (consumers, relay, API) and give an HTTP client bound to its API. Every
+    answer the client gets must be one the service's OpenAPI document declares (`undeclared`)."""
     async with running(definition) as runtime:
         app = create_http_app(definition, runtime)
+        document = app.openapi()
+
+        async def declared(response: httpx.Response) -> None:
+            if problem := undeclared(document, response.request.method, response.url.path, response.status_code):
+                raise AssertionError(problem)
+
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://service") as client:
+        async with httpx.AsyncClient(transport=transport, base_url="http://service",
+                                     event_hooks={"response": [declared]}) as client:
             yield runtime, client
+
+
+def undeclared(document: Mapping[str, Any], method: str, path: str, status: int) -> str | None:
+    """Why an answer is missing from the OpenAPI `document`, as a sentence, or None when its route declares
+    `status` (or the path is none of the document's routes). Service tests call it on every answer they
+    get (`service_client` does), so a refusal added to a route without its `problem_answer` fails the
+    test that meets it."""
+    operation = _operation(document, method.lower(), path)
+    if operation is None or str(status) in operation[1]["responses"]:
+        return None
+    return (f"{method.upper()} {operation[0]} answered {status}, which its OpenAPI responses do not declare "
+            f"(they declare {', '.join(sorted(operation[1]['responses']))}).")
+
+
+def _operation(document: Mapping[str, Any], method: str, path: str) -> tuple[str, dict[str, Any]] | None:
+    """The route template `path` is an instance of, and its operation; a literal segment beats a parameter."""
+    matches = [(template.count("{"), template) for template, operations in document.get("paths", {}).items()
+               if method in operations and re.fullmatch(re.sub(r"\\\{[^/]+?\\\}", "[^/]+", re.escape(template)), path)]
+    if not matches:
+        return None
+    template = min(matches)[1]
+    return template, document["paths"][template][method]
+

@@ -194,11 +194,20 @@ async def test_a_bulk_file_gets_a_status_for_every_line(attendance):
     wrong = await attendance.http.post(attendance.path("attendance-imports"), content=b"{}",
                                        headers={"content-type": "application/pdf"})
     assert wrong.status_code == 415
-    assert "text/csv or application/x-ndjson" in detail(wrong)
+    assert detail(wrong) == "Send the file with Content-Type text/csv or application/x-ndjson."
     headless = await attendance.http.post(attendance.path("attendance-imports"), content=b"name,date\nx,y\n",
                                           headers={"content-type": "text/csv"})
     assert headless.status_code == 400
     assert "lacks the column(s) employee_id, session_id" in detail(headless)
+    # An empty file, or a CSV sent as NDJSON, is refused as the enrolment service refuses it, not reported as
+    # "0 lines" or as every line rejected.
+    for body, kind, sentence in ((b"", "text/csv", "The file is empty: send a header line naming the columns, "
+                                  "then one row per line."),
+                                 (b"", "application/x-ndjson", "The file is empty: send one JSON object per line."),
+                                 (csv, "application/x-ndjson", "The first line is not a JSON object")):
+        refused = await attendance.http.post(attendance.path("attendance-imports"), content=body,
+                                             headers={"content-type": kind})
+        assert (refused.status_code, detail(refused)[:len(sentence)]) == (400, sentence)
 
     # One line more than an import takes: refused before anything is recorded, even its first line, new.
     published = await attendance.sql("SELECT count(*) FROM outbox")

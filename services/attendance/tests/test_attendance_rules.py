@@ -2,6 +2,7 @@
 
 import csv
 import json
+import re
 import uuid
 from datetime import date, datetime, timedelta, timezone
 from fractions import Fraction
@@ -160,8 +161,25 @@ async def test_a_file_without_the_required_columns_or_not_utf8_is_refused_as_a_w
         await _read("csv", b"employee,session\n")
     with pytest.raises(bulk.MalformedFile, match="Line 2 is not UTF-8 text; nothing was imported"):
         await _read("csv", b"employee_id,session_id\n\xff\xfe,x\n")
-    with pytest.raises(bulk.MalformedFile, match="Content-Type"):
-        bulk.file_format("application/pdf")
+    assert bulk.file_format("application/pdf") is None  # answered 415
+    assert bulk.file_format("text/csv; charset=utf-8") == "csv"
+
+
+# The same rule as the enrolment service's bulk files: a file that is empty, or whose first line shows it is
+# not what its Content-Type says, is refused whole (400); a bad line after that is a line of the report.
+@pytest.mark.parametrize(("kind", "body", "says"), [
+    ("csv", b"", "The file is empty: send a header line naming the columns, then one row per line."),
+    ("csv", b"\n \r\n\n", "The file is empty: send a header line naming the columns, then one row per line."),
+    ("ndjson", b"", "The file is empty: send one JSON object per line."),
+    ("ndjson", b"employee_id,session_id\nHR1,x\n", "The first line is not a JSON object; NDJSON needs one JSON "
+                                                   "object per line; nothing was imported."),
+    ("ndjson", b"[" * 10_000 + b"\n", "The first line is not a JSON object"),
+    ("ndjson", b'{"employee_id": "HR1", "minutes_attended": 5}\n', "The first object lacks the field(s) session_id; "
+                                                                   "the accepted fields are employee_id and session_id"),
+])
+async def test_an_empty_file_or_one_whose_first_line_is_not_of_its_format_is_refused_as_a_whole(kind, body, says):
+    with pytest.raises(bulk.MalformedFile, match=re.escape(says)):
+        await _read(kind, body)
 
 
 async def test_a_csv_header_with_a_column_the_import_does_not_know_is_refused_as_a_whole():
@@ -257,13 +275,21 @@ async def test_a_line_the_csv_module_cannot_read_is_a_bad_line():
     assert rows[1].line == 3
 
 
+async def test_text_after_a_closing_quote_is_a_bad_line_rather_than_a_field_read_as_something_else():
+    session = str(uuid.uuid4()).encode()
+    rows = await _read("csv", b'employee_id,session_id,minutes_attended\nHR1,"%s"0,45\nHR2,%s,45\n' % (session, session))
+    assert rows[0] == BadLine(2, "cannot be read as CSV (check its quotes).")
+    assert rows[1].line == 3 and not isinstance(rows[1], BadLine)
+
+
 async def test_hostile_ndjson_and_impossible_dates_are_bad_lines():
     session = str(uuid.uuid4())
-    rows = await _read("ndjson", b"[" * 10_000 + b"\n", b"1" * 5000 + b"\n",
+    first = json.dumps({"employee_id": "HR0", "session_id": session}).encode() + b"\n"  # a first line of NDJSON
+    rows = await _read("ndjson", first, b"[" * 10_000 + b"\n", b"1" * 5000 + b"\n",
                        json.dumps({"employee_id": "HR1", "session_id": session,
                                    "marked_at": "0001-01-01T00:00:00+05:30"}).encode() + b"\n",
                        json.dumps({"employee_id": "HR2", "session_id": session,
                                    "marked_at": "2026-11-20T10:00:00+05:30"}).encode())
-    assert rows[:3] == [BadLine(1, "is not a JSON object."), BadLine(2, "is not a JSON object."),
-                        BadLine(3, "marked_at is not a date-time an attendance can have.")]
-    assert rows[3].marked_at.tzinfo == timezone.utc  # as the event will carry it
+    assert rows[1:4] == [BadLine(2, "is not a JSON object."), BadLine(3, "is not a JSON object."),
+                         BadLine(4, "marked_at is not a date-time an attendance can have.")]
+    assert rows[4].marked_at.tzinfo == timezone.utc  # as the event will carry it

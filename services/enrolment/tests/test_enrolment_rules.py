@@ -195,6 +195,12 @@ async def test_a_quote_inside_a_plain_field_is_a_character_and_the_next_lines_ar
     assert len(rows) == 29 and rows[0].profile.designation == 'Patwari 5"'
 
 
+async def test_text_after_a_closing_quote_rejects_the_row_with_the_reason_rather_than_joining_it():
+    rows = await _read(HEADER + BATCH + b',BR1,"Ram"ji,,,hi,Revenue,Clerk,Patna\n' + BATCH + b",BR2,Sita,,,hi,Revenue,Clerk,Patna\n")
+    assert (rows[0].line, rows[0].problem) == (2, "the line is not valid CSV (',' expected after '\"').")
+    assert (rows[1].line, rows[1].problem) == (3, None)
+
+
 async def test_a_quoted_field_left_open_names_every_line_it_took_and_the_lines_after_it_are_read():
     body = (HEADER + BATCH + b",BR1,Ram,,,hi,Revenue,\"Clerk,Patna\n"
             + b"".join(BATCH + b",BR%d,Sita,,,hi,Revenue,Clerk,Patna\n" % n for n in range(2, 30)))

@@ -16,7 +16,7 @@ import asyncpg
 from fastapi import APIRouter, Body, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from karmayogi_contracts.fields import EMPLOYEE_ID_PATTERN, UtcDatetime
-from karmayogi_runtime.http import Pool, Problem
+from karmayogi_runtime.http import Pool, Problem, problem_answer
 from karmayogi_runtime.logs import correlation_id
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -92,6 +92,21 @@ class MarkOut(BaseModel):
     rows: list[OutcomeOut]
 
 
+# The answers besides each route's success and 422, for the OpenAPI document.
+UNKNOWN_BATCH = {404: problem_answer("No batch with this id is known in the state: it is known once someone is "
+                                     "enrolled in it")}
+UNKNOWN_SESSION = {404: problem_answer("No session with this id is scheduled in the state")}
+PLAN_EXCEEDED = {409: problem_answer("The batch would have more sessions than it plans")}
+IMPORT_REFUSED = {
+    400: problem_answer("The file cannot be imported as a whole: it is empty, its first line is not a CSV header "
+                        "with the required columns (and no others) or a JSON object with the required fields, or a "
+                        "line is not UTF-8 text or is too long; nothing was recorded"),
+    413: problem_answer(f"The file has more than {bulk.MAX_FILE_LINES:,} lines or "
+                        f"{bulk.MAX_FILE_BYTES // 2**20} MiB; nothing was recorded"),
+    415: problem_answer("The Content-Type is neither text/csv nor application/x-ndjson; nothing was recorded"),
+}
+
+
 def clock(request: Request) -> Clock:
     return Clock(now=datetime.now(timezone.utc), zone=request.app.state.runtime.definition.settings.zone())
 
@@ -110,6 +125,7 @@ async def transaction(pool: asyncpg.Pool) -> AsyncIterator[asyncpg.Connection]:
 
 @router.post("/states/{tenant}/batches/{batch_id}/sessions", status_code=201, response_model=list[SessionOut],
              tags=["sessions"], summary="Schedule sessions of a batch, flagging the mandatory ones",
+             responses={**UNKNOWN_BATCH, **PLAN_EXCEEDED},
              description="Adds sessions (each within the batch's dates) to a batch known from its enrolments. An "
                          "employee completes the course only after attending every session flagged `mandatory`, "
                          "whatever their percentage, as well as any mandatory session the course's completion rule "
@@ -126,7 +142,7 @@ async def schedule_sessions(tenant: Tenant, batch_id: UUID, body: ScheduleIn, po
 
 
 @router.get("/states/{tenant}/batches/{batch_id}/sessions", response_model=list[SessionOut], tags=["sessions"],
-            summary="Sessions of a batch")
+            summary="Sessions of a batch", responses=UNKNOWN_BATCH)
 async def list_sessions(tenant: Tenant, batch_id: UUID, pool: Pool) -> list[dict]:
     async with transaction(pool) as connection:
         await marking.known_batch(connection, tenant, batch_id)
@@ -146,6 +162,7 @@ async def _mark_session(pool: asyncpg.Pool, request: Request, tenant: str, sessi
 
 @router.post("/states/{tenant}/sessions/{session_id}/attendance", status_code=202, response_model=MarkOut,
              tags=["attendance"], summary="Mark attendance for a session (a list of employees)",
+             responses=UNKNOWN_SESSION,
              description="All or nothing: if any employee cannot be marked, nothing is and every problem is "
                          "answered. An employee already marked with as many minutes or more is reported as a "
                          "duplicate; a mark of more minutes raises what is recorded.")
@@ -155,7 +172,7 @@ async def mark_session(tenant: Tenant, session_id: UUID, body: MarkListIn, pool:
 
 
 @router.put("/states/{tenant}/sessions/{session_id}/attendance/{employee_id}", status_code=202, response_model=MarkOut,
-            tags=["attendance"], summary="Mark one employee present at a session")
+            tags=["attendance"], summary="Mark one employee present at a session", responses=UNKNOWN_SESSION)
 async def mark_one(tenant: Tenant, session_id: UUID, employee_id: EmployeeId, pool: Pool, request: Request,
                    body: Annotated[MarkOneIn | None, Body()] = None) -> MarkOut:
     body = body or MarkOneIn()
@@ -165,17 +182,20 @@ async def mark_one(tenant: Tenant, session_id: UUID, employee_id: EmployeeId, po
 
 @router.post("/states/{tenant}/attendance-imports", response_model=MarkOut, tags=["attendance"],
              summary=f"Import attendance from a state system (CSV or NDJSON, up to {bulk.MAX_FILE_LINES:,} lines)",
+             responses=IMPORT_REFUSED,
              description="Columns: employee_id, session_id, minutes_attended (empty: whole session), marked_at "
                          "(RFC 3339; empty: now), and no others: a CSV header naming another column is refused "
-                         "(400, nothing recorded), and an NDJSON line with another field is rejected. Every line "
-                         "gets a status: accepted, duplicate or rejected with "
-                         "the reason. Committed in chunks of 1,000 lines: sending the same file again is safe. At "
+                         "(400, nothing recorded), and an NDJSON line with another field is rejected. An empty "
+                         "file is refused (400). Every line gets a status: accepted, duplicate or rejected with "
+                         "the reason. Committed in chunks of 1,000 rows: sending the same file again is safe. At "
                          f"most {bulk.MAX_FILE_LINES:,} lines and {bulk.MAX_FILE_BYTES // 2**20} MiB a file (413 "
                          "otherwise, with nothing recorded).")
 async def import_attendance(tenant: Tenant, request: Request, pool: Pool,
                             marked_by: Annotated[MarkedBy, Query(description="The system the file comes from.")] = "biometric") -> MarkOut:
+    kind = bulk.file_format(request.headers.get("content-type"))
+    if kind is None:
+        raise Problem(415, "Send the file with Content-Type text/csv or application/x-ndjson.")
     try:
-        kind = bulk.file_format(request.headers.get("content-type"))
         outcomes: list[Outcome] = []
         bad: list[BadLine] = []
         earlier: marking.Earlier = {}  # across chunks: a mark repeated anywhere in the file is a duplicate
@@ -187,7 +207,7 @@ async def import_attendance(tenant: Tenant, request: Request, pool: Pool,
                     outcomes += await marking.mark(connection, tenant, marks, marked_by, clock(request),
                                                    correlation_id.get(), earlier)
     except bulk.MalformedFile as malformed:
-        raise Problem(415 if "Content-Type" in str(malformed) else 400, str(malformed)) from None
+        raise Problem(400, str(malformed)) from None
     except bulk.TooLarge as too_large:
         raise Problem(413, str(too_large)) from None
     return report(outcomes, bad)

@@ -11,7 +11,7 @@ from datetime import datetime
 from uuid import UUID
 
 from fastapi import APIRouter
-from karmayogi_runtime.http import Pool, Problem
+from karmayogi_runtime.http import Pool, Problem, problem_answer
 from pydantic import BaseModel
 
 from attendance import repository as sql
@@ -63,7 +63,8 @@ def _progress(row) -> EnrolmentProgress:
 
 
 @router.get("/states/{tenant}/enrolments/{enrolment_id}/progress", response_model=EnrolmentProgress,
-            summary="Progress of one enrolment")
+            summary="Progress of one enrolment",
+            responses={404: problem_answer("No enrolment with this id is known in the state")})
 async def enrolment_progress(tenant: Tenant, enrolment_id: UUID, pool: Pool) -> EnrolmentProgress:
     async with pool.acquire() as connection:
         row = await connection.fetchrow(sql.ENROLMENT, tenant, enrolment_id)
@@ -73,7 +74,8 @@ async def enrolment_progress(tenant: Tenant, enrolment_id: UUID, pool: Pool) -> 
 
 
 @router.get("/states/{tenant}/batches/{batch_id}/progress", response_model=list[EnrolmentProgress],
-            summary="A batch's roster with each employee's attendance percentage")
+            summary="A batch's roster with each employee's attendance percentage",
+            responses={404: problem_answer("No batch with this id has enrolments known in the state")})
 async def batch_progress(tenant: Tenant, batch_id: UUID, pool: Pool) -> list[EnrolmentProgress]:
     async with pool.acquire() as connection:
         rows = await connection.fetch(sql.ROSTER, tenant, batch_id)

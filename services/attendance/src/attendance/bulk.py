@@ -1,7 +1,7 @@
 """Reading an attendance file from a state system (CSV or NDJSON) as a stream of rows, chunk by chunk.
 
 Columns: `employee_id`, `session_id` (required), `minutes_attended` (empty: the whole session),
-`marked_at` (RFC 3339; empty: when the file is received); no others. A CSV header naming any other column
+`marked_at` (RFC 3339; empty: when its chunk is marked); no others. A CSV header naming any other column
 refuses the file, and an NDJSON line with any other field is a bad line: ignoring a misspelt
 `minutes_attended` would credit the whole session. The file is received whole before any line is
 recorded, into a temporary file (in memory up to 8 MiB, on disk beyond), and checked as it arrives: a
@@ -9,8 +9,9 @@ file of more than MAX_FILE_LINES lines (or MAX_FILE_BYTES) is refused, and so is
 not UTF-8 or longer than MAX_LINE_BYTES, wherever it is, with nothing recorded: the answer gives every
 line's outcome, and this bounds the memory and the disk one import takes. Lines end with LF, CRLF or a
 lone CR (Excel's "CSV (Macintosh)"). The file is then split into lines and parsed chunk by chunk. A bad
-line is reported with its number and the import goes on; a file whose first line is unreadable is
-refused as a whole.
+line is reported with its number and the import goes on. A file that is empty, or whose first line does
+not show it is what its Content-Type says (a CSV header with the required columns, or a JSON object
+with the required fields), is refused as a whole, as the enrolment service's bulk files are (400).
 """
 
 from __future__ import annotations
@@ -41,12 +42,15 @@ ACCEPTED = f"{' and '.join(REQUIRED)} (required), {' and '.join(COLUMNS[len(REQU
 CONTENT_TYPES: dict[str, Format] = {
     "text/csv": "csv", "application/csv": "csv",
     "application/x-ndjson": "ndjson", "application/ndjson": "ndjson", "application/jsonl": "ndjson",
+    "application/x-jsonlines": "ndjson",
 }
+WHAT_TO_SEND: dict[Format, str] = {"csv": "a header line naming the columns, then one row per line",
+                                   "ndjson": "one JSON object per line"}
 _EMPLOYEE_ID = re.compile(EMPLOYEE_ID_PATTERN)
 
 
 class MalformedFile(Exception):
-    """The file as a whole cannot be read; nothing was imported."""
+    """The file as a whole cannot be read (answered 400); nothing was imported."""
 
 
 class TooLarge(Exception):
@@ -70,11 +74,9 @@ class BadLine:
     reason: str
 
 
-def file_format(content_type: str | None) -> Format:
-    kind = (content_type or "").split(";")[0].strip().lower()
-    if kind not in CONTENT_TYPES:
-        raise MalformedFile("Send the file as text/csv or application/x-ndjson (Content-Type header).")
-    return CONTENT_TYPES[kind]
+def file_format(content_type: str | None) -> Format | None:
+    """The format a Content-Type names, or None for one that is not a bulk file (answered 415)."""
+    return CONTENT_TYPES.get((content_type or "").split(";")[0].strip().lower())
 
 
 @contextlib.asynccontextmanager
@@ -162,22 +164,50 @@ async def rows(stream: AsyncIterator[bytes], kind: Format) -> AsyncIterator[list
     """Chunks of parsed rows, each a `Mark` or a `BadLine` with its reason."""
     chunk: list[Mark | BadLine] = []
     header: list[str] | None = None
+    empty = True
     async for number, text in lines(stream):
-        if kind == "csv" and header is None:
-            names = _fields(text)
-            if names is None:
-                raise MalformedFile("The CSV header (line 1) cannot be read as CSV; nothing was imported. "
-                                    f"Start the file with the line {','.join(COLUMNS)}.")
-            header = [name.strip() for name in names]
-            if problem := _header_problem(header):
+        if empty:  # the first line, which shows whether the file is what its Content-Type says
+            empty = False
+            if kind == "csv":
+                header = _csv_header(text)
+                continue
+            if problem := _first_object_problem(text):
                 raise MalformedFile(problem)
-            continue
         chunk.append(_csv_row(number, text, header) if kind == "csv" else _json_row(number, text))
         if len(chunk) >= CHUNK_ROWS:
             yield chunk
             chunk = []
+    if empty:
+        raise MalformedFile(f"The file is empty: send {WHAT_TO_SEND[kind]}.")
     if chunk:
         yield chunk
+
+
+def _csv_header(text: str) -> list[str]:
+    names = _fields(text)
+    if names is None:
+        raise MalformedFile("The CSV header (line 1) cannot be read as CSV; nothing was imported. "
+                            f"Start the file with the line {','.join(COLUMNS)}.")
+    header = [name.strip() for name in names]
+    if problem := _header_problem(header):
+        raise MalformedFile(problem)
+    return header
+
+
+def _first_object_problem(text: str) -> str | None:
+    """Why the first line of an NDJSON file shows it is not one, or None. A field the import does not know is
+    a bad line, as on any other line; a line that is no JSON object, or lacks the required fields, is most
+    likely a CSV file, or another system's file, sent as NDJSON, and every line of it would be rejected."""
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):  # also arrays nested too deep
+        value = None
+    if not isinstance(value, dict):
+        return "The first line is not a JSON object; NDJSON needs one JSON object per line; nothing was imported."
+    if missing := [c for c in REQUIRED if c not in value]:
+        return (f"The first object lacks the field(s) {', '.join(missing)}; the accepted fields are {ACCEPTED}; "
+                "nothing was imported.")
+    return None
 
 
 def _header_problem(header: list[str]) -> str | None:
@@ -201,7 +231,7 @@ def _unknown(names: Any) -> str:
 def _fields(text: str) -> list[str] | None:
     """The fields of one CSV line, or None when the csv module cannot read it."""
     try:
-        return next(csv.reader([text]), [])
+        return next(csv.reader([text], strict=True), [])
     except csv.Error:
         return None
 

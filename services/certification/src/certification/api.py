@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from karmayogi_contracts.fields import STATE_CODE_PATTERN
 from karmayogi_contracts.parts import Reason
 from karmayogi_runtime import calendar
-from karmayogi_runtime.http import Pool, Problem
+from karmayogi_runtime.http import Pool, Problem, problem_answer
 from pydantic import BaseModel, Field
 
 from certification import admin, credential, handlers, page, pdf, repository
@@ -26,10 +26,14 @@ Tenant = Annotated[str, Path(pattern=STATE_CODE_PATTERN, description="The state'
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 # The answers besides 200 and 422, for the OpenAPI document.
-NOT_FOUND = {404: {"description": "No certificate has this id"}}
-REVOKED = {410: {"description": "The certificate was revoked, so it is no longer offered as a PDF"}}
-REVOCATION = {**NOT_FOUND, 401: {"description": "The administrator's bearer token is missing or wrong"},
-              409: {"description": "The certificate was revoked before, with another reason"}}
+NOT_FOUND = {404: problem_answer("No certificate has this id")}
+REVOKED = {410: problem_answer("The certificate was revoked, so it is no longer offered as a PDF")}
+REVOCATION = {**NOT_FOUND, 401: problem_answer("The administrator's bearer token is missing or wrong",
+                                               headers=admin.CHALLENGE),
+              409: problem_answer("The certificate was revoked before, with another reason")}
+# The page says so itself, in the reader's language, rather than in a `Problem`.
+PAGE_NOT_FOUND = {404: {"description": "No certificate has this id: the page says so",
+                         "content": {"text/html": {"schema": {"type": "string"}}}}}
 
 
 class RevocationIn(BaseModel):
@@ -109,7 +113,7 @@ def routes(service: Certification) -> APIRouter:
 
     # HEAD as well on the public paths: link checkers and messaging apps' link previews ask with HEAD. The
     # server (uvicorn) sends a HEAD answer's status and headers without the body.
-    @router.get("/verify/{certificate_id}", response_class=HTMLResponse, tags=["public"], responses=NOT_FOUND,
+    @router.get("/verify/{certificate_id}", response_class=HTMLResponse, tags=["public"], responses=PAGE_NOT_FOUND,
                 summary="The public verification page (the QR code's target), in English or Hindi; HEAD too")
     @router.head("/verify/{certificate_id}", response_class=HTMLResponse, include_in_schema=False)
     async def verify_page(certificate_id: str, pool: Pool, lang: str | None = None,

@@ -16,7 +16,7 @@ import asyncpg
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from karmayogi_runtime import calendar
-from karmayogi_runtime.http import Pool, Problem
+from karmayogi_runtime.http import Pool, Problem, problem_answer
 from karmayogi_runtime.logs import correlation_id
 
 from enrolment import domain, handlers
@@ -61,6 +61,11 @@ def found(row: Any, what: str) -> Any:
     return row
 
 
+def not_found(what: str) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI answer of a route that `found` one `what` by its id."""
+    return {404: problem_answer(f"No {what} has this id in the state")}
+
+
 def page(items: list[Any], limit: int, offset: int) -> OffsetPage:
     return OffsetPage(items=items, next=str(offset + limit) if len(items) == limit else None)
 
@@ -82,14 +87,16 @@ async def list_courses(tenant: Tenant, pool: Pool, family: str | None = None, li
     return page([course_out(row) for row in rows], limit, offset)
 
 
-@router.get("/states/{tenant}/courses/{course_id}", response_model=CourseOut, tags=["courses"], summary="Read a course")
+@router.get("/states/{tenant}/courses/{course_id}", response_model=CourseOut, tags=["courses"], summary="Read a course",
+            responses=not_found("course"))
 async def get_course(tenant: Tenant, course_id: UUID, pool: Pool) -> CourseOut:
     async with pool.acquire() as connection:
         return course_out(found(await connection.fetchrow(sql.GET_COURSE, tenant, course_id), f"course {course_id}"))
 
 
 @router.patch("/states/{tenant}/courses/{course_id}", response_model=CourseOut, tags=["courses"],
-              summary="Change a course; enrolments keep the completion rule they were made under")
+              summary="Change a course; enrolments keep the completion rule they were made under",
+              responses=not_found("course"))
 async def update_course(tenant: Tenant, course_id: UUID, patch: CoursePatch, pool: Pool) -> CourseOut:
     async with transaction(pool) as connection:
         current = course_out(found(await connection.fetchrow(sql.GET_COURSE, tenant, course_id), f"course {course_id}"))
@@ -125,7 +132,8 @@ async def list_centres(tenant: Tenant, pool: Pool, tier: Literal["hub", "spoke"]
     return page([CentreOut.model_validate(dict(row)) for row in rows], limit, offset)
 
 
-@router.get("/states/{tenant}/centres/{centre_id}", response_model=CentreOut, tags=["centres"], summary="Read a centre")
+@router.get("/states/{tenant}/centres/{centre_id}", response_model=CentreOut, tags=["centres"], summary="Read a centre",
+            responses=not_found("centre"))
 async def get_centre(tenant: Tenant, centre_id: UUID, pool: Pool) -> CentreOut:
     async with pool.acquire() as connection:
         row = found(await connection.fetchrow(sql.GET_CENTRE, tenant, centre_id), f"centre {centre_id}")
@@ -133,7 +141,8 @@ async def get_centre(tenant: Tenant, centre_id: UUID, pool: Pool) -> CentreOut:
 
 
 @router.patch("/states/{tenant}/centres/{centre_id}", response_model=CentreOut, tags=["centres"],
-              summary="Rename a centre, or move a spoke to another hub (the tier never changes)")
+              summary="Rename a centre, or move a spoke to another hub (the tier never changes)",
+              responses=not_found("centre"))
 async def update_centre(tenant: Tenant, centre_id: UUID, patch: CentrePatch, pool: Pool) -> CentreOut:
     async with transaction(pool) as connection:
         current = found(await connection.fetchrow(sql.GET_CENTRE, tenant, centre_id), f"centre {centre_id}")
@@ -179,7 +188,8 @@ async def list_batches(tenant: Tenant, pool: Pool, course_id: UUID | None = None
     return page([BatchOut.model_validate(dict(row)) for row in rows], limit, offset)
 
 
-@router.get("/states/{tenant}/batches/{batch_id}", response_model=BatchOut, tags=["batches"], summary="Read a batch")
+@router.get("/states/{tenant}/batches/{batch_id}", response_model=BatchOut, tags=["batches"], summary="Read a batch",
+            responses=not_found("batch"))
 async def get_batch(tenant: Tenant, batch_id: UUID, pool: Pool) -> BatchOut:
     async with pool.acquire() as connection:
         return BatchOut.model_validate(dict(found(await connection.fetchrow(sql.GET_BATCH, tenant, batch_id), f"batch {batch_id}")))
@@ -191,7 +201,8 @@ async def get_batch(tenant: Tenant, batch_id: UUID, pool: Pool) -> BatchOut:
               "(409 otherwise): attendance measures each enrolled employee against the plan and dates they were "
               "enrolled with. To change them later, create a new batch and move the employees by withdrawing them "
               "here and enrolling them there. Sending the values the batch already has is no change.",
-              responses={409: {"description": "The batch has enrolments, so its dates and plan cannot change"}})
+              responses={**not_found("batch"),
+                         409: problem_answer("The batch has enrolments, so its dates and plan cannot change")})
 async def update_batch(tenant: Tenant, batch_id: UUID, patch: BatchPatch, pool: Pool, request: Request) -> BatchOut:
     async with transaction(pool) as connection:
         # The batch stays locked to the end: an enrolment made meanwhile would otherwise miss the plan check.
@@ -232,7 +243,7 @@ async def upsert_employee(tenant: Tenant, employee_id: Annotated[str, Path(patte
 
 
 @router.get("/states/{tenant}/employees/{employee_id}", response_model=EmployeeOut, tags=["employees"],
-            summary="Read an employee's directory entry")
+            summary="Read an employee's directory entry", responses=not_found("employee"))
 async def get_employee(tenant: Tenant, employee_id: str, pool: Pool) -> EmployeeOut:
     async with pool.acquire() as connection:
         row = found(await connection.fetchrow(sql.GET_EMPLOYEE, tenant, employee_id), f"employee {employee_id}")

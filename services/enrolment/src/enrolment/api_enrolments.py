@@ -8,19 +8,19 @@ from uuid import UUID, uuid4
 
 import asyncpg
 from fastapi import APIRouter, Query, Request, Response
-from karmayogi_runtime.http import Pool, Problem
+from karmayogi_runtime.http import Pool, Problem, problem_answer
 from karmayogi_runtime.logs import correlation_id
 from starlette.requests import ClientDisconnect
 
 from enrolment import bulk, bulk_file, handlers
 from enrolment import repository as sql
-from enrolment.api import Limit, Offset, Tenant, clock, found, page, transaction
+from enrolment.api import Limit, Offset, Tenant, clock, found, not_found, page, transaction
 from enrolment.bulk_rows import COLUMNS, BulkRow
+from enrolment.domain import Status
 from enrolment.schemas import BulkJobOut, BulkRowOut, EnrolIn, EnrolmentOut, OffsetPage, Page, WithdrawIn, job_out
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/v1")
-Status = Literal["enrolled", "waitlisted", "withdrawn", "completed"]
 
 
 @router.post("/states/{tenant}/enrolments", response_model=EnrolmentOut, tags=["enrolments"],
@@ -57,7 +57,7 @@ async def search(
 
 
 @router.get("/states/{tenant}/enrolments/{enrolment_id}", response_model=EnrolmentOut, tags=["enrolments"],
-            summary="Read an enrolment")
+            summary="Read an enrolment", responses=not_found("enrolment"))
 async def get_enrolment(tenant: Tenant, enrolment_id: UUID, pool: Pool) -> EnrolmentOut:
     async with pool.acquire() as connection:
         row = found(await connection.fetchrow(sql.GET_ENROLMENT, tenant, enrolment_id), f"enrolment {enrolment_id}")
@@ -65,7 +65,8 @@ async def get_enrolment(tenant: Tenant, enrolment_id: UUID, pool: Pool) -> Enrol
 
 
 @router.post("/states/{tenant}/enrolments/{enrolment_id}/withdrawal", response_model=EnrolmentOut, tags=["enrolments"],
-             summary="Withdraw an enrolment; the oldest waitlisted employee takes the freed seat")
+             summary="Withdraw an enrolment; the oldest waitlisted employee takes the freed seat",
+             responses={**not_found("enrolment"), 409: problem_answer("The enrolment is completed, so it cannot be withdrawn")})
 async def withdraw(tenant: Tenant, enrolment_id: UUID, body: WithdrawIn, pool: Pool, request: Request) -> EnrolmentOut:
     async with transaction(pool) as connection:
         row = await handlers.withdraw(connection, tenant, enrolment_id, body.reason, clock(request), correlation_id.get())
@@ -77,14 +78,23 @@ async def withdraw(tenant: Tenant, enrolment_id: UUID, body: WithdrawIn, pool: P
 BULK_DESCRIPTION = f"""Send the file as the request body with `Content-Type: text/csv` or `application/x-ndjson`.
 CSV: a header line naming exactly the columns {', '.join(COLUMNS)} (any order), then one row per line.
 NDJSON: one JSON object per line with the same fields (email and mobile may be null or absent).
-The file is read as a stream and imported in chunks of {bulk.CHUNK_ROWS} rows, each in one transaction. A file whose
-first line is wrong (columns, encoding, format) is refused whole before anything is written; after that, each bad
-row is reported with its line number and the import goes on. Sending the same file again is safe: rows already
-imported are reported as duplicates and nothing is published twice."""
+The file is read as a stream and imported in chunks of {bulk.CHUNK_ROWS} rows, each in one transaction. A file that
+is empty or whose first line is wrong (columns, encoding, format) is refused whole (400) before anything is
+written; after that, each bad row is reported with its line number and the import goes on. Sending the same file
+again is safe: rows already imported are reported as duplicates and nothing is published twice."""
+
+BULK_ANSWERS = {
+    400: problem_answer("The file cannot be imported as a whole: it is empty, or its first line is not the header "
+                        "(CSV) or a JSON object with the fields (NDJSON), or it is not UTF-8 text; nothing was written"),
+    415: problem_answer("The Content-Type is neither text/csv nor application/x-ndjson; nothing was written"),
+    500: {"description": "The import stopped midway (the upload broke off, or the service failed): the job, `failed`, "
+                         "says which rows were imported; send the same file again to finish", "model": BulkJobOut},
+}
 
 
 @router.post("/states/{tenant}/bulk-enrolments", status_code=201, response_model=BulkJobOut, tags=["bulk"],
              summary="Enrol employees from a CSV or NDJSON file (streamed)", description=BULK_DESCRIPTION,
+             responses=BULK_ANSWERS,
              openapi_extra={"requestBody": {"required": True, "content": {
                  "text/csv": {"schema": {"type": "string"}, "example": ",".join(COLUMNS) + "\nHR0412345,सुनीता देवी,"
                               "sunita.devi@hry.gov.in,+919812345678,hi,Revenue,Naib Tehsildar,Rohtak,"
@@ -98,7 +108,7 @@ async def bulk_enrol(tenant: Tenant, request: Request, pool: Pool, response: Res
     try:
         chunks = await bulk.open_file(request.stream(), fmt)
     except bulk_file.MalformedFile as error:
-        raise Problem(422, str(error)) from None
+        raise Problem(400, str(error)) from None
     job_id = uuid4()
     async with pool.acquire() as connection:
         await connection.execute(sql.INSERT_JOB, tenant, job_id, fmt, channel)
@@ -142,14 +152,15 @@ async def list_jobs(tenant: Tenant, pool: Pool, limit: Limit = 50, offset: Offse
 
 
 @router.get("/states/{tenant}/bulk-jobs/{job_id}", response_model=BulkJobOut, tags=["bulk"],
-            summary="A bulk job's status and counts")
+            summary="A bulk job's status and counts", responses=not_found("bulk job"))
 async def get_job(tenant: Tenant, job_id: UUID, pool: Pool) -> BulkJobOut:
     async with pool.acquire() as connection:
         return job_out(found(await connection.fetchrow(sql.GET_JOB, tenant, job_id), f"bulk job {job_id}"))
 
 
 @router.get("/states/{tenant}/bulk-jobs/{job_id}/rows", response_model=Page, tags=["bulk"],
-            summary="A bulk job's per-row report: accepted, duplicate, or rejected with the reason, by line number")
+            summary="A bulk job's per-row report: accepted, duplicate, or rejected with the reason, by line number",
+            responses=not_found("bulk job"))
 async def job_rows(tenant: Tenant, job_id: UUID, pool: Pool,
                    outcome: Literal["accepted", "duplicate", "rejected"] | None = None, limit: Limit = 100,
                    after: Annotated[int, Query(ge=0, le=2_147_483_647,  # `line` is a PostgreSQL integer

@@ -21,10 +21,12 @@ CONTENT_TYPES: dict[str, Format] = {
     "application/x-ndjson": "ndjson", "application/ndjson": "ndjson", "application/jsonl": "ndjson",
     "application/x-jsonlines": "ndjson",
 }
+WHAT_TO_SEND: dict[Format, str] = {"csv": "a header line naming the columns, then one row per line",
+                                   "ndjson": "one JSON object per line"}
 
 
 class MalformedFile(Exception):
-    """The file as a whole cannot be imported; nothing was written."""
+    """The file as a whole cannot be imported (answered 400); nothing was written."""
 
 
 def format_of(content_type: str | None) -> Format | None:
@@ -63,8 +65,10 @@ class LineReader:
 
 def row_parser(fmt: Format, pending: list[tuple[int, bytes]]) -> tuple[Any, list[tuple[int, bytes]]]:
     """Check the first line (raising MalformedFile); the parser of the file's rows, and the lines it still has to parse."""
-    if not pending or not pending[0][1].strip():
-        raise MalformedFile("The file is empty or starts with a blank line; send a header line, then one row per line.")
+    if not pending:
+        raise MalformedFile(f"The file is empty: send {WHAT_TO_SEND[fmt]}.")
+    if not pending[0][1].strip():
+        raise MalformedFile(f"The file starts with a blank line: send {WHAT_TO_SEND[fmt]}, from the first line on.")
     first = _first_line_text(pending[0][1])
     if fmt == "csv":
         columns = _csv_columns(first)
@@ -84,7 +88,7 @@ def _first_line_text(raw: bytes) -> str:
 
 def _csv_columns(header: str) -> list[str]:
     try:
-        columns = [c.strip().lower() for c in next(csv.reader([header]))]
+        columns = [c.strip().lower() for c in next(csv.reader([header], strict=True))]
     except csv.Error as error:
         raise MalformedFile(f"The header line is not valid CSV ({error}).") from None
     missing = [c for c in COLUMNS if c not in columns]
@@ -198,7 +202,7 @@ class _CsvRows:
             values = record.split(",")
         else:
             try:
-                values = next(csv.reader([record]))
+                values = next(csv.reader([record], strict=True))
             except csv.Error as error:
                 return rejected(line, f"the line is not valid CSV ({error}).")
         if len(values) != len(self._columns):

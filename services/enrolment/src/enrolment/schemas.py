@@ -11,6 +11,8 @@ from karmayogi_contracts.fields import Email, EmployeeId, LanguageTag, Mobile, P
 from karmayogi_contracts.parts import Competency, District, Mode, Reason, Title
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from enrolment.domain import Status
+
 Capacity = Annotated[int, Field(ge=1, le=100_000, description="Seats; beyond them enrolments are waitlisted.")]
 Sessions = Annotated[int, Field(ge=1, le=200, description="Sessions planned, 1-200.")]
 Trainers = Annotated[list[EmployeeId], Field(max_length=50, description="Employee ids of the trainers.")]
@@ -178,7 +180,7 @@ class EnrolmentOut(BaseModel):
     course_id: UUID
     centre_id: UUID
     centre_district: str
-    status: Literal["enrolled", "waitlisted", "withdrawn", "completed"]
+    status: Status
     channel: str
     requested_at: datetime
     enrolled_at: datetime | None
