@@ -63,6 +63,17 @@ def test_a_kafka_bootstrap_entry_that_is_not_host_and_port_is_named(monkeypatch,
         2, [f"ledger: KAFKA_BOOTSTRAP_SERVERS is invalid: '{entry}' is not a host:port pair such as kafka:9092."])
 
 
+@pytest.mark.parametrize("name", ["Asia/Calcutta", "Asia/Kolkata", "UTC"])
+def test_a_time_zone_this_machine_knows_is_accepted(monkeypatch, name):
+    assert check_config(monkeypatch, TIMEZONE=name)[0] == 0
+
+
+@pytest.mark.parametrize("name", ["Asia/Kolkatta", "IST+5:30", "../etc/passwd"])
+def test_a_misspelt_time_zone_is_refused_rather_than_read_as_india(monkeypatch, name):
+    assert check_config(monkeypatch, TIMEZONE=name) == (
+        2, [f"ledger: TIMEZONE is invalid: '{name}' is not a time zone name this machine knows, such as Asia/Kolkata."])
+
+
 def test_a_rule_about_several_settings_is_said_in_its_own_words(monkeypatch):
     assert check_config(monkeypatch, KAFKA_SECURITY_PROTOCOL="SASL_SSL") == (
         2, ["ledger: KAFKA_SECURITY_PROTOCOL is SASL_* but KAFKA_USERNAME or KAFKA_PASSWORD is not set."])

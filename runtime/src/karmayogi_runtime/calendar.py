@@ -17,6 +17,16 @@ def zone(name: str = STATE_TIMEZONE) -> tzinfo:
         return _INDIA
 
 
+def zone_problem(name: str) -> str | None:
+    """What is wrong with a time zone's name, or None: a misspelt one would otherwise be read as India's."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        if name != STATE_TIMEZONE:  # India's own name is known even where the tz data is not
+            return f"'{name[:60]}' is not a time zone name this machine knows, such as {STATE_TIMEZONE}."
+    return None
+
+
 def day_of(moment: datetime, state: tzinfo | None = None) -> date:
     """The calendar day in the state (India by default) at `moment`, a timezone-aware instant: the
     date to show people, and the one their rules go by."""

@@ -83,6 +83,13 @@ class ServiceSettings(KafkaSettings):
             raise ValueError(problem)
         return url
 
+    @field_validator("timezone")
+    @classmethod
+    def _a_known_time_zone(cls, name: str) -> str:
+        if problem := calendar.zone_problem(name):
+            raise ValueError(problem)
+        return name
+
     @classmethod
     def settings_customise_sources(
         cls,
