@@ -1,13 +1,16 @@
-"""Single enrolment, withdrawal, waitlist and the hub-and-spoke rule, through the HTTP API on the real stack."""
+"""Single enrolment, withdrawal, waitlist (and its lapse) and the hub-and-spoke rule, through the HTTP API on the real stack."""
 
 import asyncio
 import json
 import re
 import uuid
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 from karmayogi_contracts import EmployeeEnrolled, EnrolmentWithdrawn, ids
+from karmayogi_runtime import calendar
+
+from enrolment import handlers
 
 TENANT = "IN-HR"
 SOON = date.today() + timedelta(days=30)  # the start date of the batches conftest makes
@@ -90,22 +93,52 @@ async def test_a_full_batch_waitlists_and_a_withdrawal_promotes_the_oldest_waitl
     assert (batch_now["enrolled_count"], batch_now["waitlisted_count"]) == (1, 1)
 
 
-async def test_a_batch_that_has_started_promotes_nobody_from_its_waitlist(enrolment):
+async def test_a_batch_that_has_started_promotes_nobody_and_its_waitlist_lapses(enrolment):
     course, hub = await enrolment.course(), await enrolment.hub()
     batch = await enrolment.batch(course, hub, capacity=1)
     first, second = await enrolment.employee(), await enrolment.employee()
     await enrolment.post("enrolments", {"employee_id": first, "batch_id": batch["id"]})
     waiting = await enrolment.post("enrolments", {"employee_id": second, "batch_id": batch["id"]})
-    # Days pass (a batch with enrolments keeps its dates, so its start comes to it).
+    # Days pass (a batch with enrolments keeps its dates, so its start comes to it), and the sweep the
+    # service runs once a minute (`lapse_waitlists_loop`, running: see liveness) goes by.
     await enrolment.sql("UPDATE batches SET start_date = $1 WHERE id = $2", date.today() - timedelta(days=2),
                         uuid.UUID(batch["id"]))
+    await lapse_waitlists(enrolment, datetime.now(timezone.utc))
 
     response = await enrolment.http.patch(enrolment.path(f"batches/{batch['id']}"), json={"capacity": 2})
 
     assert response.status_code == 200, response.text
-    assert (response.json()["enrolled_count"], response.json()["waitlisted_count"]) == (1, 1)
-    assert (await enrolment.http.get(enrolment.path(f"enrolments/{waiting['id']}"))).json()["status"] == "waitlisted"
+    assert (response.json()["enrolled_count"], response.json()["waitlisted_count"]) == (1, 0)
+    assert (await enrolment.http.get(enrolment.path(f"enrolments/{waiting['id']}"))).json()["status"] == "lapsed"
     assert [e.data.employee.id for _, e in await enrolment.published("employee.enrolled")] == [first]
+    assert (await enrolment.http.get("/health/live")).json()["checks"]["lapse_waitlists_loop"] is True
+
+
+async def test_an_employee_whose_waitlist_lapsed_enrols_in_another_batch_of_the_course_without_withdrawing(enrolment):
+    course, hub = await enrolment.course(), await enrolment.hub()
+    full, later = await enrolment.batch(course, hub, capacity=1), await enrolment.batch(course, hub)
+    first, second = await enrolment.employee(), await enrolment.employee()
+    await enrolment.post("enrolments", {"employee_id": first, "batch_id": full["id"]})
+    waiting = await enrolment.post("enrolments", {"employee_id": second, "batch_id": full["id"]})
+    assert waiting["status"] == "waitlisted"
+
+    # The sweep as it will run once the batch has started (its start date is SOON; the service's own
+    # sweep goes by today's date, so it leaves this batch alone until then).
+    lapsed = await lapse_waitlists(enrolment, datetime.now(timezone.utc) + timedelta(days=40))
+
+    assert lapsed == 1
+    assert (await enrolment.http.get(enrolment.path(f"batches/{full['id']}"))).json()["waitlisted_count"] == 0
+    moved = await enrolment.post("enrolments", {"employee_id": second, "batch_id": later["id"]})
+    assert moved["status"] == "enrolled"
+    nothing_to_withdraw = await enrolment.post(f"enrolments/{waiting['id']}/withdrawal", {"reason": "Moved."}, expect=200)
+    assert nothing_to_withdraw["status"] == "lapsed"
+    assert await enrolment.published("enrolment.withdrawn") == []
+    assert await lapse_waitlists(enrolment, datetime.now(timezone.utc) + timedelta(days=40)) == 0
+
+
+async def lapse_waitlists(enrolment, now: datetime) -> int:
+    async with enrolment.runtime.pool.acquire() as connection, connection.transaction():
+        return await handlers.lapse_waitlists(connection, handlers.Clock(now, calendar.today(now=now)))
 
 
 async def test_a_batch_closed_for_new_requests_still_promotes_its_waitlist_before_it_starts(enrolment):

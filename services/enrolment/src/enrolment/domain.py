@@ -3,7 +3,8 @@
 The rules (README.md explains the choices):
 - a batch takes enrolments while its `enrolment_open` flag is set and until its start date (inclusive);
 - up to `capacity` employees are enrolled; the next ones are waitlisted, and promoted oldest first
-  when a seat frees (a withdrawal, or a larger capacity) until the batch's start date (inclusive);
+  when a seat frees (a withdrawal, or a larger capacity) until the batch's start date (inclusive); those
+  still waitlisted when it has started lapse (`handlers.lapse_waitlists`);
 - an employee has at most one active (enrolled or waitlisted) enrolment per course, and completes a course
   once: a completed enrolment keeps its course too;
 - the same employee and batch always give the same enrolment (`ids.enrolment_id`): a repeat is a
@@ -23,7 +24,7 @@ from uuid import UUID
 
 from karmayogi_contracts import ids
 
-Status = Literal["enrolled", "waitlisted", "withdrawn", "completed"]
+Status = Literal["enrolled", "waitlisted", "withdrawn", "completed", "lapsed"]
 
 
 @dataclass(frozen=True)

@@ -136,7 +136,7 @@ async def withdraw(
     enrolment = await connection.fetchrow(sql.LOCK_ENROLMENT, tenant, enrolment_id)
     if enrolment["status"] == "completed":
         raise Refused(f"Enrolment {enrolment_id} is completed and cannot be withdrawn.", status=409)
-    if enrolment["status"] == "withdrawn":
+    if enrolment["status"] in ("withdrawn", "lapsed"):  # no longer active: nothing to withdraw
         return found
     await connection.execute(sql.WITHDRAW, tenant, enrolment_id, clock.now, reason)
     if enrolment["status"] == "enrolled":
@@ -170,6 +170,14 @@ async def promote_waitlisted(
                         correlation_id=correlation_id)
         for row in promoted
     ])
+
+
+async def lapse_waitlists(connection: asyncpg.Connection, clock: Clock) -> int:
+    """Lapse the waitlists of the batches that have started (the day after their start date, as for
+    `domain.seats_to_promote`): nobody joins a batch that has started, so its waitlisted employees are free
+    to enrol in another batch of the course. Nothing is published: nobody else heard of them. Returns how
+    many enrolments lapsed."""
+    return await sql.lapse_waitlists(connection, clock.today)
 
 
 # --- batches and trainers --------------------------------------------------------------------------------

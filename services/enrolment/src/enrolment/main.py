@@ -9,6 +9,7 @@ from karmayogi_runtime.service import ServiceDefinition
 from enrolment import api, api_enrolments
 from enrolment.settings import EnrolmentSettings
 from enrolment.subscribers import SUBSCRIPTIONS
+from enrolment.waitlists import lapse_waitlists_loop
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -21,6 +22,7 @@ def definition(settings: EnrolmentSettings | None = None) -> ServiceDefinition:
         subscriptions=SUBSCRIPTIONS,
         routers=(api.router, api_enrolments.router),
         publishes=(EmployeeEnrolled.event_type, EnrolmentWithdrawn.event_type),
+        background=(lapse_waitlists_loop,),
         description="Courses, hub-and-spoke training centres, batches, single and bulk enrolment, withdrawal.",
     )
 

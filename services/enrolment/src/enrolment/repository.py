@@ -1,8 +1,10 @@
-"""SQL of the enrolment service, as named statements over asyncpg. Every statement is scoped by tenant."""
+"""SQL of the enrolment service, as named statements over asyncpg. Every statement is scoped by tenant, but
+the waitlist sweep's, which lapses the waitlists of every state's started batches at once."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 from uuid import UUID
 
@@ -177,6 +179,19 @@ PROMOTE_OLDEST = """
     RETURNING e.id, e.employee_id, e.channel, e.seq
 """
 PROFILES = "SELECT * FROM employees WHERE tenant = $1 AND id = ANY($2::text[])"
+# The batches that started before $1 with employees still waitlisted; a batch another transaction holds is
+# left for the next sweep, so the sweep never waits for (or deadlocks with) an enrolment or a withdrawal.
+LOCK_STARTED_WITH_WAITLIST = """
+    SELECT tenant, id FROM batches WHERE start_date < $1 AND waitlisted_count > 0
+    ORDER BY tenant, id FOR UPDATE SKIP LOCKED
+"""
+LAPSE_WAITLISTS = """
+    UPDATE enrolments SET status = 'lapsed'
+    WHERE (tenant, batch_id) IN (SELECT * FROM unnest($1::text[], $2::uuid[])) AND status = 'waitlisted'
+"""
+CLEAR_WAITLISTS = """
+    UPDATE batches SET waitlisted_count = 0 WHERE (tenant, id) IN (SELECT * FROM unnest($1::text[], $2::uuid[]))
+"""
 
 # --- bulk jobs ---------------------------------------------------------------------------------------------
 
@@ -237,6 +252,17 @@ async def save_seats(connection: Connection, tenant: str, batches: Sequence[Batc
     if batches:
         await connection.execute(SET_SEATS, tenant, [b.id for b in batches], [b.enrolled_count for b in batches],
                                  [b.waitlisted_count for b in batches])
+
+
+async def lapse_waitlists(connection: Connection, today: date) -> int:
+    """Lapse the waitlists of the batches that started before `today`; returns how many enrolments lapsed."""
+    started = await connection.fetch(LOCK_STARTED_WITH_WAITLIST, today)
+    if not started:
+        return 0
+    batches = [row["tenant"] for row in started], [row["id"] for row in started]
+    lapsed = await connection.execute(LAPSE_WAITLISTS, *batches)
+    await connection.execute(CLEAR_WAITLISTS, *batches)
+    return int(lapsed.split()[-1])
 
 
 async def batch_snapshots(connection: Connection, tenant: str, batch_ids: Sequence[UUID]) -> dict[UUID, Any]:
