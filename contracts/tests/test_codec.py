@@ -173,6 +173,15 @@ def test_a_binary_payload_with_an_unknown_field_or_a_repeated_key_decodes_as_jso
     assert decode(repeated, record.headers).data == decode(json.dumps({**data, "channel": "bulk"}).encode(), record.headers).data
 
 
+def test_a_payload_date_time_utc_cannot_write_names_its_field():
+    record = encode(new_event(samples.sunita_attended(), source="urn:state:IN-HR:biometric"))
+    data = json.loads(record.value)
+    data["marked_at"] = "0001-01-01T00:00:00+05:30"
+    error = decoded_error(json.dumps(data).encode(), record.headers)
+    assert (error.reason, error.message) == ("invalid_payload", "data.marked_at: must be an instant from year 1 to 9999 in UTC")
+    assert error.event_id == headers_of(record)["ce_id"].decode()
+
+
 def test_a_payload_that_is_not_an_object_is_rejected():
     assert decoded_error(b'"hello"', encode(event()).headers).message == "data: must be a JSON object"
 
@@ -208,6 +217,8 @@ def test_a_header_sent_twice_with_the_same_value_is_read_once():
 @pytest.mark.parametrize("header, value, message", [
     ("ce_id", b"42", "ce_id: input should be a valid UUID"),
     ("ce_time", b"yesterday", "ce_time: input should be a valid datetime"),
+    ("ce_time", b"0001-01-01T00:00:00+05:30", "ce_time: must be an instant from year 1 to 9999 in UTC"),
+    ("ce_time", b"9999-12-31T23:59:59-05:00", "ce_time: must be an instant from year 1 to 9999 in UTC"),
     ("ce_specversion", b"0.3", "ce_specversion: input should be '1.0'"),
     ("ce_source", b"has spaces", "ce_source: must be a URI-reference"),
     ("traceparent", b"not-a-trace", "traceparent: must be a W3C traceparent"),

@@ -162,7 +162,10 @@ def _no_numbers(value: Any) -> Any:
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(timezone.utc)
+    try:
+        return value.astimezone(timezone.utc)
+    except OverflowError:  # 0001-01-01T00:00:00+05:30 is before the first instant UTC can write
+        raise PydanticCustomError("datetime_out_of_range", "must be an instant from year 1 to 9999 in UTC") from None
 
 
 # An RFC 3339 string whose offset is already zero ("Z" or "+00:00"), parsed inside pydantic-core.

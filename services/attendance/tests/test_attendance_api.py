@@ -55,6 +55,10 @@ async def test_sessions_are_scheduled_only_for_known_batches_within_their_dates_
         {"starts_at": "2026-11-16T10:00:00", "duration_minutes": 0}]})
     assert invalid.status_code == 422
     assert any("duration_minutes" in s for s in invalid.json()["detail"])
+    before_utc = await attendance.http.post(attendance.path(f"batches/{batch.id}/sessions"), json={"sessions": [
+        {"starts_at": "0001-01-01T00:00:00+05:30", "duration_minutes": 90}]})
+    assert (before_utc.status_code, detail(before_utc)) == (
+        422, "body.sessions.0.starts_at: must be an instant from year 1 to 9999 in UTC")
 
 
 async def test_scheduling_a_session_again_with_another_mandatory_flag_corrects_only_the_flag(attendance):

@@ -212,6 +212,7 @@ async def test_a_session_flagged_mandatory_when_scheduled_holds_back_whoever_mis
 
     # The officer clears the flag: whoever it alone held back completes at once, without another attendance,
     # and once only (clearing it again, or the next attendance, changes nothing).
+    cleared = datetime.now(timezone.utc)
     assert [s["mandatory"] for s in await attendance.schedule(batch, [6])] == [False] * 6
     assert await attendance.wait_for(COMPLETIONS, 1, missed_id) == 1
     await attendance.schedule(batch, [6])
@@ -220,6 +221,8 @@ async def test_a_session_flagged_mandatory_when_scheduled_holds_back_whoever_mis
     [(_, released)] = await completions_for(attendance, missed_id)
     assert (released.data.basis.sessions_attended, released.data.basis.attendance_percent) == (5, 83.33)
     assert released.causation_id is None  # met by the officer's change, not by an attendance
+    # and dated then, not at the last attendance (the rule was not met when it was marked)
+    assert cleared <= released.data.completed_at <= datetime.now(timezone.utc)
     assert len(await completions_for(attendance, came_id)) == 1
 
 

@@ -141,10 +141,12 @@ async def _evaluate(context: EventContext, enrolments, before, applied) -> None:
         await context.publish(completion)
 
 
-async def complete_released(connection, batch_id, correlation_id: str | None) -> list[CloudEvent]:
-    """The completions of a batch whose mandatory flag a training officer cleared: every enrolment the rule
-    now admits, recorded exactly once; the caller adds them to the outbox in its transaction. The rows are
-    locked as the consumer locks them, so an attendance applied at the same time is counted by one of the two."""
+async def complete_released(connection, batch_id, cleared_at: datetime, correlation_id: str | None) -> list[CloudEvent]:
+    """The completions of a batch whose mandatory flag a training officer cleared at `cleared_at`: every
+    enrolment the rule now admits, recorded exactly once, and dated when the rule was met, that is when the
+    flag was cleared (or at the latest attendance that counts, should it be later: a device clock ahead by
+    a few minutes); the caller adds them to the outbox in its transaction. The rows are locked as the
+    consumer locks them, so an attendance applied at the same time is counted by one of the two."""
     enrolments = {r["enrolment_id"]: r for r in await connection.fetch(sql.OPEN_ENROLMENTS_OF_BATCH_FOR_UPDATE, batch_id)}
     if not enrolments:
         return []
@@ -154,7 +156,7 @@ async def complete_released(connection, batch_id, correlation_id: str | None) ->
         attended[r["enrolment_id"]].append(_attended(r))
     reached = {
         enrolment_id: (domain.progress(enrolment["sessions_planned"], attended[enrolment_id]),
-                       domain.completed_at(attended[enrolment_id]), None)
+                       max(domain.completed_at(attended[enrolment_id]), cleared_at), None)
         for enrolment_id, enrolment in enrolments.items()
         if domain.completion_reached(_rule(enrolment), enrolment["sessions_planned"], attended[enrolment_id],
                                      withdrawn=False, batch_mandatory=mandatory)

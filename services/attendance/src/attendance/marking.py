@@ -91,7 +91,8 @@ async def schedule(connection: asyncpg.Connection, tenant: str, batch_id: UUID, 
                            f"make {len(scheduled)}. The number of sessions a batch plans is fixed once "
                            "employees are enrolled: schedule the extra sessions in another batch.")
     if flagged - {r["id"] for r in scheduled if r["mandatory"]}:  # a flag cleared: whoever it alone held back completes
-        await outbox.add_many(connection, await handlers.complete_released(connection, batch_id, correlation_id))
+        await outbox.add_many(connection, await handlers.complete_released(connection, batch_id, clock.now,
+                                                                          correlation_id))
     return scheduled
 
 
