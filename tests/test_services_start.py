@@ -2,12 +2,14 @@
 and readiness, and stops cleanly on SIGTERM; one whose topics do not exist yet says so and waits for them."""
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import asyncpg
@@ -26,15 +28,9 @@ BIN = Path(sys.executable).parent
 async def test_a_service_starts_with_one_command_and_answers_health(
     service, postgres_url, kafka_bootstrap, topic_prefix, tmp_path
 ):
-    database = f"start_{service}_{os.getpid()}_{int(time.time() * 1000) % 100000}"
-    admin = await asyncpg.connect(postgres_url)
-    await admin.execute(f'CREATE DATABASE "{database}"')
-    port = free_port()
-    env = _environment(postgres_url, database, kafka_bootstrap, topic_prefix, port, tmp_path)
-    log = tmp_path / "service.log"
-    with log.open("w") as output:
-        process = subprocess.Popen([str(BIN / f"karmayogi-{service}"), "run"], env=env, stdout=output, stderr=subprocess.STDOUT)
-    try:
+    port, log = free_port(), tmp_path / "service.log"
+    env = _environment(postgres_url, f"start_{service}_{_unique()}", kafka_bootstrap, topic_prefix, port, tmp_path)
+    async with _started(service, postgres_url, env, log) as process:
         live, ready = await _wait_healthy(port, process, timeout=90)
         assert live.status_code == 200, live.text
         assert ready.status_code == 200, ready.text
@@ -47,12 +43,6 @@ async def test_a_service_starts_with_one_command_and_answers_health(
         # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status tells how it ended.
         assert process.wait(timeout=45) in (0, -signal.SIGTERM)
         assert "Application shutdown complete" in log.read_text(), log.read_text()[-2000:]
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        await admin.close()
 
 
 async def test_a_service_whose_topics_do_not_exist_yet_names_them_and_starts_once_they_are_created(
@@ -60,30 +50,43 @@ async def test_a_service_whose_topics_do_not_exist_yet_names_them_and_starts_onc
 ):
     """In a cluster the topics' resources may be created at the same time as the pods. A service started
     before its topics would otherwise consume nothing from them, without saying why."""
-    unique = f"{os.getpid()}_{int(time.time() * 1000) % 100000}"
-    database, port = f"late_topics_{unique}", free_port()
-    env = _environment(postgres_url, database, kafka_bootstrap, f"late{unique}.", port, tmp_path)
+    port, log, unique = free_port(), tmp_path / "service.log", _unique()
+    env = _environment(postgres_url, f"late_topics_{unique}", kafka_bootstrap, f"late{unique}.", port, tmp_path)
     access = json.loads(subprocess.run([str(BIN / "karmayogi-attendance"), "kafka-access"], env=env,
                                        capture_output=True, text=True, check=True).stdout)
     names = sorted({*access["reads"], *access["writes"]})  # every topic it uses, with the prefix
+    try:
+        async with _started("attendance", postgres_url, env, log) as process:
+            said = await _wait_for_log(log, "has no topic", process, timeout=60)
+            assert f"Kafka at {kafka_bootstrap} has no topic {', '.join(names)})" in said, said
+            await topics.create(kafka_bootstrap, names, 1)
+            live, ready = await _wait_healthy(port, process, timeout=90)
+            assert (live.status_code, ready.status_code) == (200, 200), (live.text, ready.text)
+    finally:
+        await topics.delete(kafka_bootstrap, names)
+
+
+@contextlib.asynccontextmanager
+async def _started(service: str, postgres_url: str, env: dict[str, str], log: Path) -> AsyncIterator[subprocess.Popen]:
+    """`karmayogi-<service> run` with `env`, on a database of its own (created here, dropped after), its
+    output in `log`."""
+    database = env["DATABASE_URL"].rsplit("/", 1)[1]
     admin = await asyncpg.connect(postgres_url)
     await admin.execute(f'CREATE DATABASE "{database}"')
-    log = tmp_path / "service.log"
     with log.open("w") as output:
-        process = subprocess.Popen([str(BIN / "karmayogi-attendance"), "run"], env=env, stdout=output, stderr=subprocess.STDOUT)
+        process = subprocess.Popen([str(BIN / f"karmayogi-{service}"), "run"], env=env, stdout=output, stderr=subprocess.STDOUT)
     try:
-        said = await _wait_for_log(log, "has no topic", process, timeout=60)
-        assert f"Kafka at {kafka_bootstrap} has no topic {', '.join(names)})" in said, said
-        await topics.create(kafka_bootstrap, names, 1)
-        live, ready = await _wait_healthy(port, process, timeout=90)
-        assert (live.status_code, ready.status_code) == (200, 200), (live.text, ready.text)
+        yield process
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
         await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
         await admin.close()
-        await topics.delete(kafka_bootstrap, names)
+
+
+def _unique() -> str:
+    return f"{os.getpid()}_{int(time.time() * 1000) % 100000}"
 
 
 def _environment(postgres_url: str, database: str, kafka_bootstrap: str, prefix: str, port: int, data: Path) -> dict[str, str]:

@@ -205,3 +205,28 @@ def _operation(document: Mapping[str, Any], method: str, path: str) -> tuple[str
     template = min(matches)[1]
     return template, document["paths"][template][method]
 
+
+
+def declared_answers(document: Mapping[str, Any]) -> dict[tuple[str, str], set[int]]:
+    """Each API route's (path, method) in the OpenAPI `document` and the statuses it declares besides 422,
+    for a service's test to compare with the answers its code can give."""
+    return {(path, method): {int(code) for code in operation["responses"]} - {422}
+            for path, operations in document["paths"].items() if path.startswith("/v1/")
+            for method, operation in operations.items()}
+
+
+def refusals_not_in_sentences(document: Mapping[str, Any]) -> list[str]:
+    """Each 4xx a route declares besides 422 whose description does not say when it is given, or whose body
+    is not the `{"detail": [sentence, ...]}` of `Problems`: a state's IT team integrates from the document."""
+    problems = []
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            for code, answer in operation["responses"].items():
+                if not code.startswith("4") or code == "422":
+                    continue
+                described = answer["description"][:1].isupper() and "Successful" not in answer["description"]
+                in_sentences = answer.get("content", {}).get("application/json", {}).get("schema") == {
+                    "$ref": "#/components/schemas/Problems"}
+                if not (described and in_sentences):
+                    problems.append(f"{method.upper()} {path} {code}")
+    return problems

@@ -4,6 +4,7 @@ given and the `{"detail": [sentence, ...]}` body, so a state's IT team can integ
 
 import pytest
 from karmayogi_runtime.service import create_http_app
+from karmayogi_runtime.testing import declared_answers, refusals_not_in_sentences
 
 from enrolment.main import definition
 from enrolment.settings import EnrolmentSettings
@@ -34,23 +35,13 @@ def document() -> dict:
 
 
 def test_every_route_declares_each_status_it_answers_besides_422():
-    paths = document()["paths"]
-    declared = {(path, method): {int(code) for code in operation["responses"]} - {422}
-                for path, operations in paths.items() if path.startswith("/v1/")
-                for method, operation in operations.items()}
-
-    assert declared == ANSWERS
+    assert declared_answers(document()) == ANSWERS
 
 
 def test_each_refusal_says_when_it_is_given_and_answers_one_sentence_per_problem():
     spec = document()
-    refusals = [(path, code, answer) for path, operations in spec["paths"].items() for operation in operations.values()
-                for code, answer in operation["responses"].items() if code.startswith("4") and code != "422"]
 
-    assert len(refusals) == sum(400 <= code < 500 for codes in ANSWERS.values() for code in codes)
-    for path, code, answer in refusals:
-        assert answer["description"][:1].isupper() and "Successful" not in answer["description"], (path, code)
-        assert answer["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Problems"}
+    assert refusals_not_in_sentences(spec) == []
     assert spec["components"]["schemas"]["Problems"]["properties"]["detail"]["items"] == {"type": "string"}
     failed = spec["paths"][f"{STATE}/bulk-enrolments"]["post"]["responses"]["500"]
     assert failed["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/BulkJobOut"}
