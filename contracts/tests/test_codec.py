@@ -129,6 +129,28 @@ def test_an_unknown_type_is_reported_with_the_type_and_id_it_had():
         "unknown_type", "karmayogi.employee.promoted.v1", str(UUID(int=9)))
 
 
+@pytest.mark.parametrize("encoder", [encode, encode_structured])
+def test_given_its_topic_an_event_of_another_topic_is_named_as_such(encoder):
+    record = encoder(event(id=UUID(int=9)))  # an employee.enrolled
+    assert decode(record.value, record.headers, topic="employee.enrolled") == decode(record.value, record.headers)
+
+    error = decoded_error(record.value, record.headers, topic="session.attended")
+
+    prefix = "ce_" if encoder is encode else ""
+    assert (error.reason, error.message, error.event_id) == (
+        "wrong_topic", f"{prefix}type: a karmayogi.employee.enrolled.v1 event belongs on the employee.enrolled "
+        "topic, not session.attended", str(UUID(int=9)))
+
+
+def test_a_type_of_another_topic_is_named_before_its_payload_is_read_against_it():
+    # An attendance sent as a course.completed by mistake: its fields are not what is wrong.
+    record = encode_structured(new_event(samples.sunita_attended(), source="urn:state:IN-HR:biometric"))
+    document = json.loads(record.value)
+    document["type"] = "karmayogi.course.completed.v1"
+    error = decoded_error(json.dumps(document).encode(), record.headers, topic="session.attended")
+    assert (error.reason, error.event_type) == ("wrong_topic", "karmayogi.course.completed.v1")
+
+
 def test_wrong_payload_types_name_the_field_and_rule():
     record = encode(event())
     data = json.loads(record.value)

@@ -20,7 +20,7 @@ HEADER_CASES = st.sampled_from([str, str.upper, str.title])
 
 def _rule_by_rule(value, headers):
     try:
-        return _decode(value, headers, MAX_BYTES, {})
+        return _decode(value, headers, MAX_BYTES, None, {})
     except _Rejected as rejected:
         return rejected.error
 

@@ -50,12 +50,19 @@ async def test_bad_events_are_dead_lettered_with_reasons_while_the_good_ones_flo
     binary_header = encode(attended(good, session=8))
     binary_header = type(binary_header)(binary_header.topic, binary_header.key,
                                         (*binary_header.headers, ("x-scanner", b"\xff\xfe")), binary_header.value)
-    await ledger.publish([enrolled(good), enrolled(barred), garbage, binary_header, attended(barred), attended(good)])
+    misplaced = encode(enrolled(employee("MISPLACED")))  # a valid event, on a topic whose handlers expect another type
+    misplaced = type(misplaced)("session.attended", misplaced.key, misplaced.headers, misplaced.value)
+    await ledger.publish([enrolled(good), enrolled(barred), garbage, binary_header, misplaced, attended(barred),
+                          attended(good)])
 
     assert await ledger.wait_for_count(EFFECTS, 1, good) == 1
-    letters = await _dead_letters(ledger, 3)
+    letters = await _dead_letters(ledger, 4)
     reasons = {letter.why["error_class"]: letter.why for letter in letters}
-    assert set(reasons) == {"DecodeError.not_json", "DecodeError.invalid_header", "RuleViolation"}
+    assert set(reasons) == {"DecodeError.not_json", "DecodeError.invalid_header", "DecodeError.wrong_topic", "RuleViolation"}
+    wrong_topic = reasons["DecodeError.wrong_topic"]
+    assert wrong_topic["error_message"] == ("ce_type: a karmayogi.employee.enrolled.v1 event belongs on the "
+                                            "employee.enrolled topic, not session.attended")
+    assert wrong_topic["attempts"] == "1"  # refused at once, not retried as a handler's bug
     rule = reasons["RuleViolation"]
     assert rule["consumer_group"] == "ledger.attendance"
     assert rule["original_topic"] == "session.attended"

@@ -58,20 +58,26 @@ class _Rejected(Exception):
 
 
 def decode(
-    value: bytes | None, headers: Sequence[tuple[str, bytes]] | None, *, max_bytes: int = MAX_BYTES
+    value: bytes | None, headers: Sequence[tuple[str, bytes]] | None, *, topic: str | None = None,
+    max_bytes: int = MAX_BYTES,
 ) -> CloudEvent[Any] | DecodeError:
-    """Decode a record in binary or structured mode into a typed CloudEvent, or say why not."""
+    """Decode a record in binary or structured mode into a typed CloudEvent, or say why not. Given the
+    `topic` the record was read from, an event of a type that belongs on another topic is a `wrong_topic`
+    error, rather than an event the topic's consumers were not written for."""
     context: dict[str, str] = {}
     try:
         valid = _valid_binary(value, headers or (), max_bytes)
-        return valid if valid is not None else _decode(value, headers or (), max_bytes, context)
+        if valid is not None and (topic is None or valid.data.topic == topic):
+            return valid
+        return _decode(value, headers or (), max_bytes, topic, context)
     except _Rejected as rejected:
         return rejected.error
     except Exception as exc:  # noqa: BLE001 - the contract is "never raises"; the fuzz tests assert this is unreachable
         return _error("internal_error", f"could not decode the record ({type(exc).__name__})", context)
 
 
-def _decode(value: bytes | None, headers: Sequence[tuple[str, bytes]], max_bytes: int, context: dict[str, str]):
+def _decode(value: bytes | None, headers: Sequence[tuple[str, bytes]], max_bytes: int, topic: str | None,
+            context: dict[str, str]):
     fields = _headers(headers)
     context.update(type=_readable(fields.get("ce_type")), id=_readable(fields.get("ce_id")))
     if value is None:
@@ -81,7 +87,7 @@ def _decode(value: bytes | None, headers: Sequence[tuple[str, bytes]], max_bytes
     content_type = fields.get("content-type", "").split(";")[0].strip().lower()
     if content_type == CLOUDEVENTS_JSON:
         attributes, data = _structured(value, fields, context)
-        return _event(attributes, data, "", "invalid_attribute", context)
+        return _event(attributes, data, "", "invalid_attribute", topic, context)
     if content_type not in ("", JSON):
         raise _reject(
             "unsupported_content_type",
@@ -90,7 +96,7 @@ def _decode(value: bytes | None, headers: Sequence[tuple[str, bytes]], max_bytes
             context,
         )
     attributes = _binary_attributes(fields, context)
-    return _event(attributes, _json(value, "value", context), "ce_", "invalid_header", context)
+    return _event(attributes, _json(value, "value", context), "ce_", "invalid_header", topic, context)
 
 
 def _valid_binary(value: bytes | None, headers: Sequence[tuple[str, bytes]], max_bytes: int) -> CloudEvent[Any] | None:
@@ -165,11 +171,14 @@ def _structured(value: bytes, fields: dict[str, str], context: dict[str, str]) -
     return attributes, document["data"]
 
 
-def _event(attributes: dict[str, Any], data: Any, prefix: str, reason: str, context: dict[str, str]):
+def _event(attributes: dict[str, Any], data: Any, prefix: str, reason: str, topic: str | None, context: dict[str, str]):
     event_type = EVENT_TYPES.get(attributes["type"]) if isinstance(attributes["type"], str) else None
     if event_type is None:
         known = ", ".join(EVENT_TYPES)
         raise _reject("unknown_type", f"{prefix}type: unknown event type; known types are {known}", context)
+    if topic is not None and event_type.topic != topic:
+        message = f"{prefix}type: a {attributes['type']} event belongs on the {event_type.topic} topic, not {topic}"
+        raise _reject("wrong_topic", message, context)
     try:
         valid = _ATTRIBUTES.validate_python(attributes)
     except ValidationError as exc:

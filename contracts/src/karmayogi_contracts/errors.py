@@ -19,6 +19,7 @@ REASONS = (
     "missing_attribute",  # structured mode without a required attribute
     "invalid_attribute",  # structured mode attribute that breaks its rule
     "unknown_type",       # a type this version of the contracts does not know
+    "wrong_topic",        # a type that belongs on another topic than the one decode was told it was read from
     "invalid_payload",    # data does not satisfy the type's model
     "tenant_mismatch",    # the envelope's tenant differs from data.tenant
 )

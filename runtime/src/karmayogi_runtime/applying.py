@@ -44,7 +44,7 @@ class BatchApplier:
             try:
                 async with self._pool.acquire() as connection, connection.transaction():
                     if decoded is None:
-                        fresh, decoded = await claims.claim_and_decode(connection, group, records)
+                        fresh, decoded = await claims.claim_and_decode(connection, group, records, self._topic_prefix)
                     else:
                         fresh = await claims.claim_again(connection, group, decoded)
                     new = await claims.new(connection, group, decoded, fresh)

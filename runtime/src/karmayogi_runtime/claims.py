@@ -15,10 +15,11 @@ Decoded = tuple[Record, CloudEvent | DecodeError, str]
 
 
 async def claim_and_decode(
-    connection: asyncpg.Connection, group: str, records: Sequence[Record]
+    connection: asyncpg.Connection, group: str, records: Sequence[Record], topic_prefix: str
 ) -> tuple[set[str], list[Decoded]]:
     """Claim the batch's message ids in the inbox; returns the ids new to this consumer, and each
-    record with its event (or why it is not one) and its message id.
+    record with its event (or why it is not one, among which a type of another topic: `wrong_topic`)
+    and its message id.
 
     PostgreSQL claims the ids the `ce_id` headers name while the records are decoded here. A record
     whose id turns out otherwise (it does not decode, or its id is in a structured body) has its
@@ -26,7 +27,7 @@ async def claim_and_decode(
     def decode_all() -> list[Decoded]:
         decoded = []
         for record in records:
-            event = decode(record.value, record.headers or ())
+            event = decode(record.value, record.headers or (), topic=record.topic.removeprefix(topic_prefix))
             decoded.append((record, event, id_of(record, event)))
         return decoded
 

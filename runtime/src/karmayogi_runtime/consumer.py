@@ -6,8 +6,9 @@ needs its own treatment, each inside its own savepoint (`applying`), and commits
 the transaction has committed, while it goes on to the next batch (`offsets`). What can go wrong with
 one event is decided by the runner:
 
-- the payload cannot be decoded, or the handler raises `RuleViolation`: the event goes to the
-  dead-letter topic (through the outbox, in the same transaction) and the batch moves on;
+- the payload cannot be decoded, its type belongs on another topic, or the handler raises
+  `RuleViolation`: the event goes to the dead-letter topic (through the outbox, in the same
+  transaction) and the batch moves on;
 - the handler raises `DependencyMissing`: the event is parked until what it waits for arrives;
 - the database or the broker is unreachable: the transaction rolls back, the consumer seeks back to
   the batch's first offsets and retries with exponential backoff, committing nothing past the event;

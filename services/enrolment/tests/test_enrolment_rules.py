@@ -184,7 +184,7 @@ async def test_csv_rows_are_read_in_any_column_order_with_line_numbers_and_reaso
     rows = await _read(body)
     assert [(r.line, r.employee_id) for r in rows] == [(2, "BR1"), (4, "BR2"), (5, None)]
     assert rows[0].profile.name == "राम" and rows[0].profile.designation == "Clerk, Grade II"
-    assert rows[1].problem.startswith("email: value is not a valid email address")
+    assert rows[1].problem == "email: value is not a valid email address."  # never the library's words, which quote it
     assert rows[2].problem == "a quoted field opened on line 5 is not closed before the end of the file."
 
 

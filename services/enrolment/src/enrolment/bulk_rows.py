@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
+from karmayogi_contracts.errors import describe
 from karmayogi_contracts.events import EmployeeProfile
 from pydantic import TypeAdapter, ValidationError
 
@@ -48,7 +49,7 @@ def validated_row(line: int, fields: dict[str, Any]) -> BulkRow:
     try:
         profile = _profile(data)
     except ValidationError as error:
-        problems += [_sentence(problem) for problem in error.errors()]
+        problems.append(describe(error, rename=_column))
     if problems:
         return rejected(line, "; ".join(problems) + ".", employee_id, batch_id)
     return BulkRow(line, profile.id, batch_id, profile)  # type: ignore[union-attr]
@@ -119,7 +120,6 @@ def _valid_email(email: str) -> str:
     return valid
 
 
-def _sentence(problem: Any) -> str:
-    field = ".".join(str(p) for p in problem.get("loc", ())) or "row"
-    field = "employee_id" if field == "id" else field
-    return f"{field}: {problem.get('msg', 'is invalid').removeprefix('Value error, ')}"
+def _column(field: str) -> str:
+    """The file's column of a profile field: the contract's `id` is the file's `employee_id`."""
+    return "employee_id" if field == "id" else field
