@@ -202,7 +202,8 @@ async def test_an_ndjson_line_with_a_field_the_import_does_not_know_is_a_bad_lin
                        + b"\n", json.dumps({"employee_id": "HR2", "session_id": session, "minutes_attended": 5,
                                              "marked_at": "2026-11-20T10:00:00+05:30"}).encode())
     assert rows[0] == BadLine(1, 'has the field(s) "minutes", which this import does not know; the accepted fields '
-                                 "are employee_id and session_id (required), minutes_attended and marked_at.")
+                                 "are employee_id and session_id (required), minutes_attended and marked_at.",
+                              "HR1")  # named, so the state's system can find the record it came from
     assert rows[1] == Mark(2, "HR2", uuid.UUID(session), 5, datetime(2026, 11, 20, 4, 30, tzinfo=timezone.utc))
 
 
@@ -291,5 +292,5 @@ async def test_hostile_ndjson_and_impossible_dates_are_bad_lines():
                        json.dumps({"employee_id": "HR2", "session_id": session,
                                    "marked_at": "2026-11-20T10:00:00+05:30"}).encode())
     assert rows[1:4] == [BadLine(2, "is not a JSON object."), BadLine(3, "is not a JSON object."),
-                         BadLine(4, "marked_at is not a date-time an attendance can have.")]
+                         BadLine(4, "marked_at is not a date-time an attendance can have.", "HR1")]
     assert rows[4].marked_at.tzinfo == timezone.utc  # as the event will carry it

@@ -216,7 +216,8 @@ async def import_attendance(tenant: Tenant, request: Request, pool: Pool,
 def report(outcomes: list[Outcome], bad: list[BadLine]) -> MarkOut:
     rows = [OutcomeOut(line=o.line, employee_id=o.employee_id, session_id=o.session_id, status=o.status,
                        reason=o.reason, attendance_id=o.attendance_id) for o in outcomes]
-    rows += [OutcomeOut(line=b.line, employee_id=None, session_id=None, status="rejected", reason=f"Line {b.line} {b.reason}")
+    rows += [OutcomeOut(line=b.line, employee_id=b.employee_id, session_id=None, status="rejected",
+                        reason=f"Line {b.line} {b.reason}")
              for b in bad]
     rows.sort(key=lambda r: r.line)
     count = {status: sum(r.status == status for r in rows) for status in ("accepted", "duplicate", "rejected")}

@@ -72,6 +72,7 @@ class Mark:
 class BadLine:
     line: int
     reason: str
+    employee_id: str | None = None  # when the line names one that is valid, so the report can be matched to the HRMS
 
 
 def file_format(content_type: str | None) -> Format | None:
@@ -254,18 +255,24 @@ def _json_row(number: int, text: str) -> Mark | BadLine:
         return BadLine(number, "is not a JSON object.")
     if unknown := _unknown(value):  # ignored, a misspelt minutes_attended would credit the whole session
         return BadLine(number, f"has the field(s) {unknown}, which this import does not know; the accepted fields "
-                               f"are {ACCEPTED}.")
+                               f"are {ACCEPTED}.", _valid_employee_id(value))
     return parse(number, value)
 
 
-def parse(number: int, row: dict[str, Any]) -> Mark | BadLine:
+def _valid_employee_id(row: dict[str, Any]) -> str | None:
     employee_id = str(row.get("employee_id") or "").strip()
-    if not _EMPLOYEE_ID.fullmatch(employee_id):
+    return employee_id if _EMPLOYEE_ID.fullmatch(employee_id) else None
+
+
+def parse(number: int, row: dict[str, Any]) -> Mark | BadLine:
+    employee_id = _valid_employee_id(row)
+    if employee_id is None:
         return BadLine(number, "employee_id must be 1-64 letters, digits, '.', '_' or '-'.")
     try:
         session_id = UUID(str(row.get("session_id") or "").strip())
     except ValueError:
-        return BadLine(number, "session_id must be a session id (a UUID) given when the session was scheduled.")
+        return BadLine(number, "session_id must be a session id (a UUID) given when the session was scheduled.",
+                       employee_id)
     minutes = row.get("minutes_attended")
     if minutes in (None, ""):
         minutes = None
@@ -273,9 +280,9 @@ def parse(number: int, row: dict[str, Any]) -> Mark | BadLine:
         try:
             minutes = int(str(minutes).strip())
         except ValueError:
-            return BadLine(number, "minutes_attended must be a whole number of minutes.")
+            return BadLine(number, "minutes_attended must be a whole number of minutes.", employee_id)
         if minutes < 0:
-            return BadLine(number, "minutes_attended must not be negative.")
+            return BadLine(number, "minutes_attended must not be negative.", employee_id)
     marked_at = row.get("marked_at")
     if marked_at in (None, ""):
         marked_at = None
@@ -283,11 +290,11 @@ def parse(number: int, row: dict[str, Any]) -> Mark | BadLine:
         try:
             marked_at = datetime.fromisoformat(str(marked_at).strip())
         except ValueError:
-            return BadLine(number, "marked_at must be an RFC 3339 date-time with an offset.")
+            return BadLine(number, "marked_at must be an RFC 3339 date-time with an offset.", employee_id)
         if marked_at.tzinfo is None:
-            return BadLine(number, "marked_at must carry a UTC offset, e.g. 2026-11-20T10:30:00+05:30.")
+            return BadLine(number, "marked_at must carry a UTC offset, e.g. 2026-11-20T10:30:00+05:30.", employee_id)
         try:
             marked_at = marked_at.astimezone(timezone.utc)  # as the event carries it
         except OverflowError:  # 0001-01-01T00:00:00+05:30 is before the first instant a date-time can hold
-            return BadLine(number, "marked_at is not a date-time an attendance can have.")
+            return BadLine(number, "marked_at is not a date-time an attendance can have.", employee_id)
     return Mark(number, employee_id, session_id, minutes, marked_at)
