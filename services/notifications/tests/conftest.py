@@ -25,7 +25,8 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from karmayogi_contracts import (
-    CertificateIssued, CertificateRevoked, CloudEvent, CourseCompleted, EmployeeEnrolled, encode, new_event,
+    CertificateIssued, CertificateRevoked, CloudEvent, CourseCompleted, EmployeeEnrolled, encode, encode_structured,
+    new_event,
 )
 from karmayogi_runtime.service import ServiceRuntime, running
 from karmayogi_runtime.testing import free_port, service_client
@@ -111,12 +112,13 @@ class Notifications:
         async with running(definition(self.settings)) as runtime:
             yield runtime
 
-    async def publish(self, events: list[CloudEvent]) -> None:
+    async def publish(self, events: list[CloudEvent], *, structured: bool = False) -> None:
+        """In binary mode, as our services publish; or structured, as an external system may."""
         producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, acks="all", enable_idempotence=True)
         await producer.start()
         try:
             for event in events:
-                record = encode(event)
+                record = (encode_structured if structured else encode)(event)
                 await producer.send_and_wait(self.prefix + record.topic, record.value, key=record.key,
                                              headers=list(record.headers))
         finally:
@@ -239,6 +241,11 @@ def revoked(who: Employee, certificate: CloudEvent) -> CloudEvent:
     return new_event(CertificateRevoked.model_validate(data), source="/tests/notifications")
 
 
+def repeated(event: CloudEvent) -> CloudEvent:
+    """The same fact reported again under a new event id, as a retried export does."""
+    return new_event(event.data, source="/tests/notifications/retried-export")
+
+
 def life_of(who: Employee) -> list[CloudEvent]:
     """Enrolment, completion, certificate and its revocation: four events, four messages per channel."""
     certificate = issued(who)
@@ -251,7 +258,7 @@ def events():
     import types
 
     return types.SimpleNamespace(employee=employee, enrolled=enrolled, completed=completed, issued=issued,
-                                 revoked=revoked, life_of=life_of)
+                                 revoked=revoked, repeated=repeated, life_of=life_of)
 
 
 @pytest.fixture

@@ -100,7 +100,9 @@ async def test_an_event_with_no_deliveries_is_a_404_sentence(api):
     event_id = uuid.uuid4()
     answer = await api.get(f"/v1/events/{event_id}/deliveries")
     assert answer.status_code == 404
-    assert answer.json()["detail"] == [f"No deliveries for event {event_id} exist (yet): it may not have been consumed."]
+    assert answer.json()["detail"] == [f"No deliveries for event {event_id} exist (yet): it may not have been consumed, "
+                                       "or it repeated a fact already notified under another event id (see the "
+                                       "employee's deliveries)."]
 
 
 async def test_deliveries_at_one_time_keep_one_order_across_pages_even_when_read_without_the_index(database_factory):

@@ -114,17 +114,18 @@ async def test_the_newest_enrolment_of_an_employee_wins_within_a_batch_and_a_lat
 
 async def test_a_revocation_names_the_course_of_a_certificate_issued_earlier_in_the_batch_only(both_ways, events):
     who = events.employee("en")
-    certificate = events.issued(who)
-    early, late = events.revoked(who, certificate), events.revoked(who, certificate)
-    batch = [events.enrolled(who), early, certificate, late]
+    # Two certificates (a second revocation of one certificate is a repeat: it would tell nothing).
+    first, second = events.issued(who), events.issued(who)
+    early, late = events.revoked(who, first), events.revoked(who, second)
+    batch = [events.enrolled(who), early, first, second, late]
 
     together, one_by_one = await both_ways([batch])
 
     assert together == one_by_one
-    title = certificate.data.course_title
+    title = first.data.course_title
     assert title not in together.deliveries(early)["email"]["body_text"]  # not known yet when it was applied
     assert title in together.deliveries(late)["email"]["body_text"]
-    assert [c["course_title"] for c in together.tables["certificates"]] == [title]
+    assert [c["course_title"] for c in together.tables["certificates"]] == [title, title]
 
 
 async def test_events_delivered_twice_in_a_batch_and_again_in_the_next_give_one_message_per_channel(both_ways, events):
@@ -138,6 +139,22 @@ async def test_events_delivered_twice_in_a_batch_and_again_in_the_next_give_one_
     assert len(together.tables["deliveries"]) == 6
     assert all(len(together.deliveries(event)) == 2 for event in batch)
     assert len(together.tables["contacts"]) == 2
+
+
+@pytest.mark.parametrize("kind", ["enrolled", "completed", "issued", "revoked"])
+async def test_a_fact_reported_again_under_another_event_id_is_notified_once_in_its_batch_or_a_later_one(
+        both_ways, events, kind):
+    who = events.employee("hi")
+    fact = {"enrolled": events.enrolled, "completed": events.completed, "issued": events.issued,
+            "revoked": lambda w: events.revoked(w, events.issued(w))}[kind](who)
+    again, later = events.repeated(fact), events.repeated(fact)
+
+    together, one_by_one = await both_ways([[events.enrolled(who), fact, again], [later]])
+
+    assert together == one_by_one
+    assert set(together.deliveries(fact)) == {"email", "sms"}  # the first event's deliveries stand
+    assert together.deliveries(again) == together.deliveries(later) == {}
+    assert len(together.tables["deliveries"]) == 4  # the enrolment's two, the fact's two
 
 
 async def test_an_opted_out_channel_and_a_missing_address_are_recorded_not_sent_in_a_batch_too(both_ways, events):

@@ -99,10 +99,10 @@ def test_no_address_or_opt_out_plans_a_recorded_delivery_not_a_send():
     event = vector(EXAMPLES / "employee.enrolled" / "valid" / "bihar-spoke-bulk-english-name.json")
     who = contact(event, "en", email=False)
     messages = render("enrolled", "en", context_for(event.type, event.data, who, {}))
-    by_channel = {d.channel: d for d in plan(event.id, event.type, who, messages, opted_out={"sms"})}
+    by_channel = {d.channel: d for d in plan(event.id, event.type, event.data.subject, who, messages, opted_out={"sms"})}
     assert by_channel["email"].status == "undeliverable" and "no e-mail address" in by_channel["email"].reason
     assert by_channel["sms"].status == "opted_out"
-    again = {d.channel: d.id for d in plan(event.id, event.type, who, messages, opted_out=set())}
+    again = {d.channel: d.id for d in plan(event.id, event.type, event.data.subject, who, messages, opted_out=set())}
     assert again == {c: d.id for c, d in by_channel.items()}  # the delivery id depends only on event, channel, employee
 
 

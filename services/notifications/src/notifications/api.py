@@ -22,7 +22,9 @@ Limit = Annotated[int, Query(ge=1, le=1000, description="Page size, at most 1000
 Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Deliveries to skip: the `next` of the page before.")]
 
 # The answers besides each route's success and 422, for the OpenAPI document.
-EVENT_NOT_CONSUMED = {404: problem_answer("No deliveries for this event (yet): it may not have been consumed")}
+EVENT_NOT_CONSUMED = {404: problem_answer(
+    "No deliveries for this event (yet): it may not have been consumed, or it repeated a fact (an enrolment, a "
+    "completion, a certificate) whose messages went out under another event id")}
 
 
 class DeliveryStatus(BaseModel):
@@ -69,12 +71,18 @@ async def employee_deliveries(pool: Pool, tenant: Tenant, employee_id: EmployeeI
     return DeliveryPage(items=_statuses(rows[:limit]), next=str(offset + limit) if len(rows) > limit else None)
 
 
-@router.get("/events/{event_id}/deliveries", summary="Deliveries caused by one event", responses=EVENT_NOT_CONSUMED)
+@router.get("/events/{event_id}/deliveries", summary="Deliveries caused by one event", responses=EVENT_NOT_CONSUMED,
+            description="A fact (an enrolment, a completion, a certificate issued or revoked) is notified once, "
+                        "under the first event id that reported it. An event repeating a fact under another id "
+                        "caused no deliveries: it is a 404; the fact's deliveries are listed under the employee.")
 async def event_deliveries(pool: Pool, event_id: UUID) -> list[DeliveryStatus]:
     async with pool.acquire() as connection:
         rows = await repository.by_event(connection, event_id)
     if not rows:
-        raise Problem(404, f"No deliveries for event {event_id} exist (yet): it may not have been consumed.")
+        # A repeat of a fact records nothing of its own (repository.INSERT_DELIVERY), so it cannot be told
+        # apart from an event not consumed yet: the sentence names both.
+        raise Problem(404, f"No deliveries for event {event_id} exist (yet): it may not have been consumed, or it "
+                           "repeated a fact already notified under another event id (see the employee's deliveries).")
     return _statuses(rows)
 
 

@@ -58,6 +58,7 @@ class Delivery:
     employee_id: str
     event_id: uuid.UUID
     event_type: str
+    fact: str  # the payload's own id (its CloudEvent subject): with event_type, what the employee is told
     channel: str
     recipient: str
     address: str | None
@@ -86,9 +87,13 @@ def template_language(tag: str) -> str:
     return primary if primary in LANGUAGES else FALLBACK_LANGUAGE
 
 
-def plan(event_id: uuid.UUID, event_type: str, contact: Contact, messages: list[Message],
+def plan(event_id: uuid.UUID, event_type: str, fact: str, contact: Contact, messages: list[Message],
          opted_out: set[str]) -> list[Delivery]:
-    """One delivery per channel: pending, or recorded at once as opted out or undeliverable."""
+    """One delivery per channel: pending, or recorded at once as opted out or undeliverable.
+
+    `fact` is the payload's own id (enrolment, completion or certificate id). A state system may report one
+    fact twice under two event ids (a retried export); the database keeps the first event's deliveries of a
+    fact and drops the repeat's (repository.INSERT_DELIVERY), so the employee is told once."""
     deliveries = []
     for message in messages:
         channel, address = message.channel, contact.address(message.channel)
@@ -99,7 +104,7 @@ def plan(event_id: uuid.UUID, event_type: str, contact: Contact, messages: list[
             status, reason = "undeliverable", NO_ADDRESS[channel]
         deliveries.append(Delivery(
             delivery_id(event_id, channel, contact.recipient), contact.tenant, contact.employee_id, event_id,
-            event_type, channel, contact.recipient, address, message, status, reason,
+            event_type, fact, channel, contact.recipient, address, message, status, reason,
         ))
     return deliveries
 

@@ -70,4 +70,4 @@ class Notifier:
                 reason="no contact for this employee yet; waiting for their employee.enrolled",
             )
         messages = render(KINDS[event.type], contact.language, context_for(event.type, data, contact, extra, self.state))
-        return plan(event.id, event.type, contact, messages, known.opted_out.get(employee, set()))
+        return plan(event.id, event.type, data.subject, contact, messages, known.opted_out.get(employee, set()))

@@ -41,11 +41,17 @@ CERTIFICATES = """
     SELECT tenant, certificate_id, course_title, verify_url FROM certificates
     WHERE (tenant, certificate_id) IN (SELECT * FROM unnest($1::text[], $2::uuid[]))
 """
+# A delivery is recorded once per event and once per fact (channel and employee alike): the event's key
+# (event_id, channel, recipient) skips a redelivered event, and the fact's unique index
+# deliveries_once_per_fact (event_type, fact, channel, recipient) skips the same enrolment, completion or
+# certificate reported again under another event id, whichever consumer or batch records it first. Both are
+# unique indexes, so a second transaction waits for the first one's rows and then adds nothing: hence
+# ON CONFLICT without a target, which skips a conflict on either.
 INSERT_DELIVERY = """
-    INSERT INTO deliveries (id, tenant, employee_id, event_id, event_type, channel, recipient, address, language,
-                            subject, body_text, body_html, status, reason)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
-    ON CONFLICT (event_id, channel, recipient) DO NOTHING
+    INSERT INTO deliveries (id, tenant, employee_id, event_id, event_type, fact, channel, recipient, address,
+                            language, subject, body_text, body_html, status, reason)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+    ON CONFLICT DO NOTHING
 """
 # A claimed batch is leased (next_attempt_at moves past the lease), stamped with the claim's token and
 # committed, so other senders skip it. Each row is then marked 'sending' just before its own send, only while
@@ -155,11 +161,17 @@ async def remember_certificates(connection: asyncpg.Connection, certificates: Ma
         await connection.execute(REMEMBER_CERTIFICATES, *_columns(rows, 4))
 
 
+def _fact_order(delivery: Delivery) -> tuple[str, str, str, str]:
+    return delivery.event_type, delivery.fact, delivery.channel, delivery.recipient
+
+
 async def add_deliveries(connection: asyncpg.Connection, deliveries: Sequence[Delivery]) -> None:
+    """In the order of the facts' key, so that two consumers recording the same facts wait for each other
+    instead of deadlocking; the sort is stable, so of one fact's events in a batch the first one's stand."""
     await connection.executemany(INSERT_DELIVERY, [
-        (d.id, d.tenant, d.employee_id, d.event_id, d.event_type, d.channel, d.recipient, d.address,
+        (d.id, d.tenant, d.employee_id, d.event_id, d.event_type, d.fact, d.channel, d.recipient, d.address,
          d.message.language, d.message.subject, d.message.text, d.message.html, d.status, d.reason)
-        for d in deliveries
+        for d in sorted(deliveries, key=_fact_order)
     ])
 
 
