@@ -12,6 +12,7 @@ from karmayogi_runtime.testing import missing
 
 TENANT = "IN-HR"
 ADMIN_TOKEN = "a-test-admin-token-that-is-long-enough"
+COMPLETED_AT = datetime(2026, 11, 21, 11, 0, tzinfo=timezone.utc)
 
 
 def tool(name: str) -> str:
@@ -23,17 +24,18 @@ def tool(name: str) -> str:
 
 
 def completed(name: str = "क्षितिज द्विवेदी", *, igot: bool = False, enrolment_id: uuid.UUID | None = None,
-              employee_id: str | None = None):
+              employee_id: str | None = None, tenant: str = TENANT, completed_at: datetime = COMPLETED_AT,
+              completion_id: uuid.UUID | None = None):
     enrolment_id = enrolment_id or uuid.uuid4()
-    employee_id = employee_id or f"HR-{uuid.uuid4().hex[:8]}"
+    employee_id = employee_id or f"{tenant[3:]}-{uuid.uuid4().hex[:8]}"
     data = {
-        "tenant": TENANT, "completion_id": str(ids.completion_id(TENANT, enrolment_id)),
+        "tenant": tenant, "completion_id": str(completion_id or ids.completion_id(tenant, enrolment_id)),
         "enrolment_id": str(enrolment_id), "employee": {"id": employee_id, "name": name},
         "course": {"id": str(uuid.uuid4()), "title": "Ethics in Governance", "trains_trainers": False,
                    "family": "ethics-in-governance",
                    "competencies": [{"name": "Integrity", "kind": "behavioural"},
                                     {"name": "Citizen centricity", "kind": "behavioural"}]},
-        "completed_at": datetime(2026, 11, 21, 11, 0, tzinfo=timezone.utc).isoformat(),
+        "completed_at": completed_at.isoformat(),
     }
     if igot:
         data["basis"] = {"kind": "external", "source": "igot", "reference": "do_1138"}
@@ -62,7 +64,7 @@ async def publish(runtime, events):
 
 async def issued_certificate(client, event, timeout: float = 30) -> dict:
     """The certificate issued for the completion `event`, once the service has issued it."""
-    certificate_id = ids.certificate_id(TENANT, event.data.enrolment_id)
+    certificate_id = ids.certificate_id(event.data.tenant, event.data.enrolment_id)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         response = await client.get(f"/v1/certificates/{certificate_id}")

@@ -14,7 +14,7 @@ def test_claims_nested_deeper_than_the_json_parser_goes_are_malformed_not_an_err
     header = keys.b64url(b'{"alg":"EdDSA","kid":"k"}')
     nested = keys.b64url(b"[" * 50_000)  # 66,667 characters: within the 100,000 a presented credential may have
 
-    checked = credential.check(f"{header}.{nested}.AA", ring, "https://hipa.haryana.gov.in")
+    checked = credential.check(f"{header}.{nested}.AA", ring)
 
     assert checked.outcome == "malformed" and checked.claims is None
 
@@ -29,6 +29,6 @@ def test_claims_nested_deeper_than_the_json_parser_goes_are_malformed_not_an_err
 def test_a_malformed_credential_is_told_what_is_wrong_with_it(header, claims, message):
     ring = keys.parse({"keys": [keys.new_key(datetime(2026, 1, 1, tzinfo=timezone.utc))]})
 
-    checked = credential.check(f"{keys.b64url(header)}.{keys.b64url(claims)}.AA", ring, "https://hipa.haryana.gov.in")
+    checked = credential.check(f"{keys.b64url(header)}.{keys.b64url(claims)}.AA", ring)
 
     assert (checked.outcome, checked.message) == ("malformed", message)

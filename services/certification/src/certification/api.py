@@ -64,12 +64,12 @@ class Certification:
             "employee_name": row["employee_name"], "course_title": row["course_title"],
             "competencies": list(row["competencies"]), "issued_at": row["issued_at"].isoformat(),
             "revoked_at": row["revoked_at"].isoformat() if row["revoked_at"] else None,
-            "revocation_reason": row["revocation_reason"], "issuer": self.settings.issuer_name,
+            "revocation_reason": row["revocation_reason"], "issuer": credential.issuer_name(row["credential"]),
             "verify_url": self.issuer.verify_url(row["certificate_id"]),
         }
 
     async def check(self, pool, token: str) -> dict:
-        checked = credential.check(token, self.keys, self.settings.issuer_id)
+        checked = credential.check(token, self.keys)
         if checked.claims is None:
             return {"valid": False, "status": checked.outcome, "message": checked.message}
         certificate_id = str(checked.claims.get("id", "")).removeprefix("urn:uuid:")
@@ -77,6 +77,10 @@ class Certification:
         if row is None:
             return {"valid": False, "status": "not_found", "certificate_id": certificate_id,
                     "message": "The signature is valid but this issuer has no record of the certificate."}
+        state = row["tenant"]
+        issuer = self.settings.issuers.get(state)
+        if problem := credential.issuer_problem(checked.claims, state, issuer and issuer.id):
+            return {"valid": False, "status": "wrong_issuer", "certificate_id": certificate_id, "message": problem}
         if row["revoked_at"]:
             return {"valid": False, "status": "revoked", "certificate_id": certificate_id,
                     "message": f"The certificate was revoked on {self.revoked_on(row)}: {row['revocation_reason']}"}
@@ -94,6 +98,11 @@ class Certification:
         return (f"Certificate {row['certificate_id']} was already revoked on {self.revoked_on(row)} (reason: "
                 f"{row['revocation_reason']}), and a revocation's reason cannot be changed.")
 
+    def signatory(self, row) -> str:
+        """Who signs for the certificate's state now; none (a blank line) for a state no longer configured."""
+        issuer = self.settings.issuers.get(row["tenant"])
+        return issuer.signatory if issuer else ""
+
     async def pdf(self, row) -> bytes:
         certificate_id = str(row["certificate_id"])
         content = await asyncio.to_thread(self.pdfs.get, certificate_id)
@@ -102,7 +111,7 @@ class Certification:
                 pdf.render, name=row["employee_name"], course=row["course_title"],
                 competencies=list(row["competencies"]), centre=row["centre"],
                 issued_on=calendar.day_of(row["issued_at"], self.settings.zone()),
-                issuer=self.settings.issuer_name, signatory=self.settings.signatory,
+                issuer=credential.issuer_name(row["credential"]), signatory=self.signatory(row),
                 verify_url=self.issuer.verify_url(row["certificate_id"]), certificate_id=certificate_id)
             await asyncio.to_thread(self.pdfs.put, certificate_id, content)
         return content
@@ -119,8 +128,8 @@ def routes(service: Certification) -> APIRouter:
     async def verify_page(certificate_id: str, pool: Pool, lang: str | None = None,
                           accept_language: Annotated[str | None, Header()] = None) -> HTMLResponse:
         row = await service.find(pool, UUID(certificate_id)) if _is_uuid(certificate_id) else None
-        html = page.render(row, lang=page.language(lang, accept_language), issuer=service.settings.issuer_name,
-                           state=service.settings.zone())
+        html = page.render(row, lang=page.language(lang, accept_language), state=service.settings.zone(),
+                           issuer=row and credential.issuer_name(row["credential"]))
         return HTMLResponse(html, status_code=200 if row else 404)
 
     @router.get("/verify/{certificate_id}/status", tags=["public"], responses=NOT_FOUND,
@@ -138,7 +147,8 @@ def routes(service: Certification) -> APIRouter:
         return {**service.public(row), "credential": row["credential"]}
 
     @router.post("/v1/credentials/verify", tags=["internal"],
-                 summary="Check a presented credential: signature, key, issuer and status")
+                 summary="Check a presented credential: signature, key, status, and that it is in the name of the "
+                 "issuer of its certificate's state")
     async def verify_credential(body: PresentedCredential, pool: Pool) -> dict:
         return await service.check(pool, body.credential)
 

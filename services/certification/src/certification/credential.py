@@ -65,16 +65,22 @@ def jwt_claims(document: dict, facts: Facts) -> dict:
             "sub": facts.employee_id, "iat": issued, "nbf": issued}
 
 
+def issuer_name(token: str) -> str:
+    """The issuer's name signed into a credential this service issued: what its certificate, page and PDF
+    print, so they say what the credential says whatever the settings say later."""
+    return json.loads(unb64url(token.split(".")[1]))["issuer"]["name"]
+
+
 @dataclass(frozen=True)
 class Checked:
-    """The outcome of checking a presented credential's signature and issuer (status is looked up after)."""
+    """The outcome of checking a presented credential's signature (its issuer and status are looked up after)."""
 
-    outcome: str  # valid | invalid_signature | unknown_key | wrong_issuer | malformed
+    outcome: str  # valid | invalid_signature | unknown_key | malformed
     message: str
     claims: dict | None = None
 
 
-def check(token: str, keys: KeyRing, issuer_id: str) -> Checked:
+def check(token: str, keys: KeyRing) -> Checked:
     try:
         header_text, payload_text, signature_text = token.strip().split(".")
         header = json.loads(unb64url(header_text))
@@ -95,9 +101,19 @@ def check(token: str, keys: KeyRing, issuer_id: str) -> Checked:
         public.verify(signature, f"{header_text}.{payload_text}".encode())
     except InvalidSignature:
         return Checked("invalid_signature", "The signature does not match: the credential was altered or not signed by this issuer.")
-    if claims.get("iss") != issuer_id:
-        return Checked("wrong_issuer", f"The credential was issued by {str(claims.get('iss'))[:200]!r}, not by {issuer_id}.")
     return Checked("valid", "The signature is valid.", claims)
+
+
+def issuer_problem(claims: dict, state: str, issuer_id: str | None) -> str | None:
+    """Why the credential's issuer is not the issuer of its certificate's state (`issuer_id`, None when the
+    state has none configured), or None. One key signs for every state, so the signature alone does not say
+    that a certificate is in its own state's name."""
+    issued_by = str(claims.get("iss"))[:200]
+    if issuer_id is None:
+        return f"The credential was issued by {issued_by!r}, but no issuer is configured for {state}, its certificate's state."
+    if claims.get("iss") != issuer_id:
+        return f"The credential was issued by {issued_by!r}, not by {issuer_id}, the issuer of {state}'s certificates."
+    return None
 
 
 def _segment(value: dict) -> str:

@@ -1,25 +1,28 @@
 """Use cases: issue a certificate for a completion (exactly once per enrolment), revoke one."""
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime, timezone
 from uuid import UUID
 
 from asyncpg import Connection
 from karmayogi_contracts import CertificateIssued, CertificateRevoked, CloudEvent, CourseCompleted, ids, new_event
 from karmayogi_runtime import outbox
-from karmayogi_runtime.consumer import EventContext
+from karmayogi_runtime.consumer import EventContext, RuleViolation
 
-from certification import credential, repository
+from certification import completions, credential, repository
+from certification.issuers import StateIssuer, not_configured
 from certification.keys import KeyRing
 
 SOURCE = "/services/certification"
 
 
 class Issuer:
-    """Turns `course.completed` into signed certificates and `certificate.issued` events."""
+    """Turns `course.completed` into signed certificates and `certificate.issued` events, each in the name of
+    its state's issuer. A completion that cannot be true, or of a state with no issuer, is dead-lettered."""
 
-    def __init__(self, keys: KeyRing, *, public_base_url: str, issuer_id: str, issuer_name: str) -> None:
-        self.keys, self.base, self.issuer_id, self.issuer_name = keys, public_base_url.rstrip("/"), issuer_id, issuer_name
+    def __init__(self, keys: KeyRing, *, public_base_url: str, issuers: Mapping[str, StateIssuer],
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+        self.keys, self.base, self.issuers, self.clock = keys, public_base_url.rstrip("/"), issuers, clock
 
     def verify_url(self, certificate_id) -> str:
         return f"{self.base}/verify/{certificate_id}"
@@ -32,9 +35,11 @@ class Issuer:
         await self.issue_many(context, [event])
 
     async def issue_many(self, context: EventContext, events: Sequence[CloudEvent]) -> None:
-        rows = {}
+        rows, now = {}, self.clock()
         for event in events:
             completed: CourseCompleted = event.data
+            if problem := completions.completion_problem(completed, now):
+                raise RuleViolation(problem)
             certificate_id = ids.certificate_id(completed.tenant, completed.enrolment_id)
             rows.setdefault(certificate_id, (event, self._row(certificate_id, completed)))
         issued = await repository.insert_new(context.connection, [row for _, row in rows.values()])
@@ -43,6 +48,9 @@ class Issuer:
             await context.publish(self._issued_event(certificate_id, event, row[11]))
 
     def _row(self, certificate_id: UUID, completed: CourseCompleted) -> tuple:
+        issuer = self.issuers.get(completed.tenant)
+        if issuer is None:
+            raise RuleViolation(not_configured(completed.tenant))
         centre = completed.batch.centre.name if completed.batch else None
         competencies = tuple(c.name for c in completed.course.competencies)
         facts = credential.Facts(
@@ -51,7 +59,7 @@ class Issuer:
             course_title=completed.course.title, competencies=competencies, centre=centre,
             issued_at=completed.completed_at,
         )
-        document = credential.credential(facts, issuer_id=self.issuer_id, issuer_name=self.issuer_name,
+        document = credential.credential(facts, issuer_id=issuer.id, issuer_name=issuer.name,
                                          status_url=self.status_url(certificate_id))
         token = credential.sign(credential.jwt_claims(document, facts), self.keys.current)
         return (certificate_id, completed.tenant, completed.enrolment_id, completed.employee.id,

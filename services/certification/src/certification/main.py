@@ -18,8 +18,7 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 def definition(settings: CertificationSettings | None = None) -> ServiceDefinition:
     settings = settings or CertificationSettings()
     ring = keys.load(settings.signing_keys_file, settings.local_data_dir, settings.signing_key_id)
-    issuer = Issuer(ring, public_base_url=settings.public_base_url, issuer_id=settings.issuer_id,
-                    issuer_name=settings.issuer_name)
+    issuer = Issuer(ring, public_base_url=settings.public_base_url, issuers=settings.issuers)
     return ServiceDefinition(
         name="certification",
         settings=settings,

@@ -30,8 +30,9 @@ def language(requested: str | None, accept_language: str | None) -> str:
     return "hi" if preferred.startswith("hi") else "en"
 
 
-def render(certificate, *, lang: str, issuer: str, state: tzinfo) -> str:
-    """The page of `certificate` (None: not found), its dates as they were in the state (`state`, its zone)."""
+def render(certificate, *, lang: str, issuer: str | None, state: tzinfo) -> str:
+    """The page of `certificate` (None: not found), in the name of its `issuer`, its dates as they were in the
+    state (`state`, its zone)."""
     dates = {} if certificate is None else {
         "issued_on": calendar.day_of(certificate["issued_at"], state),
         "revoked_on": certificate["revoked_at"] and calendar.day_of(certificate["revoked_at"], state)}

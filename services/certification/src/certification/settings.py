@@ -1,11 +1,17 @@
 """Settings of the certification service: CERTIFICATION_X first, then plain X (see ServiceSettings)."""
 
+import os
+from typing import Annotated
+
 from karmayogi_contracts.fields import HttpsUrl
-from pydantic import Field, SecretStr, TypeAdapter, ValidationError, field_validator
+from pydantic import Field, SecretStr, TypeAdapter, ValidationError, field_validator, model_validator
 from pydantic_core import PydanticCustomError
-from pydantic_settings import SettingsConfigDict
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from karmayogi_runtime.settings import ServiceSettings
+
+from certification import issuers
+from certification.issuers import StateIssuer
 
 
 class CertificationSettings(ServiceSettings):
@@ -18,12 +24,13 @@ class CertificationSettings(ServiceSettings):
     admin_token: SecretStr = Field(
         min_length=32, description="Bearer token of the revocation endpoint; at least 32 characters, no default."
     )
-    issuer_name: str = Field(
-        "Haryana Institute of Public Administration, on behalf of the Government of Haryana",
-        description="Who issues the certificates, as printed and put in the credential.",
+    issuers: Annotated[dict[str, StateIssuer], NoDecode] = Field(
+        default_factory=lambda: dict(issuers.DEFAULT),
+        description="Who issues each state's certificates, as JSON from state code to issuer: "
+        f"{issuers.EXAMPLE}. The name is printed and put in the credential, the id (https) is the credential's "
+        "issuer.id, the signatory is printed under the signature line of the PDF. A completion of a state not "
+        "named here is dead-lettered. Unset: Haryana's (HIPA) only.",
     )
-    issuer_id: str = Field("https://hipa.haryana.gov.in", description="The issuer's URL (the credential's issuer.id).")
-    signatory: str = Field("Director General, HIPA", description="Printed under the signature line of the PDF.")
     signing_keys_file: str | None = Field(
         None,
         description="A private JWK Set (Ed25519 keys, each with a kid); the key SIGNING_KEY_ID names signs (unset: "
@@ -37,6 +44,26 @@ class CertificationSettings(ServiceSettings):
         1024, ge=1, description="Disk the rendered PDFs may take under LOCAL_DATA_DIR, in MiB; the least recently "
         "served go first. Keep it below the volume's size (in Kubernetes, the pod's 2 GiB emptyDir).",
     )
+
+    @field_validator("issuers", mode="before")
+    @classmethod
+    def _each_state_s_issuer_is_usable(cls, value: object) -> dict[str, StateIssuer]:
+        # Read and checked here, so a mistake stops the service at start-up with one sentence per problem,
+        # rather than dead-lettering or mis-signing certificates later.
+        found, problems = issuers.parse(value)
+        if problems:
+            raise PydanticCustomError("issuers", " ".join(problems))
+        return found
+
+    @model_validator(mode="after")
+    def _no_deployment_wide_issuer(self) -> "CertificationSettings":
+        # These were read before ISSUERS; left set, they would now be ignored without a word, and the state
+        # they were for would be certified in the default issuer's name, or not at all.
+        retired = [name for name in RETIRED_SETTINGS if {name, f"CERTIFICATION_{name}"} & os.environ.keys()]
+        if retired:
+            raise ValueError(f"{', '.join(retired)} {'is' if len(retired) == 1 else 'are'} no longer read: the "
+                             f"issuer is set per state, in ISSUERS, such as {issuers.EXAMPLE}.")
+        return self
 
     @field_validator("public_base_url")
     @classmethod
@@ -53,3 +80,4 @@ class CertificationSettings(ServiceSettings):
 
 
 _VERIFY_URL = TypeAdapter(HttpsUrl)
+RETIRED_SETTINGS = ("ISSUER_NAME", "ISSUER_ID", "SIGNATORY")
