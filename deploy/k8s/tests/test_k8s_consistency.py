@@ -9,13 +9,14 @@ import pytest
 import k8s_checks as checks
 import k8s_code
 from k8s_checks import pod_spec
+from k8s_checks.pods import container_environment
 from k8s_manifests import K8S, OVERLAYS, built, named, of_kind, replay_operation, templates
 
 pytestmark = pytest.mark.unit
 
 RULES = [checks.mutable_images, checks.unknown_settings, checks.missing_settings, checks.pdf_cache_room,
          checks.probe_paths, checks.ports, checks.service_acls, checks.scaling, checks.hardening, checks.ingress,
-         checks.autoscaler_kafka_address, checks.strimzi_network, checks.sync_order]
+         checks.autoscaler_kafka_address, checks.strimzi_network, checks.sync_order, checks.ephemeral_storage]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -39,6 +40,24 @@ def test_every_service_runs_with_its_migration_job(overlay):
         server = named(resources, "Deployment", service)["spec"]["template"]["spec"]["containers"][0]
         assert server["command"] + server["args"] == [f"karmayogi-{service}", "run", "--no-migrate"]
         assert server["image"] == container["image"]
+
+
+def test_the_replay_job_reserves_the_disk_of_its_emptydir():
+    assert checks.ephemeral_storage(replay_operation()) == []
+
+
+def test_dev_notifications_send_to_the_recorder_beside_them_and_production_to_the_relay_it_sets():
+    """Dev has no relay or gateway: notifications must not retry for ever against the base's example hosts.
+    The recorder (karmayogi-local-mail) listens on its defaults, SMTP 2525 and HTTP 8025, on the pod's loopback."""
+    for overlay, smtp, sms in [("dev", ("127.0.0.1", "2525"), "http://127.0.0.1:8025"),
+                               ("production", ("smtp-relay.karmayogi.example", "587"), "https://sms-gateway.karmayogi.example")]:
+        resources = built(overlay)
+        deployment = named(resources, "Deployment", "notifications")
+        environment, _ = container_environment(deployment, pod_spec(deployment)["containers"][0], resources)
+        assert (environment["SMTP_HOST"], environment["SMTP_PORT"], environment["SMS_GATEWAY_URL"]) == (*smtp, sms), overlay
+        recorders = [c for c in pod_spec(deployment)["containers"] if c.get("command") == ["karmayogi-local-mail"]]
+        assert len(recorders) == (overlay == "dev"), overlay
+        assert all("env" not in c and "envFrom" not in c for c in recorders)  # on its default ports
 
 
 def test_production_scales_every_service_and_dev_runs_one_replica_each():
@@ -114,4 +133,5 @@ def test_the_connection_figure_leaves_a_service_without_its_settings_to_missing_
     env[:] = [variable for variable in env if variable["name"] != "ADMIN_TOKEN"]
     assert set(checks.postgresql_connections(resources)) == set(k8s_code.SERVICES) - {"certification"}
     assert checks.missing_settings(resources) != []
+
 

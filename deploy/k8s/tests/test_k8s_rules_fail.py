@@ -222,3 +222,20 @@ def test_an_internal_path_on_the_ingress_is_reported():
     paths.append({**paths[0], "path": "/v1/certificates"})
     assert checks.ingress(resources) == [
         "Ingress certificate-verification exposes /v1/certificates; only the verification page, its PDF and the JWKS are public."]
+
+
+def test_disk_the_scheduler_does_not_reserve_for_the_emptydirs_is_reported():
+    resources = built("production")
+    del container(resources, "Deployment", "certification")["resources"]["requests"]["ephemeral-storage"]
+    container(resources, "Job", "enrolment-migrate")["resources"]["requests"]["ephemeral-storage"] = "64Mi"
+    container(resources, "Job", "enrolment-migrate")["resources"]["limits"]["ephemeral-storage"] = "32Mi"
+    volumes = pod_spec(named(resources, "Deployment", "attendance"))["volumes"]
+    next(v for v in volumes if v["name"] == "tmp")["emptyDir"] = {}
+    assert checks.ephemeral_storage(resources) == [
+        "Deployment attendance: emptyDir tmp has no sizeLimit, so it may fill the node's disk.",
+        "Deployment certification: container certification needs ephemeral-storage requests and limits.",
+        "Deployment certification requests 0Mi of ephemeral-storage, less than its emptyDirs' sizeLimits (2304Mi): "
+        "the scheduler does not reserve the disk they may fill.",
+        "Job enrolment-migrate: container migrate limits ephemeral-storage below its request.",
+        "Job enrolment-migrate requests 64Mi of ephemeral-storage, less than its emptyDirs' sizeLimits (128Mi): "
+        "the scheduler does not reserve the disk they may fill."]

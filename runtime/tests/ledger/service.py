@@ -49,7 +49,7 @@ async def on_revoked(context: EventContext, event: CloudEvent) -> None:
     await context.connection.execute("INSERT INTO audit (event_id) VALUES ($1)", event.id)
 
 
-def definition(settings: ServiceSettings | None = None) -> ServiceDefinition:
+def definition(settings: LedgerSettings | None = None) -> ServiceDefinition:
     return ServiceDefinition(
         name="ledger",
         settings=settings or LedgerSettings(),

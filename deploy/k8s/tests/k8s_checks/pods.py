@@ -3,6 +3,7 @@ settings a container would start with. Every rule reads workloads through these.
 
 import functools
 import os
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -33,6 +34,23 @@ def pod_spec(workload: Resource) -> dict[str, Any]:
 def containers(workload: Resource) -> list[dict[str, Any]]:
     spec = pod_spec(workload)
     return spec.get("initContainers", []) + spec["containers"]
+
+
+def service_containers(service: str, workload: Resource) -> list[dict[str, Any]]:
+    """The containers that run the service itself (`karmayogi-<service> ...`), not a helper beside it (dev's
+    mail recorder), which reads no service settings."""
+    return [c for c in containers(workload) if c.get("command", [None])[0] == f"karmayogi-{service}"]
+
+
+_QUANTITY = re.compile(r"([0-9]+)(Ki|Mi|Gi|Ti)?")
+
+
+def quantity_bytes(quantity: object) -> int | None:
+    """A Kubernetes quantity of bytes (`256Mi`, `2Gi`, `1048576`), or None when it is not one."""
+    found = _QUANTITY.fullmatch(str(quantity))
+    if found is None:
+        return None
+    return int(found[1]) * 1024 ** (1 + ("Ki", "Mi", "Gi", "Ti").index(found[2])) if found[2] else int(found[1])
 
 
 def service_workloads(resources: list[Resource]) -> Iterator[tuple[str, Resource]]:

@@ -1,12 +1,10 @@
 """The settings each service container is given: none it does not read, every one it requires, and room
 for what they ask of a volume."""
 
-import re
-
 import k8s_code
 from k8s_manifests import Resource
 
-from .pods import container_environment, containers, describe, pod_spec, service_workloads, settings_from
+from .pods import container_environment, describe, pod_spec, quantity_bytes, service_containers, service_workloads, settings_from
 
 
 def setting_names(settings_class) -> set[str]:
@@ -21,7 +19,7 @@ def unknown_settings(resources: list[Resource]) -> list[str]:
     for service, workload in service_workloads(resources):
         settings_class = k8s_code.settings_class(service)
         known = setting_names(settings_class)
-        for container in containers(workload):
+        for container in service_containers(service, workload):
             environment, _ = container_environment(workload, container, resources)
             problems += [f"{describe(workload)} sets {name}, which {settings_class.__name__} does not read."
                          for name in sorted(set(environment) - known)]
@@ -32,14 +30,13 @@ def missing_settings(resources: list[Resource]) -> list[str]:
     """Every setting a service requires (no default) is provided, and the values pass its validation."""
     problems = []
     for service, workload in service_workloads(resources):
-        for container in containers(workload):
+        for container in service_containers(service, workload):
             problems += settings_from(workload, container, resources, k8s_code.settings_class(service))[1]
     return problems
 
 
 # Share of its volume the PDF cache may fill: it can pass its limit by the files being written.
 PDF_CACHE_SHARE = 0.8
-_QUANTITY = re.compile(r"([0-9]+)(Ki|Mi|Gi|Ti)?")
 
 
 def pdf_cache_room(resources: list[Resource]) -> list[str]:
@@ -55,12 +52,11 @@ def pdf_cache_room(resources: list[Resource]) -> list[str]:
         mounted = {m["mountPath"].rstrip("/"): m["name"] for m in container.get("volumeMounts", [])}
         volumes = {v["name"]: v for v in pod_spec(workload).get("volumes", [])}
         volume = volumes.get(mounted.get(settings.local_data_dir.rstrip("/"), ""), {})
-        size = _QUANTITY.fullmatch(str(volume.get("emptyDir", {}).get("sizeLimit", "")))
-        if size is None:
+        room = quantity_bytes(volume.get("emptyDir", {}).get("sizeLimit", ""))
+        if room is None:
             problems.append(f"{describe(workload)} writes PDFs to {settings.local_data_dir}, which is not an emptyDir "
                             "with a sizeLimit.")
             continue
-        room = int(size[1]) * 1024 ** (1 + ("Ki", "Mi", "Gi", "Ti").index(size[2])) if size[2] else int(size[1])
         if settings.pdf_cache_mb * 1024 ** 2 > room * PDF_CACHE_SHARE:
             problems.append(f"{describe(workload)} may keep {settings.pdf_cache_mb} MiB of PDFs in a volume of "
                             f"{volume['emptyDir']['sizeLimit']}; keep PDF_CACHE_MB within {PDF_CACHE_SHARE:.0%} of it.")

@@ -1,10 +1,10 @@
-"""How each workload runs: pinned images, probes and ports that match the app, and a hardened pod that
-stops gracefully."""
+"""How each workload runs: pinned images, probes and ports that match the app, a hardened pod that
+stops gracefully, and the node disk its emptyDirs may fill reserved for it."""
 
 import k8s_code
 from k8s_manifests import Resource, of_kind
 
-from .pods import WORKLOAD_KINDS, containers, describe, pod_spec, service_workloads, settings_from
+from .pods import WORKLOAD_KINDS, containers, describe, pod_spec, quantity_bytes, service_workloads, settings_from
 
 
 # -- images -----------------------------------------------------------------------------------------------
@@ -123,4 +123,37 @@ def hardening(resources: list[Resource]) -> list[str]:
                                 f"({shutdown:.0f} s) may take {shutdown + wait:.0f} s.")
             if not spec.get("topologySpreadConstraints"):
                 problems.append(f"{who} has no topology spread.")
+    return problems
+
+
+# -- node disk --------------------------------------------------------------------------------------------
+
+def ephemeral_storage(resources: list[Resource]) -> list[str]:
+    """An emptyDir lives on the node's disk. Each has a sizeLimit, and the containers of its pod request at
+    least their sum as ephemeral-storage, so the scheduler places the pod where that disk is free (a node
+    out of disk evicts pods); each container's limit is at least its request, so the pod is not evicted
+    before its volumes are full. emptyDirs in memory count as memory instead."""
+    problems = []
+    for workload in resources:
+        if workload["kind"] not in WORKLOAD_KINDS:
+            continue
+        who, volumes = describe(workload), pod_spec(workload).get("volumes", [])
+        on_disk = [v for v in volumes if "emptyDir" in v and v["emptyDir"].get("medium") != "Memory"]
+        sizes = {v["name"]: quantity_bytes(v["emptyDir"].get("sizeLimit", "")) for v in on_disk}
+        problems += [f"{who}: emptyDir {name} has no sizeLimit, so it may fill the node's disk."
+                     for name, size in sizes.items() if size is None]
+        requested = 0
+        for container in containers(workload):
+            amounts = {kind: quantity_bytes(container.get("resources", {}).get(kind, {}).get("ephemeral-storage", ""))
+                       for kind in ("requests", "limits")}
+            if None in amounts.values():
+                problems.append(f"{who}: container {container['name']} needs ephemeral-storage requests and limits.")
+                continue
+            requested += amounts["requests"]
+            if amounts["limits"] < amounts["requests"]:
+                problems.append(f"{who}: container {container['name']} limits ephemeral-storage below its request.")
+        needed = sum(size for size in sizes.values() if size)
+        if requested < needed:
+            problems.append(f"{who} requests {requested // 1024 ** 2}Mi of ephemeral-storage, less than its emptyDirs' "
+                            f"sizeLimits ({needed // 1024 ** 2}Mi): the scheduler does not reserve the disk they may fill.")
     return problems
