@@ -8,7 +8,7 @@ from pathlib import Path
 
 from aiokafka import TopicPartition
 from karmayogi_contracts import TOPICS, dead_letter_topic
-from karmayogi_runtime.ops import read_dead_letters
+from karmayogi_runtime.dead_letter_topics import read_dead_letters
 
 DEAD_LETTER_TOPICS = [dead_letter_topic(t) for t in TOPICS]
 

@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient
 from karmayogi_contracts import TOPICS, KafkaRecord, dead_letter_topic
 from karmayogi_runtime import topics as topics_admin
-from karmayogi_runtime.ops import read_dead_letters, read_records
+from karmayogi_runtime.dead_letter_topics import read_dead_letters, read_records
 
 from system_harness import SERVICES, STATE, TENANT, consumer_groups, publish
 

@@ -13,7 +13,7 @@ from karmayogi_contracts import (
     TOPICS, CourseCompleted, EmployeeEnrolled, SessionAttended, dead_letter_topic, encode_structured, ids, new_event,
 )
 from karmayogi_runtime import calendar
-from karmayogi_runtime.ops import read_dead_letters
+from karmayogi_runtime.dead_letter_topics import read_dead_letters
 
 from system_harness import STATE, TENANT, consumer_groups, invalid_records, publish
 

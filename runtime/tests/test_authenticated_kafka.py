@@ -20,7 +20,7 @@ from aiokafka.errors import TopicAuthorizationFailedError
 from karmayogi_contracts import KafkaRecord
 from karmayogi_runtime import database
 from karmayogi_runtime.broker import aiokafka_security, check_login
-from karmayogi_runtime.ops import read_records
+from karmayogi_runtime.dead_letter_topics import read_records
 from karmayogi_runtime.service import kafka_access
 from karmayogi_runtime.settings import CannotStart, KafkaSettings
 from karmayogi_runtime.testing import free_port, missing
@@ -251,3 +251,35 @@ async def test_the_operator_tool_reads_dead_letters_through_scram_and_refuses_a_
     assert refused.stderr.strip() == (
         f"karmayogi-ops: Kafka at {listeners.scram_tls} refused the SCRAM-SHA-512 login of user '{operator.name}': "
         "check KAFKA_USERNAME and KAFKA_PASSWORD.")
+
+
+async def test_the_operator_tool_run_as_a_user_that_may_not_use_the_topics_names_the_user_to_use(
+    listeners, ledger_user, topic_prefix, kafka_bootstrap, users_made
+):
+    """A service's own user (the likely mistake in a service's pod) may write the dead-letter topics but not
+    read them; a user that may read them, and write other topics, but not the original ones cannot replay."""
+    reader = User(f"reader-{topic_prefix.rstrip('.')}", secrets.token_urlsafe(18))
+    users_made.append(reader.name)
+    grant(f"user {reader.name} {reader.password} new\n"
+          f"allow {reader.name} read topic literal {topic_prefix}session.attended.dlq\n"
+          f"allow {reader.name} write topic literal {topic_prefix}course.completed")
+    await publish(kafka_bootstrap, topic_prefix, [KafkaRecord("session.attended.dlq", b"IN-HR:E1", (
+        ("dlq_id", b"g/session.attended/0/1"), ("dlq_original_topic", b"session.attended")), b"{}")])
+    tool = str(Path(sys.executable).parent / "karmayogi-ops")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAFKA_")} | {"KAFKA_TOPIC_PREFIX": topic_prefix}
+
+    def run(user: User, *args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([tool, "dead-letters", *args], env=env | scram(listeners, user, tls=True),
+                              capture_output=True, text=True, timeout=120)
+
+    listed, replayed = run(ledger_user, "list", "session.attended"), run(reader, "replay", "session.attended", "--all")
+
+    advice = ("dead letters are read and replayed as the dead-letter-replay user "
+              "(deploy/k8s/operations/dead-letter-replay/kafka-user.yaml), not a service's own; set KAFKA_USERNAME "
+              "and KAFKA_PASSWORD to it.\n")
+    assert (listed.returncode, listed.stdout, listed.stderr) == (1, "", (
+        f"karmayogi-ops: Kafka at {listeners.scram_tls} does not allow user '{ledger_user.name}' to read "
+        f"session.attended.dlq: {advice}"))
+    assert (replayed.returncode, replayed.stderr) == (1, (
+        f"karmayogi-ops: Kafka at {listeners.scram_tls} does not allow user '{reader.name}' to write "
+        f"session.attended: {advice}"))

@@ -19,7 +19,7 @@ from karmayogi_contracts import encode
 
 from ledger_harness import publish, until_ready, wait_for_count
 from karmayogi_runtime import topics
-from karmayogi_runtime.ops import read_dead_letters, read_records
+from karmayogi_runtime.dead_letter_topics import read_dead_letters, read_records
 from karmayogi_runtime.testing import free_port
 from ledger.events import attended, employee, enrolled
 from ledger.service import MIGRATIONS

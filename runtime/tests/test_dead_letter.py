@@ -38,21 +38,23 @@ def test_a_dead_letter_keeps_the_original_bytes_and_says_why_where_and_by_whom()
 
 
 def test_a_replay_goes_back_to_the_original_topic_without_the_failure_headers():
-    replayed = dead_letter.replay(dead_letter.dead_letter(ORIGIN, FAILURE), "replay-1")
+    replayed = dead_letter.replay(dead_letter.dead_letter(ORIGIN, FAILURE), "replay-1", 2, 17)
 
     assert replayed.topic == "session.attended"
     assert replayed.value == ORIGIN.value
-    assert list(replayed.headers) == [*ORIGIN.headers, ("dlq_replay_id", b"replay-1")]
+    assert list(replayed.headers) == [*ORIGIN.headers, ("dlq_replay_id", b"replay-1"), ("dlq_replay_of", b"2@17")]
 
 
-def test_a_dead_letter_of_a_replay_describes_only_the_latest_failure():
-    again = dead_letter.Origin(**{**ORIGIN.__dict__, "headers": dead_letter.replay(dead_letter.dead_letter(ORIGIN, FAILURE), "r").headers})
+def test_a_dead_letter_of_a_replay_describes_the_latest_failure_and_which_replay_of_which_letter_it_was():
+    replayed = dead_letter.replay(dead_letter.dead_letter(ORIGIN, FAILURE), "r", 2, 17)
+    again = dead_letter.Origin(**{**ORIGIN.__dict__, "offset": 1300, "headers": replayed.headers})
     second = dead_letter.Failure("RuleViolation", "still barred", 1, T0, T0)
 
     described = dead_letter.description(dead_letter.dead_letter(again, second).headers)
 
-    assert described["error_class"] == "RuleViolation"
-    assert "replay_id" not in described  # the dlq_ headers of the earlier round are not carried along
+    assert (described["error_class"], described["original_offset"]) == ("RuleViolation", "1300")
+    assert (described["replay_id"], described["replay_of"]) == ("r", "2@17")
+    assert "DecodeError.not_json" not in described.values()  # the earlier round's failure is not carried along
 
 
 def test_a_dead_letter_of_a_record_near_kafkas_limit_leaves_the_value_out_and_says_so():
@@ -68,11 +70,11 @@ def test_a_dead_letter_of_a_record_near_kafkas_limit_leaves_the_value_out_and_sa
     assert len(described["error_message"]) == dead_letter.MAX_MESSAGE_CHARACTERS
     assert dead_letter.omitted_value_size(record.headers) == MAX_RECORD_BYTES - 200
     with pytest.raises(ValueError, match="does not carry its original value"):
-        dead_letter.replay(record, "replay-1")
+        dead_letter.replay(record, "replay-1", 0, 0)
 
 
 def test_a_dead_letter_that_fits_keeps_its_value_and_says_nothing_was_left_out():
     record = dead_letter.dead_letter(ORIGIN, FAILURE)
 
     assert dead_letter.omitted_value_size(record.headers) is None
-    assert dead_letter.replay(record, "replay-1").value == ORIGIN.value
+    assert dead_letter.replay(record, "replay-1", 0, 0).value == ORIGIN.value

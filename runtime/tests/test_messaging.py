@@ -5,7 +5,7 @@ import pytest
 from karmayogi_contracts import encode, encode_structured
 from karmayogi_runtime import outbox
 from karmayogi_runtime.database import create_pool
-from karmayogi_runtime.ops import read_dead_letters, replay
+from karmayogi_runtime.dead_letter_topics import read_dead_letters, replay
 
 from ledger.events import attended, employee, enrolled
 

@@ -1,5 +1,5 @@
 """`karmayogi-ops dead-letters` on the real Kafka: one dead letter named by its partition and offset, and a
-dead letter whose value was too large to keep."""
+dead letter whose value was too large to keep; filters, and what the operator reads and saves."""
 
 import asyncio
 from datetime import datetime, timezone
@@ -8,10 +8,10 @@ from urllib.parse import urlsplit
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
-from karmayogi_contracts import encode
+from karmayogi_contracts import KafkaRecord, encode, encode_structured
 from karmayogi_runtime import dead_letter, ops
+from karmayogi_runtime.dead_letter_topics import read_records
 from karmayogi_runtime.limits import MAX_RECORD_BYTES
-from karmayogi_runtime.ops import read_records
 from typer.testing import CliRunner
 
 from ledger.events import attended, employee
@@ -22,12 +22,16 @@ pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 23, 4, 0, tzinfo=timezone.utc)
 
 
-async def _dead_letter_on(bootstrap: str, prefix: str, partition: int, *, value_omitted: bool = False) -> bytes:
-    """A dead letter of a fresh attendance, on `partition` of session.attended.dlq; returns the original value."""
-    original = encode(attended(employee()))
-    origin = dead_letter.Origin("ledger.attendance", "session.attended", partition, 40 + partition, original.key,
+async def _dead_letter_on(bootstrap: str, prefix: str, partition: int, *, value_omitted: bool = False,
+                          original: KafkaRecord | None = None, reason: str = "barred",
+                          group: str = "ledger.attendance", original_offset: int | None = None) -> bytes:
+    """A dead letter of `original` (default: a fresh attendance), on `partition` of session.attended.dlq;
+    returns the original value."""
+    original = original or encode(attended(employee()))
+    at = 40 + partition if original_offset is None else original_offset
+    origin = dead_letter.Origin(group, "session.attended", partition, at, original.key,
                                 original.headers, original.value)
-    letter = dead_letter.dead_letter(origin, dead_letter.Failure("RuleViolation", "barred", 1, NOW, NOW),
+    letter = dead_letter.dead_letter(origin, dead_letter.Failure("RuleViolation", reason, 1, NOW, NOW),
                                      max_bytes=100 if value_omitted else MAX_RECORD_BYTES)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
     await producer.start()
@@ -61,7 +65,7 @@ async def test_replay_by_offset_takes_the_partition_too_and_replays_that_one_dea
     code, output = await _ops("dead-letters", "replay", "session.attended", "--partition", "1", "--offset", "0")
 
     assert code == 0, output
-    assert "Replayed 1 dead letters" in output
+    assert "Replayed 1 dead letter (replay id" in output
     replayed = await read_records(kafka_bootstrap, [topic_prefix + "session.attended"])
     assert [letter.record.value for letter in replayed] == [values[1]]
 
@@ -180,3 +184,137 @@ async def test_parked_on_a_database_it_cannot_read_says_why_in_one_sentence(post
     }
     for url, sentence in cases.items():
         assert await _refused("parked", url) == (1, "", f"karmayogi-ops: {sentence}\n"), url
+
+
+def _column(output: str, name: str) -> list[str]:
+    """The cells of one column of a rich table as printed, each cell's wrapped lines joined by a space."""
+    lines = output.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("┃") and f" {name} " in line)
+    index = [cell.strip() for cell in lines[header].split("┃")].index(name)
+    cells, current = [], []
+    for line in lines[header + 2:]:
+        if line.startswith(("├", "└")):
+            cells.append(" ".join(current))
+            current = []
+        elif line.startswith("│"):
+            piece = line.split("│")[index].strip()
+            current += [piece] if piece else []
+    return cells
+
+
+async def test_show_prints_the_payload_exactly_as_it_is_however_long_and_whatever_it_contains(
+    kafka_bootstrap, topic_prefix, monkeypatch
+):
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka_bootstrap)
+    monkeypatch.setenv("KAFKA_TOPIC_PREFIX", topic_prefix)  # the console as narrow as when piped to a file
+    record = encode(attended(employee()))
+    payload = record.value[:-1] + b', "note": "[bold]' + "ग्राम पंचायत ".encode() * 60 + b'[/bold]"}'
+    await _dead_letter_on(kafka_bootstrap, topic_prefix, 1, original=KafkaRecord(record.topic, record.key,
+                                                                                   record.headers, payload))
+
+    result = await asyncio.to_thread(CliRunner().invoke, ops.app, ["dead-letters", "show", "session.attended", "1", "0"])
+
+    assert result.exit_code == 0, result.output
+    assert result.stdout_bytes.endswith(b"\n" + payload + b"\n")
+
+
+async def test_list_shows_each_reason_in_full_and_each_events_key(operator_env, kafka_bootstrap, topic_prefix,
+                                                                 monkeypatch):
+    monkeypatch.setattr(ops.console, "width", 250)
+    reason = ("the session of batch 7 at DTC Karnal starts at 2026-12-03T09:00:00+05:30, after the batch ended on "
+              "2026-11-21; attendance cannot be marked for a session outside its batch, so correct the session "
+              "date in the attendance system and publish the event again")
+    record = encode(attended("HR-000123"))
+    await _dead_letter_on(kafka_bootstrap, topic_prefix, 0, original=record, reason=reason)
+
+    code, output = await _table("dead-letters", "list")
+
+    assert code == 0, output
+    assert _column(output, "reason") == [reason]
+    assert _column(output, "key") == ["IN-HR:HR-000123"]
+
+
+async def _table(*args: str) -> tuple[int, str]:
+    """The tool's exit status and output as printed, lines and all."""
+    result = await asyncio.to_thread(CliRunner().invoke, ops.app, list(args))
+    return result.exit_code, result.output
+
+
+async def test_list_and_replay_take_only_the_dead_letters_of_a_tenant_or_a_key(operator_env, kafka_bootstrap,
+                                                                               topic_prefix):
+    bihar, haryana = encode(attended("BR-1", tenant="IN-BR")), encode(attended("HR-1"))
+    await _dead_letter_on(kafka_bootstrap, topic_prefix, 0, original=bihar)
+    await _dead_letter_on(kafka_bootstrap, topic_prefix, 1, original=haryana)
+
+    listed = await _ops("dead-letters", "list", "session.attended", "--tenant", "IN-BR")
+    by_tenant = await _ops("dead-letters", "replay", "session.attended", "--tenant", "IN-BR:")
+    by_key = await _ops("dead-letters", "replay", "--key", "IN-HR:HR-1")
+    other = await _refused("dead-letters", "list", "--tenant", "IN-UP")
+
+    assert listed[0] == 0 and "1 dead-lettered events" in listed[1] and "IN-BR:BR-1" in listed[1]
+    assert "IN-HR" not in listed[1]
+    assert by_tenant[0] == 0 and by_key[0] == 0, (by_tenant, by_key)
+    replayed = await read_records(kafka_bootstrap, [topic_prefix + "session.attended"])
+    assert sorted(letter.record.value for letter in replayed) == sorted([bihar.value, haryana.value])  # once each
+    assert other == (1, "", "karmayogi-ops: No dead letter matches --tenant IN-UP; there are consumer groups "
+                            "ledger.attendance; error classes RuleViolation; tenants IN-BR, IN-HR.\n")
+
+
+async def test_a_replay_filter_that_matches_nothing_names_what_is_there_and_replays_nothing(
+    operator_env, kafka_bootstrap, topic_prefix
+):
+    await _dead_letter_on(kafka_bootstrap, topic_prefix, 0)
+    await _dead_letter_on(kafka_bootstrap, topic_prefix, 1, group="attendance.marks")
+
+    typo = await _refused("dead-letters", "replay", "--group", "attendance.mark")
+    both = await _refused("dead-letters", "replay", "session.attended", "--error-class", "Nope", "--group",
+                          "attendance.marks")
+
+    assert typo == (1, "", "karmayogi-ops: No dead letter matches --group attendance.mark; there are consumer "
+                           "groups attendance.marks, ledger.attendance; error classes RuleViolation; tenants IN-HR.\n")
+    assert both[0] == 1 and "No dead letter matches --error-class Nope --group attendance.marks;" in both[2]
+    assert await read_records(kafka_bootstrap, [topic_prefix + "session.attended"]) == []
+
+
+async def test_one_dead_letter_that_does_not_match_the_filter_given_with_it_is_named_and_not_replayed(
+    operator_env, kafka_bootstrap, topic_prefix
+):
+    await _dead_letter_on(kafka_bootstrap, topic_prefix, 2, original=encode(attended("HR-7")))
+
+    refused = await _refused("dead-letters", "replay", "session.attended", "--partition", "2", "--offset", "0",
+                             "--error-class", "KeyError")
+
+    assert refused == (1, "", "karmayogi-ops: The dead letter at session.attended.dlq[2]@0 is a RuleViolation of "
+                              "consumer group ledger.attendance, key IN-HR:HR-7; it does not match --error-class "
+                              "KeyError.\n")
+    assert await read_records(kafka_bootstrap, [topic_prefix + "session.attended"]) == []
+
+
+async def test_a_replay_that_fails_again_is_listed_as_a_replay_of_the_letter_it_came_from(
+    operator_env, kafka_bootstrap, topic_prefix
+):
+    await _dead_letter_on(kafka_bootstrap, topic_prefix, 2)
+    assert (await _ops("dead-letters", "replay", "session.attended", "--partition", "2", "--offset", "0"))[0] == 0
+    [replayed] = await read_records(kafka_bootstrap, [topic_prefix + "session.attended"])
+    await _dead_letter_on(kafka_bootstrap, topic_prefix, 2, original=replayed.record,  # the consumer fails again
+                          original_offset=70)
+
+    code, output = await _table("dead-letters", "list")
+
+    assert code == 0, output
+    assert _column(output, "replay of") == ["", "2@0"]
+
+
+
+
+async def test_parked_shows_the_event_id_of_a_binary_and_of_a_structured_event(ledger, monkeypatch):
+    monkeypatch.setattr(ops.console, "width", 400)
+    early = employee("EARLY")  # not enrolled: both attendances are parked
+    events = [attended(early, session=1), attended(early, session=2)]
+    await ledger.publish([encode(events[0]), encode_structured(events[1])])
+    assert await ledger.wait_for_count("SELECT count(*) FROM parked", 2) == 2
+
+    code, output = await _ops("parked", ledger.database_url)
+
+    assert code == 0, output
+    assert str(events[0].id) in output and str(events[1].id) in output

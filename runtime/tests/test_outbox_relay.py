@@ -12,7 +12,7 @@ from karmayogi_contracts import KafkaRecord, encode
 from karmayogi_runtime import database, outbox
 from karmayogi_runtime.broker import PRODUCER_DEFAULTS
 from karmayogi_runtime.limits import MAX_RECORD_BYTES
-from karmayogi_runtime.ops import read_dead_letters, read_records
+from karmayogi_runtime.dead_letter_topics import read_dead_letters, read_records
 from karmayogi_runtime.outbox import OutboxRelay
 
 from ledger.events import attended, employee, enrolled

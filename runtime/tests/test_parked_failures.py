@@ -6,7 +6,7 @@ import time
 
 import pytest
 from karmayogi_runtime.consumer import DependencyMissing, EventContext, Subscription
-from karmayogi_runtime.ops import read_dead_letters
+from karmayogi_runtime.dead_letter_topics import read_dead_letters
 from karmayogi_runtime.service import running
 
 from ledger.events import attended, employee, enrolled

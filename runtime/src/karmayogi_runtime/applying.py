@@ -129,7 +129,7 @@ class BatchApplier:
                 return context.arrivals
             except DependencyMissing as missing:
                 if missing.waiting_for in held:
-                    await parking.park(connection, subscription.group, missing, record)
+                    await parking.park(connection, subscription.group, missing, record, str(event.id))
                     log.info("parked %s %s until %s: %s", event.type, event.id, missing.waiting_for, missing.reason)
                     return []
                 await parking.lock(connection, [missing.waiting_for])

@@ -10,6 +10,10 @@ A dead letter is kept under the size Kafka takes (`limits.MAX_RECORD_BYTES`): wh
 accepted near that limit, would be over it with the failure's headers, the dead letter carries the
 headers without the value and says so (`dlq_value_omitted`, the value's size). Such a letter says why
 the event failed and where it is in the original topic, but cannot be replayed from the dead-letter topic.
+
+A replay carries its replay id and the place of the dead letter it replays (`dlq_replay_id`,
+`dlq_replay_of`); a replay that fails again keeps both on its new dead letter, so an operator can tell it
+from a new failure and find the letter it came from.
 """
 
 from collections.abc import Sequence
@@ -22,6 +26,7 @@ from karmayogi_runtime.limits import MAX_RECORD_BYTES, record_bytes
 
 PREFIX = "dlq_"
 REPLAY_HEADER = "dlq_replay_id"
+REPLAY_OF = "dlq_replay_of"  # "<partition>@<offset>" of the replayed dead letter, in the same dead-letter topic
 VALUE_OMITTED = "dlq_value_omitted"
 MAX_MESSAGE_CHARACTERS = 2000  # of the error message: enough for the reason, never the size of an event
 
@@ -65,6 +70,9 @@ def dead_letter(origin: Origin, failure: Failure, *, max_bytes: int = MAX_RECORD
         "first_attempt_at": failure.first_attempt_at.isoformat(),
         "last_attempt_at": failure.last_attempt_at.isoformat(),
     }
+    # Of the earlier round's headers only the replay's survive: they belong to this failure.
+    described |= {n.removeprefix(PREFIX): v.decode("utf-8", "replace") for n, v in origin.headers
+                  if n in (REPLAY_HEADER, REPLAY_OF)}
     headers = [(n, v) for n, v in origin.headers if not n.startswith(PREFIX)]
     headers += [(PREFIX + name, value.encode()) for name, value in described.items()]
     key, value = origin.key or b"", origin.value or b""
@@ -92,9 +100,10 @@ def description(headers: Sequence[tuple[str, bytes]]) -> dict[str, str]:
     return {n.removeprefix(PREFIX): v.decode("utf-8", "replace") for n, v in headers if n.startswith(PREFIX)}
 
 
-def replay(dead: KafkaRecord, replay_id: str) -> KafkaRecord:
-    """The record an operator's replay publishes back to the original topic. A dead letter without its
-    original value cannot be replayed (`ValueError`): publishing it would send an empty event."""
+def replay(dead: KafkaRecord, replay_id: str, partition: int, offset: int) -> KafkaRecord:
+    """The record an operator's replay publishes back to the original topic, for the dead letter at
+    `partition` and `offset` of its dead-letter topic. A dead letter without its original value cannot be
+    replayed (`ValueError`): publishing it would send an empty event."""
     omitted = omitted_value_size(dead.headers)
     if omitted is not None:
         raise ValueError(f"the dead letter {description(dead.headers).get('id')} does not carry its original value "
@@ -104,6 +113,6 @@ def replay(dead: KafkaRecord, replay_id: str) -> KafkaRecord:
     return KafkaRecord(
         topic=headers["original_topic"],
         key=dead.key,
-        headers=tuple(original + [(REPLAY_HEADER, replay_id.encode())]),
+        headers=tuple(original + [(REPLAY_HEADER, replay_id.encode()), (REPLAY_OF, f"{partition}@{offset}".encode())]),
         value=dead.value,
     )

@@ -1,17 +1,22 @@
 """`karmayogi-ops`: the operator's tool for dead letters and parked events.
 
-    karmayogi-ops dead-letters list [TOPIC...]       a table of dead letters and their reasons
-    karmayogi-ops dead-letters show TOPIC PARTITION OFFSET
-    karmayogi-ops dead-letters replay [TOPIC...] [--partition P --offset N] [--error-class C] [--group G] [--all]
+    karmayogi-ops dead-letters list [TOPIC...] [FILTERS]   a table of dead letters and their reasons
+    karmayogi-ops dead-letters show TOPIC PARTITION OFFSET  its headers, then its payload exactly as it is
+    karmayogi-ops dead-letters replay [TOPIC...] [--partition P --offset N] [FILTERS] [--all]
     karmayogi-ops parked DATABASE_URL                  events waiting for a dependency, with their age
 
 A dead letter is named by its place in the dead-letter topic (partition and offset, as `list` shows
-them), not by the original event's place, which `list` shows beside it. Topics are named as the
+them), not by the original event's place, which `list` shows beside it. FILTERS are --error-class C,
+--group G, --tenant T (keys `T:...`) and --key K (`<tenant>:<employee id>`); a letter must match every
+one given, and filters that match none of the letters there end the command naming what is there. A
+replay that failed again is listed as a replay of the letter it came from. Topics are named as the
 contracts name them; the tool adds `KAFKA_TOPIC_PREFIX` itself, and `list` shows them without it. A topic
 the cluster does not have is refused, naming the dead-letter topics it has.
 
 A setting, a topic or a database the tool cannot use ends it with one sentence on stderr, never a stack
-trace; `parked` wants a service's own database (`…/certification`), not the server's `postgres`.
+trace (a Kafka user that may not read the dead letters, typically a service's own, is told which user to
+use: the dead-letter-replay user of deploy/k8s/operations/dead-letter-replay/kafka-user.yaml); `parked`
+wants a service's own database (`…/certification`), not the server's `postgres`.
 
 Replaying is safe: every consumer is idempotent, and a replayed event runs at most once per replay in
 the consumer group that dead-lettered it (see `inbox.py`). Kafka is named by the services' own settings:
@@ -20,94 +25,32 @@ the consumer group that dead-lettered it (see `inbox.py`). Kafka is named by the
 """
 
 import asyncio
-import uuid
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import NoReturn
+from typing import Annotated, NoReturn
 from urllib.parse import urlsplit
 
 import asyncpg
 import typer
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
-from aiokafka.errors import KafkaError
-from karmayogi_contracts import TOPICS, KafkaRecord, dead_letter_topic
+from aiokafka.errors import ClusterAuthorizationFailedError, KafkaError, TopicAuthorizationFailedError
+from karmayogi_contracts import TOPICS, dead_letter_topic
 from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from karmayogi_runtime import database, dead_letter, parking
 from karmayogi_runtime import topics as topics_admin
-from karmayogi_runtime.broker import PRODUCER_DEFAULTS, aiokafka_security, check_login
+from karmayogi_runtime.broker import aiokafka_security, check_login
+from karmayogi_runtime.dead_letter_topics import DeadLetter, Filters, read_dead_letters, replay, what_is_there
 from karmayogi_runtime.settings import CannotStart, KafkaSettings, database_url_problem, setting_problems
-from karmayogi_runtime.topics import Security
 
 app = typer.Typer(help="Inspect and replay dead-lettered and parked events.", no_args_is_help=True, add_completion=False)
 dead_letters_app = typer.Typer(help="Dead-letter topics: list, show, replay.", no_args_is_help=True)
 app.add_typer(dead_letters_app, name="dead-letters")
 console = Console()
-
-
-@dataclass(frozen=True)
-class DeadLetter:
-    topic: str
-    partition: int
-    offset: int
-    record: KafkaRecord
-
-    @property
-    def why(self) -> dict[str, str]:
-        return dead_letter.description(self.record.headers)
-
-
-async def read_dead_letters(bootstrap_servers: str, topics: list[str], *, security: Security = None) -> list[DeadLetter]:
-    """The dead letters on the given topics, one per failure (see `dead_letter.identity`), read from the
-    beginning without a consumer group."""
-    unique: dict[str, DeadLetter] = {}
-    for letter in await read_records(bootstrap_servers, topics, security=security):
-        unique.setdefault(letter.why.get("id", f"{letter.topic}/{letter.partition}/{letter.offset}"), letter)
-    return list(unique.values())
-
-
-async def read_records(bootstrap_servers: str, topics: list[str], *, security: Security = None) -> list[DeadLetter]:
-    """Every record currently on `topics`, re-publications included."""
-    partitions = await topics_admin.partitions(bootstrap_servers, topics, security=security)
-    if not partitions:
-        return []
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False, **(security or {}))
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        end = await consumer.end_offsets(partitions)
-        found: list[DeadLetter] = []
-        while [tp for tp in partitions if await consumer.position(tp) < end[tp]]:
-            batches = await consumer.getmany(timeout_ms=1000)
-            for tp, records in batches.items():
-                found += [
-                    DeadLetter(tp.topic, tp.partition, r.offset,
-                               KafkaRecord(tp.topic, r.key or b"", tuple(r.headers), r.value or b""))
-                    for r in records if r.offset < end[tp]
-                ]
-        return sorted(found, key=lambda d: (d.topic, d.partition, d.offset))
-    finally:
-        await consumer.stop()
-
-
-async def replay(bootstrap_servers: str, letters: list[DeadLetter], *, topic_prefix: str = "",
-                 security: Security = None) -> str:
-    """Publish each dead letter back to its original topic under one replay id; returns the id."""
-    replay_id = str(uuid.uuid4())
-    records = [dead_letter.replay(letter.record, replay_id) for letter in letters]  # all replayable, or none sent
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, **PRODUCER_DEFAULTS, **(security or {}))
-    await producer.start()
-    try:
-        sends = []
-        for again in records:
-            sends.append(await producer.send(topic_prefix + again.topic, again.value, key=again.key, headers=list(again.headers)))
-        await asyncio.gather(*sends)
-    finally:
-        await producer.stop()
-    return replay_id
+REPLAY_USER = "deploy/k8s/operations/dead-letter-replay/kafka-user.yaml"
 
 
 @dataclass(frozen=True)
@@ -117,6 +60,7 @@ class _Kafka:
     servers: str
     security: dict[str, object]
     prefix: str
+    user: str | None
 
     def dead_letter_topics(self, topics: list[str] | None) -> list[str]:
         return [self.prefix + (t if t.endswith(".dlq") else dead_letter_topic(t)) for t in (topics or TOPICS)]
@@ -134,7 +78,30 @@ class _Kafka:
             missing = [topic for topic in named if topic not in existing]
             if missing:
                 _refuse(self._no_such_topics(missing, existing))
-        return asyncio.run(read_dead_letters(self.servers, named, security=self.security))
+        try:
+            return asyncio.run(read_dead_letters(self.servers, named, security=self.security))
+        except TopicAuthorizationFailedError as refused:
+            _refuse(self._not_allowed("read", self._topics(refused)))
+
+    def replay(self, letters: list[DeadLetter]) -> str:
+        """Publish `letters` back to their original topics; returns the replay id."""
+        try:
+            return asyncio.run(replay(self.servers, letters, topic_prefix=self.prefix, security=self.security))
+        except TopicAuthorizationFailedError as refused:
+            _refuse(self._not_allowed("write", self._topics(refused)))
+        except ClusterAuthorizationFailedError:  # an idempotent producer needs the right to write some topic
+            _refuse(self._not_allowed("write", "any topic"))
+
+    def _topics(self, refused: TopicAuthorizationFailedError) -> str:
+        # aiokafka names one topic when reading (a str) and every topic refused when writing (a set).
+        named = refused.args[0] if refused.args else "?"
+        return ", ".join(sorted(self.name(t) for t in ([named] if isinstance(named, str) else named)))
+
+    def _not_allowed(self, verb: str, topics: str) -> str:
+        who = f"user '{self.user}'" if self.user else "this client"
+        return (f"Kafka at {self.servers} does not allow {who} to {verb} {topics}: dead letters are read and replayed "
+                f"as the dead-letter-replay user ({REPLAY_USER}), not a service's own; set KAFKA_USERNAME and "
+                "KAFKA_PASSWORD to it.")
 
     def _no_such_topics(self, missing: list[str], existing: set[str]) -> str:
         under = f" (with KAFKA_TOPIC_PREFIX '{self.prefix}')" if self.prefix else ""
@@ -163,46 +130,69 @@ def _kafka() -> _Kafka:
         _refuse(str(refused))
     except (OSError, KafkaError) as error:
         _refuse(f"Kafka at {settings.kafka_bootstrap_servers} is not reachable ({error}); check KAFKA_BOOTSTRAP_SERVERS.")
-    return _Kafka(settings.kafka_bootstrap_servers, aiokafka_security(settings), settings.kafka_topic_prefix)
+    # aiokafka logs each refused fetch before raising; without logging configured Python would print them
+    # all on stderr, before the one sentence that says what to do.
+    logging.getLogger("aiokafka").addHandler(logging.NullHandler())
+    return _Kafka(settings.kafka_bootstrap_servers, aiokafka_security(settings), settings.kafka_topic_prefix,
+                  settings.kafka_username)
+
+
+ErrorClass = Annotated[str | None, typer.Option(help="Only dead letters with this error class.")]
+Group = Annotated[str | None, typer.Option(help="Only dead letters of this consumer group.")]
+Tenant = Annotated[str | None, typer.Option(help="Only dead letters of this tenant's events (keys 'IN-BR:...').")]
+Key = Annotated[str | None, typer.Option(help="Only dead letters of events with this key ('<tenant>:<employee id>').")]
+
+
+def _chosen(kafka: _Kafka, topics: list[str] | None, filters: Filters) -> list[DeadLetter]:
+    """The dead letters on `topics` that match `filters`; when filters match none of those there, the
+    command ends naming what is there (a typing mistake would otherwise read as "nothing to do")."""
+    letters = kafka.read(topics)
+    chosen = [d for d in letters if filters.match(d)]
+    if letters and not chosen:
+        _refuse(f"No dead letter matches {filters}; there are {what_is_there(letters)}.")
+    return chosen
 
 
 @dead_letters_app.command("list")
-def list_dead_letters(topics: list[str] = typer.Argument(None, help="Topics (default: all)")) -> None:
+def list_dead_letters(
+    topics: list[str] = typer.Argument(None, help="Topics (default: all)"),
+    error_class: ErrorClass = None, group: Group = None, tenant: Tenant = None, key: Key = None,
+) -> None:
     """A table of dead letters with their reasons."""
     kafka = _kafka()
-    letters = kafka.read(topics)
-    table = Table(title=f"{len(letters)} dead-lettered events",
+    letters = _chosen(kafka, topics, Filters(error_class, group, tenant, key))
+    table = Table(title=f"{len(letters)} dead-lettered events", show_lines=True,
                   caption="partition and offset are the dead letter's, in the dead-letter topic: give them to "
-                          "`show` and `replay --partition --offset`")
-    columns = ("dead-letter topic", "partition", "offset", "original event", "consumer group", "error", "reason",
-               "attempts", "failed at")
+                          "`show` and `replay --partition --offset`; 'replay of' names the letter a failed "
+                          "replay came from, in the same topic")
+    columns = ("dead-letter topic", "partition", "offset", "original event", "key", "consumer group", "error",
+               "reason", "attempts", "failed at", "replay of")
     for column in columns:
-        table.add_column(column)
+        table.add_column(column, overflow="fold")  # a reason is read in full, never cut short
     for letter in letters:
         why = letter.why
         original = f"{why.get('original_topic', '?')}[{why.get('original_partition', '?')}]@{why.get('original_offset', '?')}"
-        table.add_row(kafka.name(letter.topic), str(letter.partition), str(letter.offset), original,
-                      why.get("consumer_group", ""), why.get("error_class", ""), why.get("error_message", "")[:120],
-                      why.get("attempts", ""), why.get("last_attempt_at", ""))
+        cells = (kafka.name(letter.topic), str(letter.partition), str(letter.offset), original, letter.key,
+                 why.get("consumer_group", ""), why.get("error_class", ""), why.get("error_message", ""),
+                 why.get("attempts", ""), why.get("last_attempt_at", ""), why.get("replay_of", ""))
+        table.add_row(*(Text(cell) for cell in cells))  # as text: a reason's "[...]" is not rich markup
     console.print(table)
 
 
 @dead_letters_app.command("show")
 def show(topic: str, partition: int, offset: int) -> None:
-    """One dead letter in full: headers and payload."""
+    """One dead letter in full: its key and headers, one a line, then its payload exactly as it is (the last
+    line(s); not wrapped, whether or not the output is a terminal), to save, fix and publish again."""
     kafka = _kafka()
-    match = [d for d in kafka.read([topic]) if d.partition == partition and d.offset == offset]
-    if not match:
-        _none_at(kafka, topic, partition, offset)
-    record = match[0].record
-    console.print(f"[bold]key[/] {record.key.decode('utf-8', 'replace')}")
-    for name, value in record.headers:
-        console.print(f"[bold]{name}[/] {value.decode('utf-8', 'replace')}")
-    omitted = dead_letter.omitted_value_size(record.headers)
+    letter = _letter_at(kafka, topic, partition, offset)
+    typer.echo(f"key {letter.key}")
+    for name, value in letter.record.headers:
+        typer.echo(f"{name} {value.decode('utf-8', 'replace')}")
+    omitted = dead_letter.omitted_value_size(letter.record.headers)
     if omitted is not None:
-        console.print(_not_replayable(match[0], omitted))
+        typer.echo(_not_replayable(letter, omitted))
         return
-    console.print(record.value.decode("utf-8", "replace"))
+    typer.echo(letter.record.value)  # bytes: written to stdout as they are
 
 
 def _refuse(sentence: str) -> NoReturn:
@@ -211,7 +201,11 @@ def _refuse(sentence: str) -> NoReturn:
     raise typer.Exit(1)
 
 
-def _none_at(kafka: _Kafka, topic: str, partition: int, offset: int) -> NoReturn:
+def _letter_at(kafka: _Kafka, topic: str, partition: int, offset: int) -> DeadLetter:
+    """The dead letter at `partition` and `offset` of `topic`'s dead-letter topic; the command ends if none is."""
+    for letter in kafka.read([topic]):
+        if (letter.partition, letter.offset) == (partition, offset):
+            return letter
     dead_letters = kafka.name(kafka.dead_letter_topics([topic])[0])
     console.print(f"[red]There is no dead letter at {dead_letters}[{partition}]@{offset}; "
                   f"`dead-letters list {topic}` shows where they are.")
@@ -220,7 +214,7 @@ def _none_at(kafka: _Kafka, topic: str, partition: int, offset: int) -> NoReturn
 
 def _not_replayable(letter: DeadLetter, omitted: int) -> str:
     why = letter.why
-    return (f"[yellow]The original value ({omitted} bytes) was too large to keep in the dead letter, so it cannot be "
+    return (f"The original value ({omitted} bytes) was too large to keep in the dead letter, so it cannot be "
             f"replayed from the dead-letter topic: it is at {why.get('original_topic')}[{why.get('original_partition')}]"
             f"@{why.get('original_offset')} while that topic retains it; have its producer send it again.")
 
@@ -230,35 +224,46 @@ def replay_command(
     topics: list[str] = typer.Argument(None, help="Topics (default: all)"),
     partition: int | None = typer.Option(None, help="With --offset: the dead letter's partition in the dead-letter topic."),
     offset: int | None = typer.Option(None, help="With --partition: only the dead letter at this offset of that partition."),
-    error_class: str | None = typer.Option(None, help="Only dead letters with this error class."),
-    group: str | None = typer.Option(None, help="Only dead letters of this consumer group."),
+    error_class: ErrorClass = None, group: Group = None, tenant: Tenant = None, key: Key = None,
     everything: bool = typer.Option(False, "--all", help="Replay every dead letter on the topics."),
 ) -> None:
     """Publish dead letters back to their original topics after a fix."""
-    if offset is None and partition is None and error_class is None and group is None and not everything:
-        console.print("[red]Say which dead letters to replay: --partition with --offset, --error-class, --group, or --all.")
+    filters = Filters(error_class, group, tenant, key)
+    if offset is None and partition is None and not str(filters) and not everything:
+        console.print("[red]Say which dead letters to replay: --partition with --offset, --error-class, --group, "
+                      "--tenant, --key, or --all.")
         raise typer.Exit(2)
     if (offset is None) != (partition is None) or (offset is not None and len(topics or ()) != 1):
         console.print("[red]One dead letter is named by its topic, --partition and --offset together (as `list` shows "
                       "them), e.g. `replay session.attended --partition 2 --offset 17`.")
         raise typer.Exit(2)
     kafka = _kafka()
-    chosen = [
-        d for d in kafka.read(topics)
-        if (offset is None or (d.partition, d.offset) == (partition, offset))
-        and (error_class is None or d.why.get("error_class") == error_class)
-        and (group is None or d.why.get("consumer_group") == group)
-    ]
-    if offset is not None and partition is not None and not chosen:
-        _none_at(kafka, topics[0], partition, offset)
+    if partition is not None and offset is not None:
+        chosen = [_one_letter(kafka, topics[0], partition, offset, filters)]
+    else:
+        chosen = _chosen(kafka, topics, filters)
     omitted = {d: size for d in chosen if (size := dead_letter.omitted_value_size(d.record.headers)) is not None}
     for letter, size in omitted.items():
-        console.print(f"{kafka.name(letter.topic)}[{letter.partition}]@{letter.offset}: {_not_replayable(letter, size)}")
+        typer.echo(f"{kafka.name(letter.topic)}[{letter.partition}]@{letter.offset}: {_not_replayable(letter, size)}")
     chosen = [d for d in chosen if d not in omitted]
-    replay_id = asyncio.run(replay(kafka.servers, chosen, topic_prefix=kafka.prefix, security=kafka.security))
-    console.print(f"Replayed {len(chosen)} dead letters (replay id {replay_id}).")
+    if not chosen and not omitted:
+        typer.echo("There are no dead letters to replay on those topics.")
+        return
+    replay_id = kafka.replay(chosen)
+    typer.echo(f"Replayed {len(chosen)} dead letter{'' if len(chosen) == 1 else 's'} (replay id {replay_id}).")
     if omitted:
         raise typer.Exit(1)
+
+
+def _one_letter(kafka: _Kafka, topic: str, partition: int, offset: int, filters: Filters) -> DeadLetter:
+    """The dead letter the operator named by its place, when it also matches the filters given with it."""
+    letter = _letter_at(kafka, topic, partition, offset)
+    if not filters.match(letter):
+        why = letter.why
+        _refuse(f"The dead letter at {kafka.name(letter.topic)}[{partition}]@{offset} is a "
+                f"{why.get('error_class', '?')} of consumer group {why.get('consumer_group', '?')}, key {letter.key}; "
+                f"it does not match {filters}.")
+    return letter
 
 
 @app.command("parked")
@@ -269,7 +274,7 @@ def parked(database_url: str = typer.Argument(..., envvar="DATABASE_URL", help="
     shown = f" (the oldest {len(rows)} shown)" if total > len(rows) else ""
     table = Table(title=f"{total} parked events{shown}")
     for column in ("consumer", "waiting for", "reason", "from", "event id", "age"):
-        table.add_column(column)
+        table.add_column(column, overflow="fold")
     for row in rows:
         age = now - row["parked_at"]
         table.add_row(row["consumer"], row["waiting_for"], row["reason"][:100],

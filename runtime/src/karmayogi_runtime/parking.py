@@ -55,10 +55,11 @@ class ParkedMessage:
     value: bytes | None
 
 
-async def park(connection: asyncpg.Connection, consumer: str, missing: DependencyMissing, message) -> None:
-    """Keep `message` (a Kafka consumer record) until `missing.waiting_for` arrives."""
+async def park(connection: asyncpg.Connection, consumer: str, missing: DependencyMissing, message,
+               event_id: str) -> None:
+    """Keep `message` (a Kafka consumer record, whose event has `event_id`, in binary or structured mode)
+    until `missing.waiting_for` arrives."""
     names, values = split_headers(message.headers)
-    event_id = dict(message.headers).get("ce_id", b"").decode("utf-8", "replace") or None
     await connection.execute(
         PARK, consumer, missing.waiting_for, missing.reason, message.topic, message.partition,
         message.offset, message.key, names, values, message.value, event_id,

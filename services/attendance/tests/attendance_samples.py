@@ -16,7 +16,7 @@ from karmayogi_contracts import (
     CloudEvent, EmployeeEnrolled, EnrolmentWithdrawn, SessionAttended, decode, encode, ids, new_event,
 )
 from karmayogi_runtime import topics as topics_admin
-from karmayogi_runtime.ops import read_records
+from karmayogi_runtime.dead_letter_topics import read_records
 from karmayogi_runtime.service import ServiceRuntime
 
 

@@ -227,7 +227,7 @@ async def test_a_session_flagged_mandatory_when_scheduled_holds_back_whoever_mis
 
 
 async def test_impossible_attendance_on_the_topic_is_dead_lettered_with_the_reason(attendance):
-    from karmayogi_runtime.ops import read_dead_letters
+    from karmayogi_runtime.dead_letter_topics import read_dead_letters
 
     batch, employee = BatchPlan(), employee_id()
     await attendance.publish(enrolled(employee, batch))

@@ -11,7 +11,7 @@ import jwt
 import pytest
 from karmayogi_contracts import decode, ids
 from karmayogi_runtime import calendar
-from karmayogi_runtime.ops import read_records
+from karmayogi_runtime.dead_letter_topics import read_records
 from karmayogi_runtime.testing import service_client
 
 from certification.main import MIGRATIONS_DIR, definition

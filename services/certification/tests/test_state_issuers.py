@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 import jwt
 import pytest
 from karmayogi_contracts import ids
-from karmayogi_runtime.ops import read_dead_letters, replay
+from karmayogi_runtime.dead_letter_topics import read_dead_letters, replay
 from karmayogi_runtime.testing import service_client
 
 from certification import issuers

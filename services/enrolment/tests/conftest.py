@@ -13,7 +13,7 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from karmayogi_contracts import CertificateIssued, CertificateRevoked, CloudEvent, decode, encode, ids, new_event
-from karmayogi_runtime.ops import read_records
+from karmayogi_runtime.dead_letter_topics import read_records
 from karmayogi_runtime.service import ServiceRuntime
 from karmayogi_runtime.testing import service_client
 

@@ -7,7 +7,7 @@ import pytest
 from aiokafka.partitioner import DefaultPartitioner
 from karmayogi_contracts import decode
 from karmayogi_runtime import topics
-from karmayogi_runtime.ops import read_records
+from karmayogi_runtime.dead_letter_topics import read_records
 
 pytestmark = pytest.mark.integration
 
