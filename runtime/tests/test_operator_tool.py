@@ -91,8 +91,8 @@ async def test_show_and_replay_of_a_dead_letter_that_is_not_there_say_so_and_fai
     shown = await _ops("dead-letters", "show", "session.attended", "2", "5")
     replayed = await _ops("dead-letters", "replay", "session.attended.dlq", "--partition", "1", "--offset", "0")
 
-    assert shown == (1, "There is no dead letter at session.attended.dlq[2]@5; `dead-letters list session.attended` "
-                        "shows where they are.")
+    assert shown == (1, "karmayogi-ops: There is no dead letter at session.attended.dlq[2]@5; "
+                        "`dead-letters list session.attended` shows where they are.")
     assert replayed[0] == 1 and "There is no dead letter at session.attended.dlq[1]@0" in replayed[1]
     assert await read_records(kafka_bootstrap, [topic_prefix + "session.attended"]) == []
 
@@ -213,9 +213,12 @@ async def test_show_prints_the_payload_exactly_as_it_is_however_long_and_whateve
                                                                                    record.headers, payload))
 
     result = await asyncio.to_thread(CliRunner().invoke, ops.app, ["dead-letters", "show", "session.attended", "1", "0"])
+    alone = await asyncio.to_thread(CliRunner().invoke, ops.app,
+                                    ["dead-letters", "show", "session.attended", "1", "0", "--payload"])
 
     assert result.exit_code == 0, result.output
     assert result.stdout_bytes.endswith(b"\n" + payload + b"\n")
+    assert (alone.exit_code, alone.stdout_bytes) == (0, payload + b"\n")  # `--payload > event.json`, to fix and send
 
 
 async def test_list_shows_each_reason_in_full_and_each_events_key(operator_env, kafka_bootstrap, topic_prefix,

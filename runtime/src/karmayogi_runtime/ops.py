@@ -1,7 +1,7 @@
 """`karmayogi-ops`: the operator's tool for dead letters and parked events.
 
     karmayogi-ops dead-letters list [TOPIC...] [FILTERS]   a table of dead letters and their reasons
-    karmayogi-ops dead-letters show TOPIC PARTITION OFFSET  its headers, then its payload exactly as it is
+    karmayogi-ops dead-letters show TOPIC PARTITION OFFSET [--payload]  its headers, then its payload as it is
     karmayogi-ops dead-letters replay [TOPIC...] [--partition P --offset N] [FILTERS] [--all]
     karmayogi-ops parked DATABASE_URL                  events waiting for a dependency, with their age
 
@@ -180,25 +180,30 @@ def list_dead_letters(
 
 
 @dead_letters_app.command("show")
-def show(topic: str, partition: int, offset: int) -> None:
+def show(topic: str, partition: int, offset: int, payload: bool = typer.Option(
+        False, "--payload", help="Only the payload, exactly as it is: `show ... --payload > event.json`.")) -> None:
     """One dead letter in full: its key and headers, one a line, then its payload exactly as it is (the last
     line(s); not wrapped, whether or not the output is a terminal), to save, fix and publish again."""
     kafka = _kafka()
     letter = _letter_at(kafka, topic, partition, offset)
-    typer.echo(f"key {letter.key}")
-    for name, value in letter.record.headers:
-        typer.echo(f"{name} {value.decode('utf-8', 'replace')}")
     omitted = dead_letter.omitted_value_size(letter.record.headers)
-    if omitted is not None:
-        typer.echo(_not_replayable(letter, omitted))
-        return
+    if payload and omitted is not None:
+        _refuse(_not_replayable(letter, omitted))
+    if not payload:
+        typer.echo(f"key {letter.key}")
+        for name, value in letter.record.headers:
+            typer.echo(f"{name} {value.decode('utf-8', 'replace')}")
+        if omitted is not None:
+            typer.echo(_not_replayable(letter, omitted))
+            return
     typer.echo(letter.record.value)  # bytes: written to stdout as they are
 
 
-def _refuse(sentence: str) -> NoReturn:
-    """End the command on a problem the operator can fix: one sentence on stderr, exit status 1."""
+def _refuse(sentence: str, status: int = 1) -> NoReturn:
+    """End the command on a problem the operator can fix: one sentence on stderr, exit status 1 (2 for a
+    command line that does not say what to do)."""
     typer.echo(f"karmayogi-ops: {sentence}", err=True)
-    raise typer.Exit(1)
+    raise typer.Exit(status)
 
 
 def _letter_at(kafka: _Kafka, topic: str, partition: int, offset: int) -> DeadLetter:
@@ -207,9 +212,8 @@ def _letter_at(kafka: _Kafka, topic: str, partition: int, offset: int) -> DeadLe
         if (letter.partition, letter.offset) == (partition, offset):
             return letter
     dead_letters = kafka.name(kafka.dead_letter_topics([topic])[0])
-    console.print(f"[red]There is no dead letter at {dead_letters}[{partition}]@{offset}; "
-                  f"`dead-letters list {topic}` shows where they are.")
-    raise typer.Exit(1)
+    _refuse(f"There is no dead letter at {dead_letters}[{partition}]@{offset}; `dead-letters list {topic}` shows "
+            "where they are.")
 
 
 def _not_replayable(letter: DeadLetter, omitted: int) -> str:
@@ -230,13 +234,11 @@ def replay_command(
     """Publish dead letters back to their original topics after a fix."""
     filters = Filters(error_class, group, tenant, key)
     if offset is None and partition is None and not str(filters) and not everything:
-        console.print("[red]Say which dead letters to replay: --partition with --offset, --error-class, --group, "
-                      "--tenant, --key, or --all.")
-        raise typer.Exit(2)
+        _refuse("Say which dead letters to replay: --partition with --offset, --error-class, --group, --tenant, "
+                "--key, or --all.", status=2)
     if (offset is None) != (partition is None) or (offset is not None and len(topics or ()) != 1):
-        console.print("[red]One dead letter is named by its topic, --partition and --offset together (as `list` shows "
-                      "them), e.g. `replay session.attended --partition 2 --offset 17`.")
-        raise typer.Exit(2)
+        _refuse("One dead letter is named by its topic, --partition and --offset together (as `list` shows them), "
+                "e.g. `replay session.attended --partition 2 --offset 17`.", status=2)
     kafka = _kafka()
     if partition is not None and offset is not None:
         chosen = [_one_letter(kafka, topics[0], partition, offset, filters)]
