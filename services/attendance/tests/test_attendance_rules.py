@@ -294,3 +294,13 @@ async def test_hostile_ndjson_and_impossible_dates_are_bad_lines():
     assert rows[1:4] == [BadLine(2, "is not a JSON object."), BadLine(3, "is not a JSON object."),
                          BadLine(4, "marked_at is not a date-time an attendance can have.", "HR1")]
     assert rows[4].marked_at.tzinfo == timezone.utc  # as the event will carry it
+
+
+@pytest.mark.parametrize("marked_at, reason", [
+    ("20261120T103000+0530", "marked_at must be an RFC 3339 date-time with an offset."),  # ISO 8601's basic form
+    ("2026-02-30T10:00:00+05:30", "marked_at must be an RFC 3339 date-time with an offset."),
+    ("2026-11-20T10:30:00", "marked_at must carry a UTC offset, e.g. 2026-11-20T10:30:00+05:30."),
+])
+def test_a_files_marked_at_is_read_as_the_contract_reads_it(marked_at, reason):
+    row = {"employee_id": "HR1", "session_id": str(uuid.uuid4()), "marked_at": marked_at}
+    assert bulk.parse(7, row) == BadLine(7, reason, "HR1")

@@ -24,11 +24,12 @@ import re
 import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime
 from typing import Any, Literal
 from uuid import UUID
 
-from karmayogi_contracts.fields import EMPLOYEE_ID_PATTERN
+from karmayogi_contracts.fields import EMPLOYEE_ID_PATTERN, UtcDatetime
+from pydantic import TypeAdapter, ValidationError
 
 Format = Literal["csv", "ndjson"]
 CHUNK_ROWS = 1000
@@ -288,13 +289,16 @@ def parse(number: int, row: dict[str, Any]) -> Mark | BadLine:
         marked_at = None
     else:
         try:
-            marked_at = datetime.fromisoformat(str(marked_at).strip())
-        except ValueError:
-            return BadLine(number, "marked_at must be an RFC 3339 date-time with an offset.", employee_id)
-        if marked_at.tzinfo is None:
-            return BadLine(number, "marked_at must carry a UTC offset, e.g. 2026-11-20T10:30:00+05:30.", employee_id)
-        try:
-            marked_at = marked_at.astimezone(timezone.utc)  # as the event carries it
-        except OverflowError:  # 0001-01-01T00:00:00+05:30 is before the first instant a date-time can hold
-            return BadLine(number, "marked_at is not a date-time an attendance can have.", employee_id)
+            marked_at = _MARKED_AT.validate_python(str(marked_at).strip())  # in UTC, as the event carries it
+        except ValidationError as error:
+            return BadLine(number, _MARKED_AT_PROBLEMS.get(error.errors()[0]["type"], _NOT_A_DATE_TIME), employee_id)
     return Mark(number, employee_id, session_id, minutes, marked_at)
+
+
+# A file's marked_at is read as the contract reads session.attended's (RFC 3339 with an offset), in words for a file.
+_MARKED_AT = TypeAdapter(UtcDatetime)
+_NOT_A_DATE_TIME = "marked_at must be an RFC 3339 date-time with an offset."
+_MARKED_AT_PROBLEMS = {
+    "timezone_aware": "marked_at must carry a UTC offset, e.g. 2026-11-20T10:30:00+05:30.",
+    "datetime_out_of_range": "marked_at is not a date-time an attendance can have.",  # 0001-01-01T00:00:00+05:30
+}
