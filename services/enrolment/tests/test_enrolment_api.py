@@ -199,7 +199,10 @@ async def test_a_spoke_batch_refuses_a_trainer_without_a_master_trainer_certific
     assert refused["detail"] == [
         f"Trainer {trainer} holds no master-trainer certificate for course family 'cyber-hygiene'; "
         "a spoke batch can only be taught by master trainers certified at a hub."]
-    assert await enrolment.batch(course, hub, trainers=[trainer])  # hubs have no such rule
+    hub_batch = await enrolment.batch(course, hub, trainers=[trainer, trainer])  # hubs have no such rule
+    assert hub_batch["trainers"] == [trainer]  # named twice, kept once
+    changed = await enrolment.http.patch(enrolment.path(f"batches/{hub_batch['id']}"), json={"trainers": [trainer] * 3})
+    assert changed.json()["trainers"] == [trainer]
 
     await enrolment.publish(enrolment.certificate(trainer, "cyber-hygiene", trains_trainers=False),
                             enrolment.certificate(trainer, "ethics-in-governance"),

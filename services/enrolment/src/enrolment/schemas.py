@@ -9,13 +9,14 @@ from uuid import UUID
 
 from karmayogi_contracts.fields import Email, EmployeeId, LanguageTag, Mobile, PersonName, Slug
 from karmayogi_contracts.parts import Competency, District, Mode, Reason, Title
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from enrolment.domain import Status
 
 Capacity = Annotated[int, Field(ge=1, le=100_000, description="Seats; beyond them enrolments are waitlisted.")]
 Sessions = Annotated[int, Field(ge=1, le=200, description="Sessions planned, 1-200.")]
-Trainers = Annotated[list[EmployeeId], Field(max_length=50, description="Employee ids of the trainers.")]
+Trainers = Annotated[list[EmployeeId], Field(max_length=50, description="Employee ids of the trainers (one named "
+                     "twice is kept once)."), AfterValidator(lambda trainers: list(dict.fromkeys(trainers)))]
 
 
 def _example(**example: Any) -> ConfigDict:
