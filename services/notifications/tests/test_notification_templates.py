@@ -8,7 +8,7 @@ from karmayogi_contracts import decode
 from karmayogi_contracts.encoding import CLOUDEVENTS_JSON
 
 from notifications.domain import Contact, is_gsm7, plan, sms_segments, template_language
-from notifications.templates import KINDS, TEMPLATES, context_for, render
+from notifications.templates import KINDS, TEMPLATES, centre_with_district, context_for, render
 
 pytestmark = pytest.mark.unit
 
@@ -19,7 +19,7 @@ EXTRA = {
     "enrolled": {}, "completed": {},
     "certificate_issued": {"download_url": "https://certificates.example.gov.in/v/1/pdf"},
     "certificate_revoked": {"course_title": "Digital Land Records (Bhu-Naksha)",
-                            "verify_url": "https://certificates.bihar.gov.in/v/e23fb312"},
+                            "verify_url": "https://certificates.hry.gov.in/verify/e23fb312-417d-5421-9ba3-2eabfc8a7fba"},
 }
 
 
@@ -64,10 +64,15 @@ def test_every_template_renders_in_the_employees_language_and_sms_fits_one_segme
         assert EXTRA[kind]["download_url"] in mail.text
     if language == "en":
         assert is_gsm7(sms.text), sms.text
-    # One segment always, except a Hindi certificate SMS to someone without e-mail: the link alone is
-    # longer than a Unicode segment (70), and the SMS is then their only way to the certificate.
+    # One segment always, except a certificate SMS to someone without e-mail, their only message: a Hindi
+    # one carries the link, alone longer than a Unicode segment (70); a revocation also the course and
+    # the reason, as the e-mail would (two segments in English, three in Hindi).
     if kind == "certificate_issued" and language == "hi" and not email:
         assert event.data.verify_url in sms.text and sms_segments(sms.text) == 2
+    elif kind == "certificate_revoked" and not email:
+        assert EXTRA[kind]["verify_url"] in sms.text and "Digital Land Records" in sms.text
+        assert event.data.reason[:30] in sms.text
+        assert sms_segments(sms.text) == (2 if language == "en" else 3), (len(sms.text), sms.text)
     else:
         assert sms_segments(sms.text) == 1, (len(sms.text), sms.text)
 
@@ -117,3 +122,39 @@ def test_a_certificate_issued_late_in_the_evening_utc_is_dated_by_the_state_s_ca
 
     assert "issued on 24-11-2026" in mail.text  # 00:35 in India
     assert "issued on 23-11-2026" in in_utc.text
+
+
+def test_a_revocation_whose_issue_was_not_seen_still_gives_the_reason_to_someone_without_e_mail():
+    event = vector(EXAMPLES / "certificate.revoked" / "valid" / "bihar-after-igot-audit.json")
+    for language in ("en", "hi"):
+        _, sms = render("certificate_revoked", language,
+                        context_for(event.type, event.data, contact(event, language, False), {}))
+        assert event.data.reason[:30] in sms.text and sms_segments(sms.text) <= 2, sms.text
+
+
+def test_the_revocation_e_mail_gives_the_verification_link_where_it_names_the_page():
+    event = vector(EXAMPLES / "certificate.revoked" / "valid" / "bihar-after-igot-audit.json")
+    url = EXTRA["certificate_revoked"]["verify_url"]
+    english, _ = render("certificate_revoked", "en", context_for(event.type, event.data, contact(event, "en", True),
+                                                                 EXTRA["certificate_revoked"]))
+    hindi, _ = render("certificate_revoked", "hi", context_for(event.type, event.data, contact(event, "hi", True),
+                                                               EXTRA["certificate_revoked"]))
+    assert f"verification page shows it as revoked: {url}\n\n" in english.text
+    assert f"सत्यापन पृष्ठ पर यह रद्द दिखाई देगा: {url}\n\n" in hindi.text
+
+
+def test_the_centre_is_named_with_its_district_once():
+    assert centre_with_district("District Training Centre, Faridabad", "Faridabad") == "District Training Centre, Faridabad"
+    assert centre_with_district("HIPA", "Gurugram") == "HIPA, Gurugram"
+    event = vector(EXAMPLES / "employee.enrolled" / "valid" / "bihar-spoke-bulk-english-name.json")
+    for language in ("en", "hi"):
+        mail, _ = render("enrolled", language, context_for(event.type, event.data, contact(event, language, True), {}))
+        assert "District Training Centre, Muzaffarpur\n" in mail.text, mail.text
+        assert "Muzaffarpur, Muzaffarpur" not in mail.text + mail.html
+
+
+def test_the_hindi_enrolment_e_mail_names_the_mode_in_hindi():
+    event = vector(EXAMPLES / "employee.enrolled" / "valid" / "haryana-hub-master-trainer-hindi-name.json")
+    assert event.data.batch.mode == "classroom"
+    mail, _ = render("enrolled", "hi", context_for(event.type, event.data, contact(event, "hi", True), {}))
+    assert "माध्यम: कक्षा," in mail.text and "classroom" not in mail.text + mail.html

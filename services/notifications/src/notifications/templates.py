@@ -3,7 +3,8 @@
 Each kind and language has `subject.txt`, `email.txt`, `email.html` (autoescaped) and `sms.txt`. An SMS
 is rendered in full first; when that takes more than one segment it is rendered again with `brief=True`,
 where templates leave out the long, variable parts (titles, centre names), so it fits in one segment
-whenever the facts allow (a Hindi SMS that must carry a 75-character link cannot).
+whenever the facts allow. A certificate SMS to someone without e-mail is their only message, so it has no
+brief form: it carries the link (and for a revocation the course and the reason) in more segments.
 """
 
 from __future__ import annotations
@@ -32,6 +33,20 @@ def _day(value: date | None) -> str:
     return "" if value is None else value.strftime("%d-%m-%Y")
 
 
+def centre_with_district(name: str, district: str) -> str:
+    """The centre as the employee should find it: its name, and its district only when the name does not
+    already say it ("District Training Centre, Gaya" needs no ", Gaya"; "HIPA" gets ", Gurugram")."""
+    return name if district.casefold() in name.casefold() else f"{name}, {district}"
+
+
+# The contract's batch modes in the words of each language's readers; English uses the contract's own.
+MODE_NAMES = {"hi": {"classroom": "कक्षा", "online": "ऑनलाइन", "blended": "मिश्रित (कक्षा और ऑनलाइन)"}}
+
+
+def _mode_in(mode: str, language: str) -> str:
+    return MODE_NAMES.get(language, {}).get(mode, mode)
+
+
 def _shorten(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 3].rstrip() + "..."  # GSM-7 has no ellipsis character
 
@@ -48,6 +63,7 @@ def environment() -> Environment:
     )
     env.filters["day"] = _day
     env.filters["shorten"] = _shorten
+    env.filters["mode_in"] = _mode_in
     return env
 
 
@@ -81,7 +97,7 @@ def context_for(event_type: str, data: Any, contact: Contact, extra: dict[str, A
     if kind == "enrolled":
         batch = data.batch
         return {**base, "course_title": data.course.title, "centre_name": batch.centre.name,
-                "centre_district": batch.centre.district, "start_date": batch.start_date,
+                "centre": centre_with_district(batch.centre.name, batch.centre.district), "start_date": batch.start_date,
                 "end_date": batch.end_date, "mode": batch.mode, "sessions_planned": batch.sessions_planned,
                 "trains_trainers": data.course.trains_trainers}
     if kind == "completed":
