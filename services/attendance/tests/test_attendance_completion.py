@@ -252,7 +252,7 @@ async def test_impossible_attendance_on_the_topic_is_dead_lettered_with_the_reas
     assert len(reasons) == 5
     assert "in the future: attendance can be marked once it has started" in reasons[0]
     assert "is outside the batch dates" in reasons[1]
-    assert "The attendance is marked at 2000-01-01T00:00:00+00:00, more than 60 minutes before the session" in reasons[2]
+    assert "The attendance is marked at 2000-01-01T05:30:00+05:30, more than 60 minutes before the session" in reasons[2]
     assert reasons[3] == f"Session {session} is scheduled for 90 minutes, but the report says 5 minutes."
     starts = session_start(4).astimezone(timezone.utc)
     assert reasons[4] == (f"Session {session} is scheduled to start at {starts.isoformat()}, but the report says "

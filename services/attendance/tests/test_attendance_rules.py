@@ -94,20 +94,20 @@ def test_a_session_is_within_its_batch_by_the_states_calendar_day():
 
 def test_attendance_for_a_session_not_started_or_marked_in_the_future_is_impossible():
     now = datetime(2026, 11, 20, 12, tzinfo=timezone.utc)
-    assert attendance_problem(now - timedelta(hours=3), now, now) is None
-    assert attendance_problem(now + timedelta(minutes=2), now, now) is None  # clock skew tolerated
-    assert "in the future: attendance can be marked once it has started" in attendance_problem(
-        now + timedelta(hours=1), now, now)
-    assert "is marked at" in attendance_problem(now - timedelta(hours=1), now + timedelta(hours=1), now)
+    assert attendance_problem(now - timedelta(hours=3), now, now, IST) is None
+    assert attendance_problem(now + timedelta(minutes=2), now, now, IST) is None  # clock skew tolerated
+    assert attendance_problem(now + timedelta(hours=1), now, now, IST) == (  # in India's time, as it was scheduled
+        "The session starts at 2026-11-20T18:30:00+05:30, in the future: attendance can be marked once it has started.")
+    assert "is marked at" in attendance_problem(now - timedelta(hours=1), now + timedelta(hours=1), now, IST)
 
 
 def test_attendance_marked_more_than_an_hour_before_its_session_is_a_wrong_clock():
     now, starts = datetime(2026, 11, 20, 12, tzinfo=timezone.utc), datetime(2026, 11, 20, 10, tzinfo=timezone.utc)
-    assert attendance_problem(starts, starts - timedelta(minutes=59), now) is None  # checked in early
-    reset = attendance_problem(starts, datetime(2000, 1, 1, tzinfo=timezone.utc), now)
-    assert reset == ("The attendance is marked at 2000-01-01T00:00:00+00:00, more than 60 minutes before the "
-                     "session starts at 2026-11-20T10:00:00+00:00: check the sender's clock.")
-    assert attendance_problem(starts, starts - timedelta(minutes=61), now) is not None
+    assert attendance_problem(starts, starts - timedelta(minutes=59), now, IST) is None  # checked in early
+    reset = attendance_problem(starts, datetime(2000, 1, 1, tzinfo=timezone.utc), now, IST)
+    assert reset == ("The attendance is marked at 2000-01-01T05:30:00+05:30, more than 60 minutes before the "
+                     "session starts at 2026-11-20T15:30:00+05:30: check the sender's clock.")
+    assert attendance_problem(starts, starts - timedelta(minutes=61), now, IST) is not None
 
 
 def test_a_report_of_a_scheduled_session_must_give_its_start_and_length():

@@ -124,17 +124,20 @@ def session_within_batch(starts_at: datetime, start: date, end: date, zone: tzin
     return f"The session on {day.isoformat()} is outside the batch dates ({start.isoformat()} to {end.isoformat()})."
 
 
-def attendance_problem(session_starts_at: datetime, marked_at: datetime, now: datetime) -> str | None:
-    """Why an attendance cannot be true at `now`, or None."""
+def attendance_problem(session_starts_at: datetime, marked_at: datetime, now: datetime, zone: tzinfo) -> str | None:
+    """Why an attendance cannot be true at `now`, or None; times are said in the state's `zone`, as the
+    officer scheduled them."""
+    def said(moment: datetime) -> str:
+        return moment.astimezone(zone).isoformat()
+
     if session_starts_at > now + CLOCK_SKEW:
-        return (f"The session starts at {session_starts_at.isoformat()}, in the future: attendance can be marked "
-                "once it has started.")
+        return f"The session starts at {said(session_starts_at)}, in the future: attendance can be marked once it has started."
     if marked_at > now + CLOCK_SKEW:
-        return f"The attendance is marked at {marked_at.isoformat()}, in the future: check the sender's clock."
+        return f"The attendance is marked at {said(marked_at)}, in the future: check the sender's clock."
     if marked_at < session_starts_at - EARLY_CHECK_IN:
         early = EARLY_CHECK_IN // timedelta(minutes=1)
-        return (f"The attendance is marked at {marked_at.isoformat()}, more than {early} minutes before the session "
-                f"starts at {session_starts_at.isoformat()}: check the sender's clock.")
+        return (f"The attendance is marked at {said(marked_at)}, more than {early} minutes before the session "
+                f"starts at {said(session_starts_at)}: check the sender's clock.")
     return None
 
 

@@ -86,7 +86,7 @@ def _checked(event: CloudEvent[SessionAttended], clock: Clock):
     if data.enrolment_id is not None and data.enrolment_id != enrolment_id:
         raise RuleViolation(f"enrolment_id {data.enrolment_id} is not the enrolment of employee {data.employee_id} "
                             f"in batch {data.batch_id}.")
-    if problem := domain.attendance_problem(data.session.starts_at, data.marked_at, clock.now):
+    if problem := domain.attendance_problem(data.session.starts_at, data.marked_at, clock.now, clock.zone):
         raise RuleViolation(problem)
     return enrolment_id
 

@@ -151,4 +151,4 @@ def _problem(m: Mark, session, enrolment, clock: Clock) -> str | None:
         return f"Employee {m.employee_id} withdrew from batch {session['batch_id']}; attendance cannot be marked."
     if m.minutes is not None and m.minutes > session["duration_minutes"]:
         return (f"minutes_attended {m.minutes} is more than the session's {session['duration_minutes']} minutes.")
-    return domain.attendance_problem(session["starts_at"], m.marked_at or clock.now, clock.now)
+    return domain.attendance_problem(session["starts_at"], m.marked_at or clock.now, clock.now, clock.zone)
