@@ -78,3 +78,24 @@ async def test_link_checkers_asking_with_head_get_the_status_and_headers_of_get(
         assert head.status_code == got.status_code, path
         for header in ("content-type", "content-length", "content-disposition"):
             assert head.headers.get(header) == got.headers.get(header), (path, header)
+
+
+async def test_a_malformed_id_on_the_public_paths_is_answered_as_an_unknown_one(certifier):
+    _, client = certifier
+    for path in ("/verify/not-a-uuid/status", "/verify/not-a-uuid/pdf", "/v1/certificates/not-a-uuid/pdf"):
+        got = await client.get(path)
+        assert got.status_code == 404 and got.json()["detail"] == ["No certificate not-a-uuid exists."], path
+    for path in ("/verify/not-a-uuid/status", "/verify/not-a-uuid/pdf"):
+        assert (await client.head(path)).status_code == 404, path
+
+
+async def test_the_page_answers_in_the_language_it_chose_and_varies_with_accept_language(certifier):
+    client, certificate = await _one_certificate(certifier)
+    path = f"/verify/{certificate['certificate_id']}"
+    hindi = await client.get(path, headers={"Accept-Language": "en;q=0.1, hi"})
+    assert hindi.headers["content-language"] == "hi" and 'lang="hi"' in hindi.text
+    assert hindi.headers["vary"] == "Accept-Language"
+    english = await client.get(f"{path}?lang=EN", headers={"Accept-Language": "hi"})
+    assert english.headers["content-language"] == "en" and 'lang="en"' in english.text
+    # The number and the PDF an employee with only a phone downloads from the page the SMS links to.
+    assert certificate["certificate_id"] in english.text and f'href="{certificate["verify_url"]}/pdf"' in english.text

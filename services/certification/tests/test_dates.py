@@ -19,10 +19,10 @@ def _certificate(**changes) -> dict:
 
 
 def test_the_verification_page_shows_the_state_s_dates():
-    shown = page.render(_certificate(), lang="en", issuer="HIPA", state=IST)
+    shown = page.render(_certificate(), lang="en", issuer="HIPA", status="valid", pdf_url=None, state=IST)
     assert "24-11-2026" in shown and "23-11-2026" not in shown
 
     revoked = _certificate(revoked_at=LATE_EVENING_UTC + timedelta(days=2), revocation_reason="Issued in error.")
-    shown = page.render(revoked, lang="en", issuer="HIPA", state=IST)
+    shown = page.render(revoked, lang="en", issuer="HIPA", status="revoked", pdf_url=None, state=IST)
     assert "26-11-2026: Issued in error." in shown
 

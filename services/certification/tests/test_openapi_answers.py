@@ -22,5 +22,8 @@ def test_each_route_documents_its_not_found_gone_unauthorised_and_conflict_answe
         ("/v1/certificates/{certificate_id}/revocation", "post"): {"200", "401", "404", "409", "422"},
     }
     assert {route: answers[route] for route in expected} == expected
+    assert paths["/verify/{certificate_id}/status"]["get"]["responses"]["404"]["description"] == (
+        "No certificate has this id, or the id is not a certificate's")
+    assert "wrong_issuer" in paths["/verify/{certificate_id}/status"]["get"]["description"]
     assert all(operation["responses"][code]["description"] for operations in paths.values()
                for operation in operations.values() for code in operation["responses"])

@@ -109,6 +109,18 @@ async def test_a_bihar_certificate_issued_in_haryana_s_name_is_refused_once_biha
         assert refused["valid"] is False and refused["status"] == "wrong_issuer"
         assert refused["message"] == ("The credential was issued by 'https://hipa.haryana.gov.in', not by "
                                       "https://bipard.bihar.gov.in, the issuer of IN-BR's certificates.")
+        # The page and the status say what the check says, not VALID.
+        certificate_id = ids.certificate_id("IN-BR", bihar.data.enrolment_id)
+        status = (await client.get(f"/verify/{certificate_id}/status")).json()
+        assert (status["status"], status["message"]) == ("wrong_issuer", refused["message"])
+        for lang, why in (("en", "It was issued in the name of Haryana Institute of Public Administration, on behalf "
+                                 "of the Government of Haryana, which is not the issuer of IN-BR&#39;s certificates."),
+                          ("hi", "यह Haryana Institute of Public Administration, on behalf of the Government of "
+                                 "Haryana के नाम से जारी किया गया है, जो IN-BR के प्रमाण पत्रों के जारीकर्ता नहीं हैं।")):
+            shown = (await client.get(f"/verify/{certificate_id}?lang={lang}")).text
+            assert why in shown and 'class="status valid"' not in shown
+        assert (await client.get(f"/verify/{ids.certificate_id('IN-HR', haryana.data.enrolment_id)}/status")
+                ).json()["status"] == "valid"
         # Haryana's certificates, issued before, still verify: its issuer is unchanged.
         assert (await client.post("/v1/credentials/verify", json={"credential": haryana_s})).json()["valid"]
 

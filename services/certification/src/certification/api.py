@@ -27,6 +27,9 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 # The answers besides 200 and 422, for the OpenAPI document.
 NOT_FOUND = {404: problem_answer("No certificate has this id")}
+# The public paths take any text as the id (a link may be mistyped or cut short): one that is not a UUID is
+# answered as an unknown one, as the page does, not with a 422.
+PUBLIC_NOT_FOUND = {404: problem_answer("No certificate has this id, or the id is not a certificate's")}
 REVOKED = {410: problem_answer("The certificate was revoked, so it is no longer offered as a PDF")}
 REVOCATION = {**NOT_FOUND, 401: problem_answer("The administrator's bearer token is missing or wrong",
                                                headers=admin.CHALLENGE),
@@ -59,8 +62,9 @@ class Certification:
             return await repository.get(connection, certificate_id)
 
     def public(self, row) -> dict:
+        status, message = self.verdict(row)
         return {
-            "certificate_id": str(row["certificate_id"]), "status": "revoked" if row["revoked_at"] else "valid",
+            "certificate_id": str(row["certificate_id"]), "status": status, "message": message,
             "employee_name": row["employee_name"], "course_title": row["course_title"],
             "competencies": list(row["competencies"]), "issued_at": row["issued_at"].isoformat(),
             "revoked_at": row["revoked_at"].isoformat() if row["revoked_at"] else None,
@@ -77,14 +81,19 @@ class Certification:
         if row is None:
             return {"valid": False, "status": "not_found", "certificate_id": certificate_id,
                     "message": "The signature is valid but this issuer has no record of the certificate."}
-        state = row["tenant"]
-        issuer = self.settings.issuers.get(state)
-        if problem := credential.issuer_problem(checked.claims, state, issuer and issuer.id):
-            return {"valid": False, "status": "wrong_issuer", "certificate_id": certificate_id, "message": problem}
+        status, message = self.verdict(row, checked.claims)
+        return {"valid": status == "valid", "status": status, "certificate_id": certificate_id, "message": message}
+
+    def verdict(self, row, claims: dict | None = None) -> tuple[str, str]:
+        """valid, wrong_issuer or revoked, and why: what the credential check answers for the credential
+        presented (`claims`) and the page and status for the one issued (the stored credential), so they agree."""
+        claims = claims if claims is not None else credential.claims_of(row["credential"])
+        issuer = self.settings.issuers.get(row["tenant"])
+        if problem := credential.issuer_problem(claims, row["tenant"], issuer and issuer.id):
+            return "wrong_issuer", problem
         if row["revoked_at"]:
-            return {"valid": False, "status": "revoked", "certificate_id": certificate_id,
-                    "message": f"The certificate was revoked on {self.revoked_on(row)}: {row['revocation_reason']}"}
-        return {"valid": True, "status": "valid", "certificate_id": certificate_id, "message": "The certificate is valid."}
+            return "revoked", f"The certificate was revoked on {self.revoked_on(row)}: {row['revocation_reason']}"
+        return "valid", "The certificate is valid."
 
     def revoked_on(self, row) -> str:
         """The day of the revocation, as the state's calendar has it."""
@@ -128,15 +137,24 @@ def routes(service: Certification) -> APIRouter:
     async def verify_page(certificate_id: str, pool: Pool, lang: str | None = None,
                           accept_language: Annotated[str | None, Header()] = None) -> HTMLResponse:
         row = await service.find(pool, UUID(certificate_id)) if _is_uuid(certificate_id) else None
-        html = page.render(row, lang=page.language(lang, accept_language), state=service.settings.zone(),
-                           issuer=row and credential.issuer_name(row["credential"]))
-        return HTMLResponse(html, status_code=200 if row else 404)
+        chosen = page.language(lang, accept_language)
+        # The PDF is offered as long as it is served: not once revoked (410).
+        pdf_url = f"{service.issuer.verify_url(row['certificate_id'])}/pdf" if row and not row["revoked_at"] else None
+        html = page.render(row, lang=chosen, state=service.settings.zone(), pdf_url=pdf_url,
+                           issuer=row and credential.issuer_name(row["credential"]), status=row and service.verdict(row)[0])
+        # Vary: a cache in between must not answer a Hindi reader with the page it kept for an English one.
+        return HTMLResponse(html, status_code=200 if row else 404,
+                            headers={"Content-Language": chosen, "Vary": "Accept-Language"})
 
-    @router.get("/verify/{certificate_id}/status", tags=["public"], responses=NOT_FOUND,
+    @router.get("/verify/{certificate_id}/status", tags=["public"], responses=PUBLIC_NOT_FOUND,
                 summary="A certificate's status, as JSON: the credentialStatus link signed into its credential; "
-                "HEAD too")
+                "HEAD too",
+                description="`status` is what the credential check answers for the certificate's credential: "
+                "`valid`; `wrong_issuer` when it was issued in the name of an issuer that is not the one ISSUERS "
+                "names for the certificate's state (or that state has none any more); `revoked`. `message` says "
+                "why, in a sentence.")
     @router.head("/verify/{certificate_id}/status", include_in_schema=False)
-    async def public_status(certificate_id: UUID, pool: Pool) -> dict:
+    async def public_status(certificate_id: str, pool: Pool) -> dict:
         return service.public(await _existing(pool, certificate_id))
 
     @router.get("/v1/certificates/{certificate_id}", tags=["internal"], responses=NOT_FOUND,
@@ -157,19 +175,19 @@ def routes(service: Certification) -> APIRouter:
         return service.keys.jwks()
 
     @router.get("/verify/{certificate_id}/pdf", tags=["public"], response_class=Response,
-                responses={**NOT_FOUND, **REVOKED},
+                responses={**PUBLIC_NOT_FOUND, **REVOKED},
                 summary="The certificate as a PDF, beside its verification page (the link in the e-mail); HEAD too")
     @router.head("/verify/{certificate_id}/pdf", response_class=Response, include_in_schema=False)
     @router.get("/v1/certificates/{certificate_id}/pdf", tags=["internal"], response_class=Response,
-                responses={**NOT_FOUND, **REVOKED},
+                responses={**PUBLIC_NOT_FOUND, **REVOKED},
                 summary="The certificate as a PDF (rendered on first request, then cached); 410 once revoked")
-    async def certificate_pdf(certificate_id: UUID, pool: Pool) -> Response:
+    async def certificate_pdf(certificate_id: str, pool: Pool) -> Response:
         row = await _existing(pool, certificate_id)
         if row["revoked_at"]:  # before the cache: another pod may still hold the PDF rendered before
             raise Problem(410, service.revoked_sentence(row))
         content = await service.pdf(row)
         return Response(content, media_type="application/pdf",
-                        headers={"Content-Disposition": f'inline; filename="certificate-{certificate_id}.pdf"'})
+                        headers={"Content-Disposition": f'inline; filename="certificate-{row["certificate_id"]}.pdf"'})
 
     @router.post("/v1/certificates/{certificate_id}/revocation", tags=["admin"], responses=REVOCATION,
                  summary="Revoke a certificate (admin token); the page, JSON and credential check show it at once. "
@@ -206,10 +224,12 @@ def routes(service: Certification) -> APIRouter:
             row = await connection.fetchrow(repository.COUNT, tenant)
         return {"issued": row["issued"], "revoked": row["revoked"]}
 
-    async def _existing(pool, certificate_id: UUID):
-        row = await service.find(pool, certificate_id)
+    async def _existing(pool, certificate_id: UUID | str):
+        """The certificate, or a 404. An id that is not a UUID (the public paths take any text, as a mistyped
+        link may hold) has no certificate either, so it is answered as an unknown one, as the page does."""
+        row = await service.find(pool, UUID(str(certificate_id))) if _is_uuid(str(certificate_id)) else None
         if row is None:
-            raise Problem(404, f"No certificate {certificate_id} exists.")
+            raise Problem(404, f"No certificate {str(certificate_id)[:80]} exists.")
         return row
 
     return router

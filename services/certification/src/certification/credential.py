@@ -65,10 +65,15 @@ def jwt_claims(document: dict, facts: Facts) -> dict:
             "sub": facts.employee_id, "iat": issued, "nbf": issued}
 
 
+def claims_of(token: str) -> dict:
+    """The claims of a credential this service issued (stored, so its signature was made here)."""
+    return json.loads(unb64url(token.split(".")[1]))
+
+
 def issuer_name(token: str) -> str:
     """The issuer's name signed into a credential this service issued: what its certificate, page and PDF
     print, so they say what the credential says whatever the settings say later."""
-    return json.loads(unb64url(token.split(".")[1]))["issuer"]["name"]
+    return claims_of(token)["issuer"]["name"]
 
 
 @dataclass(frozen=True)

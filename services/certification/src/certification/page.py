@@ -1,4 +1,5 @@
-"""The public verification page, in English and Hindi: VALID, REVOKED or NOT FOUND."""
+"""The public verification page, in English and Hindi: VALID, NOT VALID (not in its state's issuer's name),
+REVOKED or NOT FOUND; the certificate's number, and the link to its PDF for an employee with only a phone."""
 
 from datetime import tzinfo
 from pathlib import Path
@@ -10,11 +11,17 @@ TEXT = {
     "en": {"title": "Certificate verification", "heading": "Karmayogi training certificate",
            "valid": "VALID", "revoked": "REVOKED", "revoked_on": "Revoked on", "not_found": "NOT FOUND",
            "not_found_help": "No certificate has this number. Check the link or the QR code you scanned.",
-           "name": "Name", "course": "Course", "competencies": "Competencies", "issuer": "Issued by", "date": "Date"},
+           "name": "Name", "course": "Course", "competencies": "Competencies", "issuer": "Issued by", "date": "Date",
+           "wrong_issuer": "NOT VALID",
+           "wrong_issuer_help": "It was issued in the name of {issuer}, which is not the issuer of {state}'s certificates.",
+           "number": "Certificate number", "pdf": "Download the certificate (PDF)"},
     "hi": {"title": "प्रमाण पत्र सत्यापन", "heading": "कर्मयोगी प्रशिक्षण प्रमाण पत्र",
            "valid": "मान्य", "revoked": "रद्द", "revoked_on": "रद्द करने की तिथि", "not_found": "नहीं मिला",
            "not_found_help": "इस संख्या का कोई प्रमाण पत्र नहीं है। लिंक या स्कैन किया गया QR कोड जाँचें।",
-           "name": "नाम", "course": "पाठ्यक्रम", "competencies": "दक्षताएँ", "issuer": "जारीकर्ता", "date": "तिथि"},
+           "name": "नाम", "course": "पाठ्यक्रम", "competencies": "दक्षताएँ", "issuer": "जारीकर्ता", "date": "तिथि",
+           "wrong_issuer": "मान्य नहीं",
+           "wrong_issuer_help": "यह {issuer} के नाम से जारी किया गया है, जो {state} के प्रमाण पत्रों के जारीकर्ता नहीं हैं।",
+           "number": "प्रमाण पत्र संख्या", "pdf": "प्रमाण पत्र डाउनलोड करें (PDF)"},
 }
 
 _environment = Environment(
@@ -23,18 +30,43 @@ _environment = Environment(
 
 
 def language(requested: str | None, accept_language: str | None) -> str:
-    """`?lang=` first, then the browser's preference; English otherwise."""
-    if requested in TEXT:
-        return requested
-    preferred = (accept_language or "").split(",")[0].split(";")[0].strip().lower()
-    return "hi" if preferred.startswith("hi") else "en"
+    """`?lang=` first, then the browser's most preferred language the page has (RFC 9110 12.5.4: the highest
+    q-value, q=0 meaning not acceptable, the first listed on a tie); English otherwise. Tags are matched by
+    their primary subtag in any case, so hi-IN and HI are Hindi."""
+    if (chosen := _supported(requested or "")) is not None:
+        return chosen
+    preferences = []
+    for position, entry in enumerate((accept_language or "").split(",")):
+        tag, _, parameters = entry.partition(";")
+        chosen, weight = _supported(tag), _quality(parameters)
+        if chosen is not None and weight > 0:
+            preferences.append((-weight, position, chosen))
+    return min(preferences)[2] if preferences else "en"
 
 
-def render(certificate, *, lang: str, issuer: str | None, state: tzinfo) -> str:
-    """The page of `certificate` (None: not found), in the name of its `issuer`, its dates as they were in the
-    state (`state`, its zone)."""
+def _supported(tag: str) -> str | None:
+    primary = tag.strip().split("-")[0].lower()
+    return primary if primary in TEXT else None
+
+
+def _quality(parameters: str) -> float:
+    """The q-value of one Accept-Language entry: 1 when not given, 0 (not acceptable) when not a number."""
+    name, _, value = parameters.partition("=")
+    if name.strip().lower() != "q":
+        return 1.0
+    try:
+        return min(max(float(value.strip()), 0.0), 1.0)
+    except ValueError:
+        return 0.0
+
+
+def render(certificate, *, lang: str, issuer: str | None, status: str | None, pdf_url: str | None,
+           state: tzinfo) -> str:
+    """The page of `certificate` (None: not found), in the name of its `issuer`, with its `status` (valid,
+    wrong_issuer or revoked: what the credential check answers), its dates as they were in the state (`state`,
+    its zone), and the link to its PDF (None once revoked, when the PDF is no longer offered)."""
     dates = {} if certificate is None else {
         "issued_on": calendar.day_of(certificate["issued_at"], state),
         "revoked_on": certificate["revoked_at"] and calendar.day_of(certificate["revoked_at"], state)}
     return _environment.get_template("verify.html").render(certificate=certificate, lang=lang, t=TEXT[lang],
-                                                           issuer=issuer, **dates)
+                                                           issuer=issuer, status=status, pdf_url=pdf_url, **dates)
