@@ -113,6 +113,8 @@ async def test_a_bihar_certificate_issued_in_haryana_s_name_is_refused_once_biha
         certificate_id = ids.certificate_id("IN-BR", bihar.data.enrolment_id)
         status = (await client.get(f"/verify/{certificate_id}/status")).json()
         assert (status["status"], status["message"]) == ("wrong_issuer", refused["message"])
+        listed = (await client.get("/v1/states/IN-BR/certificates")).json()["items"]
+        assert [(c["certificate_id"], c["status"]) for c in listed] == [(str(certificate_id), "wrong_issuer")]
         for lang, why in (("en", "It was issued in the name of Haryana Institute of Public Administration, on behalf "
                                  "of the Government of Haryana, which is not the issuer of IN-BR&#39;s certificates."),
                           ("hi", "यह Haryana Institute of Public Administration, on behalf of the Government of "

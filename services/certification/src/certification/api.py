@@ -207,14 +207,15 @@ def routes(service: Certification) -> APIRouter:
             raise Problem(409, service.revoked_before_sentence(row))
         return service.public(row)
 
-    @router.get("/v1/states/{tenant}/certificates", tags=["officers"], summary="Certificates of a state, newest first")
+    @router.get("/v1/states/{tenant}/certificates", tags=["officers"], summary="Certificates of a state, newest first",
+                description="Each with the `status` its verification page shows: valid, wrong_issuer or revoked.")
     async def list_certificates(tenant: Tenant, pool: Pool, limit: Annotated[int, Query(ge=1, le=500)] = 50,
                                 offset: Offset = 0) -> dict:
         async with pool.acquire() as connection:
             rows = await connection.fetch(repository.LIST, tenant, limit, offset)
         return {"items": [{"certificate_id": str(r["certificate_id"]), "employee_id": r["employee_id"],
                            "employee_name": r["employee_name"], "course_title": r["course_title"],
-                           "issued_at": r["issued_at"].isoformat(), "status": r["verify_status"],
+                           "issued_at": r["issued_at"].isoformat(), "status": service.verdict(r)[0],
                            "verify_url": service.issuer.verify_url(r["certificate_id"])} for r in rows]}
 
     @router.get("/v1/states/{tenant}/certificates/count", tags=["officers"],

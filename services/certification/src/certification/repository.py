@@ -17,10 +17,11 @@ REVOKE = """
     WHERE certificate_id = $1 AND revoked_at IS NULL
     RETURNING *
 """
+# With what the status is decided from (`api.Certification.verdict`), as the page and the check decide it.
 LIST = """
-    SELECT certificate_id, employee_id, employee_name, course_title, issued_at, verify_status, revoked_at
-    FROM (SELECT *, CASE WHEN revoked_at IS NULL THEN 'valid' ELSE 'revoked' END AS verify_status
-          FROM certificates WHERE tenant = $1) c
+    SELECT certificate_id, tenant, employee_id, employee_name, course_title, issued_at, revoked_at,
+           revocation_reason, credential
+    FROM certificates WHERE tenant = $1
     ORDER BY issued_at DESC, certificate_id LIMIT $2 OFFSET $3
 """
 COUNT = "SELECT count(*) AS issued, count(revoked_at) AS revoked FROM certificates WHERE tenant = $1"
