@@ -138,7 +138,7 @@ async def test_an_employee_whose_waitlist_lapsed_enrols_in_another_batch_of_the_
 
 async def lapse_waitlists(enrolment, now: datetime) -> int:
     async with enrolment.runtime.pool.acquire() as connection, connection.transaction():
-        return await handlers.lapse_waitlists(connection, handlers.Clock(now, calendar.today(now=now)))
+        return await handlers.lapse_waitlists(connection, handlers.Clock.at(now, calendar.zone()))
 
 
 async def test_a_batch_closed_for_new_requests_still_promotes_its_waitlist_before_it_starts(enrolment):

@@ -62,13 +62,14 @@ class Certification:
             return await repository.get(connection, certificate_id)
 
     def public(self, row) -> dict:
-        status, message = self.verdict(row)
+        claims = credential.claims_of(row["credential"])  # the stored credential, read once for both uses
+        status, message = self.verdict(row, claims)
         return {
             "certificate_id": str(row["certificate_id"]), "status": status, "message": message,
             "employee_name": row["employee_name"], "course_title": row["course_title"],
             "competencies": list(row["competencies"]), "issued_at": row["issued_at"].isoformat(),
             "revoked_at": row["revoked_at"].isoformat() if row["revoked_at"] else None,
-            "revocation_reason": row["revocation_reason"], "issuer": credential.issuer_name(row["credential"]),
+            "revocation_reason": row["revocation_reason"], "issuer": claims["issuer"]["name"],
             "verify_url": self.issuer.verify_url(row["certificate_id"]),
         }
 
@@ -140,8 +141,9 @@ def routes(service: Certification) -> APIRouter:
         chosen = page.language(lang, accept_language)
         # The PDF is offered as long as it is served: not once revoked (410).
         pdf_url = f"{service.issuer.verify_url(row['certificate_id'])}/pdf" if row and not row["revoked_at"] else None
+        shown = service.public(row) if row else None  # what the status JSON says: the page says the same
         html = page.render(row, lang=chosen, state=service.settings.zone(), pdf_url=pdf_url,
-                           issuer=row and credential.issuer_name(row["credential"]), status=row and service.verdict(row)[0])
+                           issuer=shown and shown["issuer"], status=shown and shown["status"])
         # Vary: a cache in between must not answer a Hindi reader with the page it kept for an English one.
         return HTMLResponse(html, status_code=200 if row else 404,
                             headers={"Content-Language": chosen, "Vary": "Accept-Language"})

@@ -15,7 +15,6 @@ from uuid import UUID, uuid4
 import asyncpg
 from fastapi import APIRouter, Path, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
-from karmayogi_runtime import calendar
 from karmayogi_runtime.http import Pool, Problem, problem_answer
 from karmayogi_runtime.logs import correlation_id
 
@@ -34,8 +33,7 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
 def clock(request: Request) -> Clock:
-    now = datetime.now(timezone.utc)
-    return Clock(now=now, today=calendar.today(request.app.state.runtime.definition.settings.zone(), now))
+    return Clock.at(datetime.now(timezone.utc), request.app.state.runtime.definition.settings.zone())
 
 
 @contextlib.asynccontextmanager

@@ -5,13 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import date, datetime, tzinfo
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 from karmayogi_contracts import CertificateIssued, CertificateRevoked, CloudEvent
-from karmayogi_runtime import outbox
+from karmayogi_runtime import calendar, outbox
 from karmayogi_runtime.consumer import EventContext
 from karmayogi_runtime.database import while_running
 
@@ -34,6 +34,11 @@ class Refused(Exception):
 class Clock:
     now: datetime  # UTC
     today: date  # the state's calendar day
+
+    @classmethod
+    def at(cls, now: datetime, zone: tzinfo) -> Clock:
+        """The clock at `now` (read by the caller, at the edge) in the state whose time zone is `zone`."""
+        return cls(now=now, today=calendar.today(zone, now))
 
 
 # --- enrolling -------------------------------------------------------------------------------------------

@@ -7,8 +7,6 @@ import logging
 from datetime import datetime, timezone
 from typing import Any
 
-from karmayogi_runtime import calendar
-
 from enrolment import handlers
 
 SWEEP_SECONDS = 60.0
@@ -19,10 +17,9 @@ log = logging.getLogger(__name__)
 async def lapse_waitlists_loop(runtime: Any) -> None:
     zone = runtime.definition.settings.zone()
     while True:
-        now = datetime.now(timezone.utc)
         try:
             async with runtime.pool.acquire() as connection, connection.transaction():
-                lapsed = await handlers.lapse_waitlists(connection, handlers.Clock(now, calendar.today(zone, now)))
+                lapsed = await handlers.lapse_waitlists(connection, handlers.Clock.at(datetime.now(timezone.utc), zone))
             if lapsed:
                 log.info("%d waitlisted enrolments lapsed: their batches have started", lapsed)
         except Exception as error:  # the database restarting, say: the next sweep tries again
