@@ -6,7 +6,9 @@
 
 Needs KAFKA_BOOTSTRAP_SERVERS and DATABASE_URL (an administrative URL), as `source <(deploy/local/stack.sh env)`
 exports them. Unless --url is given, it creates a fresh database and topic prefix, starts
-`karmayogi-enrolment run` as a child process, and removes both afterwards.
+`karmayogi-enrolment run` as a child process with an all-states API key of its own (API_KEYS), and removes
+both afterwards. With --url, it sends the key in API_KEY (a key of IN-HR or of every state, `*`, among the
+service's API_KEYS), which `deploy/local/stack.sh env` exports for the local stack.
 
 It writes the CSV (Hindi and English names, Haryana districts and departments) to a temporary file, streams
 it to POST /v1/states/IN-HR/bulk-enrolments, then waits until the outbox is drained and counts the records
@@ -19,6 +21,7 @@ import asyncio
 import csv
 import os
 import random
+import secrets
 import subprocess
 import sys
 import tempfile
@@ -34,7 +37,7 @@ from karmayogi_runtime import topics
 from karmayogi_contracts import TOPICS, dead_letter_topic
 
 from processes import cpu_seconds, machine_load, peak_rss_mib
-from stack import addresses
+from stack import addresses, api_key
 
 TENANT = "IN-HR"
 COLUMNS = ["employee_id", "name", "email", "mobile", "preferred_language", "department", "designation", "district",
@@ -136,7 +139,10 @@ async def run(args: argparse.Namespace) -> None:
     bootstrap, admin_url = addresses()
     prefix, database, child = "", None, None
     url = args.url
-    if url is None:
+    if url is not None:
+        key = api_key()
+    else:
+        key = secrets.token_hex(32)  # the service started here gives this key alone, for every state
         prefix = f"bench{uuid.uuid4().hex[:8]}."
         database = f"bench_enrolment_{uuid.uuid4().hex[:8]}"
         admin = await asyncpg.connect(admin_url)
@@ -145,12 +151,12 @@ async def run(args: argparse.Namespace) -> None:
         await topics.create(bootstrap, [prefix + t for t in TOPICS] + [prefix + dead_letter_topic(t) for t in TOPICS], 3)
         port = args.port
         env = {**os.environ, "DATABASE_URL": admin_url.rsplit("/", 1)[0] + "/" + database, "HTTP_PORT": str(port),
-               "KAFKA_TOPIC_PREFIX": prefix, "LOG_LEVEL": "WARNING"}
+               "KAFKA_TOPIC_PREFIX": prefix, "LOG_LEVEL": "WARNING", "API_KEYS": f"*:{key}"}
         child = subprocess.Popen([str(Path(sys.executable).parent / "karmayogi-enrolment"), "run"], env=env)
         url = f"http://127.0.0.1:{port}"
     topic = prefix + "employee.enrolled"
     try:
-        async with httpx.AsyncClient(base_url=url, timeout=None) as client:
+        async with httpx.AsyncClient(base_url=url, timeout=None, headers={"Authorization": f"Bearer {key}"}) as client:
             for _ in range(300):
                 try:
                     if (await client.get("/health/ready")).status_code == 200:

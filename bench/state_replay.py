@@ -1,7 +1,7 @@
 """State-scale replay: a cohort driven through the whole running backend, from the enrolment upload to the
 certificate e-mail on disk, beside the raw floor measured in the same run (docs: DESIGN section 6).
 
-    make up && source <(deploy/local/stack.sh env)
+    make up && source <(deploy/local/stack.sh env)            # API_KEY too: the services' key it sends
     .venv/bin/python bench/state_replay.py                      # 10,000 employees: 70,000 input events
     .venv/bin/python bench/state_replay.py --employees 50000
 
@@ -47,7 +47,7 @@ import scenario  # noqa: E402
 from haryana import SESSIONS, Demo  # noqa: E402
 from messaging_throughput import BATCH, fewest_events, raw_floor  # noqa: E402
 from processes import cpu_seconds, machine_load, peak_rss_mib  # noqa: E402
-from stack import addresses  # noqa: E402
+from stack import addresses, api_key  # noqa: E402
 from topic_records import read_since  # noqa: E402
 
 SERVICES = {"enrolment": 8101, "attendance": 8102, "certification": 8103, "notifications": 8104}
@@ -138,11 +138,12 @@ async def certificate_deliveries(notifications: asyncpg.Connection, prefix: str)
 
 async def run(employees: int, timeout: float) -> None:
     bootstrap, admin_url = addresses()
+    key = api_key()
     data_dir = Path(os.environ.get("LOCAL_DATA_DIR", ROOT / ".local"))
     pids = {name: service_pid(data_dir, name) for name in SERVICES}
     run_id = datetime.now(timezone.utc).strftime("%m%d%H%M%S")
     demo = Demo({name: f"http://127.0.0.1:{port}" for name, port in SERVICES.items()}, data_dir, employees, run_id,
-                counts_messages=False)  # no mail folder read beside the timed run: the database counts the e-mails
+                key, counts_messages=False)  # no mail folder read beside the timed run: the database counts the e-mails
     notifications = await asyncpg.connect(admin_url.rsplit("/", 1)[0] + "/notifications")
     try:
         await demo.measure()  # the baseline: what earlier runs left

@@ -5,8 +5,9 @@ district spokes; 2,000 employees with Hindi and English names are enrolled in bu
 each (some miss a few), complete, receive signed certificates, and are told by e-mail and SMS in their own
 language. A progress display runs meanwhile; a summary table and the artefacts to open end it.
 
-The services must be running (`make up` starts them; `make demo` does both). Every run uses fresh ids,
-so running it again adds a second cohort beside the first.
+The services must be running (`make up` starts them; `make demo` does both), and the demo sends their
+APIs the local stack's key of every state, `API_KEY` of `source <(deploy/local/stack.sh env)` (`make demo`
+sources it). Every run uses fresh ids, so running it again adds a second cohort beside the first.
 """
 
 import argparse
@@ -18,6 +19,7 @@ import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 import httpx
 from aiokafka import TopicPartition
@@ -37,11 +39,20 @@ STATE = f"/v1/states/{TENANT}"
 SESSIONS = 6
 
 
+def api_key() -> str:
+    """The key the local stack gives its services for every state, which the demo sends as a state system would."""
+    if not (key := os.environ.get("API_KEY")):
+        raise SystemExit("API_KEY is not set: run `source <(deploy/local/stack.sh env)` first (`make demo` does), "
+                         "which exports the key the local stack gives the services' APIs.")
+    return key
+
+
 class Demo:
-    def __init__(self, urls: dict[str, str], data_dir: Path, employees: int, run: str, *,
+    def __init__(self, urls: dict[str, str], data_dir: Path, employees: int, run: str, key: str, *,
                  counts_messages: bool = True) -> None:
         self.urls, self.data_dir, self.count, self.run = urls, data_dir, employees, run
-        self.http = {name: httpx.AsyncClient(base_url=url, timeout=300) for name, url in urls.items()}
+        bearer = {"Authorization": f"Bearer {key}"}  # every call but the public verification page's needs it
+        self.http = {name: httpx.AsyncClient(base_url=url, headers=bearer, timeout=300) for name, url in urls.items()}
         self.figures: dict[str, int] = {}
         self.baseline: dict[str, int] = {}
         self.counts_messages = counts_messages
@@ -53,6 +64,13 @@ class Demo:
     async def post(self, service: str, path: str, body: object, expect: int = 201) -> dict:
         response = await self.http[service].post(path, json=body)
         if response.status_code != expect:
+            raise SystemExit(f"{service} {path} answered {response.status_code}: {response.text[:500]}")
+        return response.json()
+
+    async def get(self, service: str, path: str) -> Any:
+        """A read that must succeed: a refused key, say, stops the demo with the service's own sentence."""
+        response = await self.http[service].get(path)
+        if response.status_code != 200:
             raise SystemExit(f"{service} {path} answered {response.status_code}: {response.text[:500]}")
         return response.json()
 
@@ -157,12 +175,12 @@ class Demo:
 
     async def certificates_issued(self) -> int:
         """The state's certificates, earlier runs' included."""
-        return (await self.http["certification"].get(f"{STATE}/certificates/count")).json()["issued"]
+        return (await self.get("certification", f"{STATE}/certificates/count"))["issued"]
 
     async def measure(self) -> dict[str, int]:
         """This run's figures: the state's totals less what earlier runs left (the first call takes them as the
         baseline), then the e-mails and SMS received since the baseline, when the demo counts them."""
-        progress = (await self.http["attendance"].get(f"{STATE}/progress")).json()
+        progress = await self.get("attendance", f"{STATE}/progress")
         totals = {
             "enrolled": progress["enrolled"],
             "attending": progress["attending"],
@@ -227,12 +245,13 @@ async def summary(demo: Demo, bootstrap: str, dead_letters_before: dict[TopicPar
     for name, value in figures.items():
         table.add_row(name, f"{value:,}")
     console.print(table)
-    listing = (await demo.http["certification"].get(f"/v1/states/{TENANT}/certificates?limit=50")).json()
+    listing = await demo.get("certification", f"{STATE}/certificates?limit=50")
     sample = next((c for c in listing["items"] if any("\u0900" <= ch <= "\u097f" for ch in c["employee_name"])),
                   listing["items"][0])
     pdf = demo.data_dir / "demo" / f"certificate-{sample['certificate_id']}.pdf"
     pdf.parent.mkdir(parents=True, exist_ok=True)
-    pdf.write_bytes((await demo.http["certification"].get(f"/verify/{sample['certificate_id']}/pdf")).content)  # the e-mail's link
+    async with httpx.AsyncClient(base_url=demo.urls["certification"], timeout=60) as anyone:  # the e-mail's link: no key
+        pdf.write_bytes((await anyone.get(f"/verify/{sample['certificate_id']}/pdf")).content)
     mail = demo.messages.newest_mail if demo.messages else None  # this run's last
     console.print(f"[bold]Certificate PDF[/]      {pdf}")
     console.print(f"[bold]Verification page[/]    {sample['verify_url']}")
@@ -250,12 +269,12 @@ def main() -> None:
             (("enrolment", 8101), ("attendance", 8102), ("certification", 8103), ("notifications", 8104))}
     data_dir = Path(os.environ.get("LOCAL_DATA_DIR", ROOT / ".local"))
     run = datetime.now(timezone.utc).strftime("%m%d%H%M%S")
-    asyncio.run(_main(urls, data_dir, args.employees, run))
+    asyncio.run(_main(urls, data_dir, args.employees, run, api_key()))
 
 
-async def _main(urls: dict[str, str], data_dir: Path, employees: int, run: str) -> None:
+async def _main(urls: dict[str, str], data_dir: Path, employees: int, run: str, key: str) -> None:
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:29092")
-    demo = Demo(urls, data_dir, employees, run)
+    demo = Demo(urls, data_dir, employees, run, key)
     try:
         dead_letters_before = await topics.end_offsets(bootstrap, DEAD_LETTER_TOPICS)
         await play(demo)

@@ -26,7 +26,7 @@ from karmayogi_contracts import KafkaRecord
 from karmayogi_contracts.examples import load as load_example
 from karmayogi_runtime import calendar
 from karmayogi_runtime.service import ServiceDefinition
-from karmayogi_runtime.testing import free_port
+from karmayogi_runtime.testing import ALL_STATES_KEY, TEST_API_KEYS, free_port
 
 SERVICES = ("enrolment", "attendance", "certification", "notifications")
 BIN = Path(sys.executable).parent
@@ -49,8 +49,11 @@ class System:
     def url(self, service: str) -> str:
         return f"http://127.0.0.1:{self.ports[service]}"
 
-    def client(self, service: str) -> httpx.AsyncClient:
-        return httpx.AsyncClient(base_url=self.url(service), timeout=120)
+    def client(self, service: str, key: str | None = ALL_STATES_KEY) -> httpx.AsyncClient:
+        """A client of the service's API sending `key` as its bearer token (None: no key, as anyone on the
+        internet following a certificate's link)."""
+        headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
+        return httpx.AsyncClient(base_url=self.url(service), headers=headers, timeout=120)
 
     @property
     def mail_dir(self) -> Path:
@@ -80,6 +83,7 @@ class System:
             "SMS_GATEWAY_URL": f"http://127.0.0.1:{self.ports['sms']}",
             "CERTIFICATION_PUBLIC_BASE_URL": self.url("certification") if "certification" in self.ports else "",
             "CERTIFICATION_ADMIN_TOKEN": ADMIN_TOKEN,
+            "API_KEYS": TEST_API_KEYS,  # ALL_STATES_KEY, which `client` sends, and a Haryana and a Bihar key
             "NOTIFICATIONS_SENDER_IDLE_SECONDS": "0.2",
             "NOTIFICATIONS_RETRY_BASE_SECONDS": "1",
             "NOTIFICATIONS_RETRY_MAX_SECONDS": "5",

@@ -139,8 +139,8 @@ async def _figures(system, groups: dict[str, tuple[str, ...]]) -> dict:
     issued = await read_records(system.kafka_bootstrap, [f"{system.prefix}certificate.issued"])
     letters = await read_dead_letters(system.kafka_bootstrap, [system.prefix + dead_letter_topic(t) for t in TOPICS])
     lag, never_committed = await _lag(system, groups)
-    async with httpx.AsyncClient() as client:
-        certificates = (await client.get(f"{system.url('certification')}/v1/states/{TENANT}/certificates/count")).json()
+    async with system.client("certification") as client:
+        certificates = (await client.get(f"/v1/states/{TENANT}/certificates/count")).json()
     return {
         "attendance roster": await value("attendance", "SELECT count(*) FROM enrolments"),
         "completions": await value("attendance", "SELECT count(*) FROM completions"),

@@ -49,8 +49,8 @@ async def test_an_enrolment_ends_as_a_signed_certificate_and_mail_in_the_employe
         assert "Dear " not in body and "Mission Karmayogi" not in body
     assert any("प्रशिक्षण में आपका नामांकन हो गया है" in body for body in bodies)  # the welcome
     assert any("बधाई!" in body for body in bodies)  # the completion
-    async with httpx.AsyncClient() as client:
-        page = await client.get(certificate["verify_url"])
+    async with httpx.AsyncClient() as anyone:  # the e-mail's link needs no key
+        page = await anyone.get(certificate["verify_url"])
     assert page.status_code == 200 and "सुनीता देवी" in page.text
 
 

@@ -1,7 +1,9 @@
 """Each JSON API's OpenAPI document names every answer a route gives besides its success and 422, each with
 when it is given and the `{"detail": [sentence, ...]}` body, so a state's IT team can integrate from the
 document alone. (`service_client` also holds every answer the services' own tests get to the document.)
-Certification's public pages answer HTML; its document is checked in services/certification/tests."""
+Every route of these three is behind a state's key, so each also declares the key's 401 and 403
+(karmayogi_runtime.access). Certification's public pages answer HTML; its document is checked in
+services/certification/tests."""
 
 import importlib
 
@@ -12,6 +14,8 @@ from karmayogi_runtime.testing import declared_answers, refusals_not_in_sentence
 pytestmark = pytest.mark.unit
 
 STATE = "/v1/states/{tenant}"
+KEYED = {401, 403}  # no key, or one this service does not give; another state's key
+# Each route's answers besides 422 and KEYED.
 ANSWERS = {
     "enrolment": {
         (f"{STATE}/courses", "post"): {201}, (f"{STATE}/courses", "get"): {200},
@@ -56,7 +60,15 @@ def document(service: str, monkeypatch) -> dict:
 
 @pytest.mark.parametrize("service", ANSWERS)
 def test_every_route_declares_each_status_it_answers_besides_422(service, monkeypatch):
-    assert declared_answers(document(service, monkeypatch)) == ANSWERS[service]
+    assert declared_answers(document(service, monkeypatch)) == {
+        route: answers | KEYED for route, answers in ANSWERS[service].items()}
+
+
+@pytest.mark.parametrize("service", ANSWERS)
+def test_every_route_names_the_state_key_it_needs(service, monkeypatch):
+    operations = [operation for path, methods in document(service, monkeypatch)["paths"].items()
+                  if path.startswith("/v1/") for operation in methods.values()]
+    assert operations and all(operation["security"] == [{"stateKey": []}] for operation in operations)
 
 
 @pytest.mark.parametrize("service", ANSWERS)

@@ -1,10 +1,12 @@
 """Each service starts with one command against the real stack, applies its migrations, answers liveness
-and readiness, and stops cleanly on SIGTERM; one whose topics do not exist yet says so and waits for them."""
+and readiness, takes its API keys from the environment, and stops cleanly on SIGTERM; one whose topics do not
+exist yet says so and waits for them."""
 
 import asyncio
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -16,7 +18,7 @@ import asyncpg
 import httpx
 import pytest
 from karmayogi_runtime import topics
-from karmayogi_runtime.testing import free_port
+from karmayogi_runtime.testing import ALL_STATES_KEY, STATE_KEYS, TEST_API_KEYS, free_port
 
 pytestmark = pytest.mark.integration
 
@@ -25,7 +27,7 @@ BIN = Path(sys.executable).parent
 
 
 @pytest.mark.parametrize("service", SERVICES)
-async def test_a_service_starts_with_one_command_and_answers_health(
+async def test_a_service_starts_with_one_command_answers_health_and_only_the_keys_of_a_routes_state(
     service, postgres_url, kafka_bootstrap, topic_prefix, tmp_path
 ):
     port, log = free_port(), tmp_path / "service.log"
@@ -35,6 +37,7 @@ async def test_a_service_starts_with_one_command_and_answers_health(
         assert live.status_code == 200, live.text
         assert ready.status_code == 200, ready.text
         assert ready.json()["checks"] == {"postgresql": True, "kafka": True}
+        assert await _refusals_without_the_states_key(port) == []
         own = await asyncpg.connect(env["DATABASE_URL"])
         names = {r["tablename"] for r in await own.fetch("SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
         await own.close()
@@ -99,7 +102,43 @@ def _environment(postgres_url: str, database: str, kafka_bootstrap: str, prefix:
         "LOCAL_DATA_DIR": str(data),
         "LOG_LEVEL": "INFO",
         "CERTIFICATION_ADMIN_TOKEN": "an-admin-token-of-at-least-thirty-two-characters",
+        "API_KEYS": TEST_API_KEYS,
     }
+
+
+NO_SUCH_ID = "00000000-0000-0000-0000-000000000000"  # every path parameter but the state: a well-formed id of nothing
+
+
+async def _refusals_without_the_states_key(port: int) -> list[str]:
+    """How the running process's answers differ from its OpenAPI document, one sentence each: a route the
+    document puts behind a state's key refuses a call without one (401), and any other (health, public
+    pages, certification's revocation with its own token) does not; a route of a state's records
+    (`{tenant}`) refuses Bihar's key on Haryana's, and its reads take the key of every state. So the process
+    took API_KEYS from its environment and put its routes behind them."""
+    problems = []
+    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+        document = (await client.get("/openapi.json")).json()
+        for template, operations in document["paths"].items():
+            path = re.sub(r"\{[^}]+\}", NO_SUCH_ID, template.replace("{tenant}", "IN-HR"))
+            for method, operation in operations.items():
+                keyed = {"stateKey": []} in operation.get("security", [])  # behind a state's key (access.py)
+                anyone = await client.request(method, path)
+                if (anyone.status_code == 401) != keyed:
+                    problems.append(f"{method.upper()} {template} answered {anyone.status_code} without a key.")
+                if "{tenant}" not in template:
+                    continue
+                bihar = await client.request(method, path, headers=_bearer(STATE_KEYS["IN-BR"]))
+                if bihar.status_code != 403:
+                    problems.append(f"{method.upper()} {template} answered {bihar.status_code} to IN-BR's key on IN-HR's records.")
+                if method == "get":  # only a read: a write with this key would change records
+                    every = await client.get(path, headers=_bearer(ALL_STATES_KEY))
+                    if every.status_code in (401, 403):
+                        problems.append(f"GET {template} answered {every.status_code} to the key of every state.")
+    return problems
+
+
+def _bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
 
 
 async def _wait_for_log(log: Path, words: str, process: subprocess.Popen, timeout: float) -> str:

@@ -5,7 +5,9 @@
 #   stack.sh up [infra|all]            start what is not running yet (default: all); idempotent
 #   stack.sh down [--purge]            stop what `up` started; --purge also deletes .local/ (all data)
 #   stack.sh status                    one line per component; non-zero when something that should run is not healthy
-#   stack.sh env                       the exports the tests use: source <(deploy/local/stack.sh env)
+#   stack.sh env                       the exports the tests and the demo use: source <(deploy/local/stack.sh env);
+#                                      API_KEY is the services' key of every state, for calls to their APIs:
+#                                      curl -H "Authorization: Bearer $API_KEY" http://127.0.0.1:8101/v1/states/IN-HR/courses
 #   stack.sh env SERVICE               a service's settings over SCRAM-SHA-512 + TLS, with its own Kafka user
 #   stack.sh start|stop|restart NAME   one component: kafka, postgres, local-mail, enrolment, attendance,
 #                                      certification, notifications (the crash tests use these)
@@ -22,7 +24,7 @@ source "$LIB/services.sh"
 MODE_FILE="$RUN/stack.mode"   # what the last `up` asked for: "infra" or "all"; read by `status`
 
 usage() {
-    sed -n '5,12s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
+    sed -n '5,14s/^# \{0,1\}//p' "${BASH_SOURCE[0]}" >&2
     DIED=1
     exit 64
 }
@@ -115,14 +117,18 @@ cmd_status() {
     return $rc
 }
 
-# Without a service: what the tests use (the PLAINTEXT listener, the administrative database URL) and
-# where the authenticated listeners are. With one: that service's settings as production has them, SCRAM
-# over TLS with its own user, and PostgreSQL over verified TLS.
+# Without a service: what the tests use (the PLAINTEXT listener, the administrative database URL), the key
+# the services' APIs take from clients (the demo, the benchmarks, curl), and where the authenticated
+# listeners are. With one: that service's settings as production has them, SCRAM over TLS with its own
+# user, and PostgreSQL over verified TLS.
 cmd_env() {
-    local name=${1:-}
+    local name=${1:-} key
     if [[ -z $name ]]; then
+        key=$(local_secret api-key)
         echo "export KAFKA_BOOTSTRAP_SERVERS=$KAFKA_BOOTSTRAP"
         echo "export DATABASE_URL=postgresql://$PG_USER:$PG_PASSWORD@$PG_HOST:$PG_PORT/postgres"
+        echo "# The services' API key of every state (their API_KEYS): send it as 'Authorization: Bearer \$API_KEY'."
+        echo "export API_KEY=$key"
         echo "# SCRAM-SHA-512 listeners (\`stack.sh env SERVICE\` for a service's credentials) and the local CA:"
         echo "export LOCAL_KAFKA_SCRAM_SERVERS=$KAFKA_HOST:$KAFKA_SCRAM_PORT"
         echo "export LOCAL_KAFKA_SCRAM_TLS_SERVERS=$KAFKA_HOST:$KAFKA_SCRAM_TLS_PORT"
@@ -132,7 +138,9 @@ cmd_env() {
     [[ -n ${SERVICE_PORT[$name]:-} ]] || die "unknown service '$name'; use one of: ${SERVICES[*]}."
     local password
     password=$(kafka_user_password "$name")
-    service_env "$name" | sed -e '/^KAFKA_BOOTSTRAP_SERVERS=/d' -e '/^DATABASE_URL=/d' -e 's/^/export /'
+    # API_KEYS is quoted: its `*` must reach the service, not the shell's file name expansion.
+    service_env "$name" | sed -e '/^KAFKA_BOOTSTRAP_SERVERS=/d' -e '/^DATABASE_URL=/d' \
+        -e "s/^API_KEYS=\(.*\)\$/API_KEYS='\1'/" -e 's/^/export /'
     echo "export KAFKA_BOOTSTRAP_SERVERS=$KAFKA_HOST:$KAFKA_SCRAM_TLS_PORT"
     echo "export KAFKA_SECURITY_PROTOCOL=SASL_SSL"
     echo "export KAFKA_SASL_MECHANISM=SCRAM-SHA-512"

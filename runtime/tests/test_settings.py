@@ -89,6 +89,20 @@ def test_a_secret_that_is_too_short_is_counted_in_characters_and_not_shown(monke
     assert (code, lines) == (2, ["ledger: ADMIN_TOKEN is invalid: it must be at least 32 characters long."])
 
 
+@pytest.mark.parametrize(("keys", "said"), [
+    ("", "no API keys (API_KEYS is not set), so the API will refuse every request but health probes"),
+    (f"IN-HR:{'h' * 32}", "keys for IN-HR"),
+    (f"IN-HR:{'h' * 32},*:{'a' * 32},IN-BR:{'b' * 32},IN-HR:{'i' * 32}", "keys for every state, IN-BR and IN-HR"),
+])
+def test_check_config_says_whose_api_keys_the_service_holds_never_the_keys(monkeypatch, keys, said):
+    monkeypatch.setenv("LEDGER_API_KEYS", keys)
+    assert check_config(monkeypatch) == (0, [])
+
+    result = CliRunner().invoke(service_cli("ledger", definition), ["check-config"])
+
+    assert result.stdout == f"ledger: configuration is complete (HTTP port 8000; {said}).\n"
+
+
 def test_a_missing_setting_is_named(monkeypatch):
     monkeypatch.delenv("LEDGER_KAFKA_BOOTSTRAP_SERVERS", raising=False)
     monkeypatch.delenv("KAFKA_BOOTSTRAP_SERVERS", raising=False)

@@ -135,6 +135,7 @@ def production_like(service: str, venv: Path, data: Path, ca_file: Path) -> dict
         "KAFKA_SECURITY_PROTOCOL": "SASL_SSL", "KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
         "KAFKA_USERNAME": service, "KAFKA_PASSWORD": "from-the-kafkauser-secret", "KAFKA_CA_FILE": str(ca_file),
         "HTTP_HOST": "0.0.0.0", "HTTP_PORT": str(SERVICES[service]), "LOCAL_DATA_DIR": str(data),
+        "API_KEYS": f"IN-HR:{'h' * 64},*:{'o' * 64}",  # from the service's api-keys Secret
     }
     if service == "certification":
         keys = data / "signing-keys.json"
@@ -186,7 +187,8 @@ def test_the_configuration_check_passes_with_a_production_like_environment(servi
     done = subprocess.run(command, env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == f"{service}: configuration is complete (HTTP port {SERVICES[service]})."
+    assert done.stdout.strip() == (f"{service}: configuration is complete (HTTP port {SERVICES[service]}; "
+                                   "keys for every state and IN-HR).")
 
     env.pop("KAFKA_PASSWORD")
     refused = subprocess.run(command, env=env, cwd=tmp_path,

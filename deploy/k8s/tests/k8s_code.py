@@ -108,6 +108,12 @@ def http_paths(name: str) -> frozenset[str]:
     return frozenset(create_http_app(definition(name)).openapi()["paths"])
 
 
+def serves_keyed_routes(name: str) -> bool:
+    """Whether the service has routes behind a state's key (`ServiceDefinition.routers`), which refuse every
+    request when `API_KEYS` gives none."""
+    return any(router.routes for router in definition(name).routers)
+
+
 def settings_class(name: str) -> type[ServiceSettings]:
     return SERVICES[name][1]
 

@@ -1,8 +1,8 @@
-"""The manifests agree with the code: topics, Kafka users and their ACLs, settings, probes, ports, images,
-autoscaling and where it finds Kafka, hardening, the one public entry, room for the PDF cache, Strimzi's pods
-past the namespace's default-deny, Argo CD's order, and the PostgreSQL connections the README asks for. Each
-rule is a function of k8s_checks; an empty list means it holds (the tests in test_k8s_rules_fail.py show each
-one reports a broken manifest)."""
+"""The manifests agree with the code: topics, Kafka users and their ACLs, settings, the API keys from Secrets,
+probes, ports, images, autoscaling and where it finds Kafka, hardening, the one public entry, room for the PDF
+cache, Strimzi's pods past the namespace's default-deny, Argo CD's order, and the PostgreSQL connections the
+README asks for. Each rule is a function of k8s_checks; an empty list means it holds (the tests in
+test_k8s_rules_fail.py show each one reports a broken manifest)."""
 
 import pytest
 
@@ -14,9 +14,10 @@ from k8s_manifests import K8S, OVERLAYS, built, named, of_kind, replay_operation
 
 pytestmark = pytest.mark.unit
 
-RULES = [checks.mutable_images, checks.unknown_settings, checks.missing_settings, checks.pdf_cache_room,
-         checks.probe_paths, checks.ports, checks.service_acls, checks.scaling, checks.hardening, checks.ingress,
-         checks.autoscaler_kafka_address, checks.strimzi_network, checks.sync_order, checks.ephemeral_storage]
+RULES = [checks.mutable_images, checks.unknown_settings, checks.missing_settings, checks.api_keys,
+         checks.pdf_cache_room, checks.probe_paths, checks.ports, checks.service_acls, checks.scaling, checks.hardening,
+         checks.ingress, checks.autoscaler_kafka_address, checks.strimzi_network, checks.sync_order,
+         checks.ephemeral_storage]
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

@@ -71,6 +71,21 @@ def test_a_required_setting_left_out_is_reported():
         "Deployment certification does not provide ADMIN_TOKEN, which CertificationSettings requires."]
 
 
+def test_a_server_without_api_keys_or_with_keys_outside_a_secret_is_reported():
+    resources = built("production")
+    for service in ("attendance", "enrolment"):
+        env = container(resources, "Deployment", service)["env"]
+        env[:] = [variable for variable in env if variable["name"] != "API_KEYS"]
+    config = [c for c in resources if c["kind"] == "ConfigMap" and c["metadata"]["name"].startswith("enrolment-config")]
+    config[0]["data"]["API_KEYS"] = "IN-HR:" + "k" * 40
+    assert checks.missing_settings(resources) == []  # the setting is optional: this rule is what notices
+    assert checks.api_keys(resources) == [
+        "Deployment attendance does not provide API_KEYS, so its API would refuse every request but health probes; "
+        "give it the states' keys from a Secret (secretKeyRef).",
+        "Deployment enrolment sets API_KEYS outside a Secret; the keys must come from one (secretKeyRef), never "
+        "from a manifest or a ConfigMap."]
+
+
 def test_a_pdf_cache_larger_than_its_volume_allows_is_reported():
     resources = built("production")
     config = [c for c in resources if c["kind"] == "ConfigMap" and c["metadata"]["name"].startswith("certification-config")]

@@ -21,7 +21,7 @@ service_env() {
     echo "SMS_GATEWAY_URL=http://127.0.0.1:$SMS_PORT"
     if [[ $name == certification ]]; then
         echo "CERTIFICATION_PUBLIC_BASE_URL=http://127.0.0.1:${SERVICE_PORT[certification]}"
-        echo "CERTIFICATION_ADMIN_TOKEN=$(local_admin_token)"
+        echo "CERTIFICATION_ADMIN_TOKEN=$(local_secret admin-token)"
     fi
     if [[ $name == notifications ]]; then
         # The local relay and gateway are recorders on loopback: no provider's sending limits apply.
@@ -31,15 +31,25 @@ service_env() {
     if [[ $name != "$MAIL_NAME" ]]; then
         echo "DATABASE_URL=postgresql://$PG_USER:$PG_PASSWORD@$PG_HOST:$PG_PORT/$name"
         echo "HTTP_PORT=${SERVICE_PORT[$name]}"
+        # One key for every state (`*`), which `stack.sh env` exports as API_KEY for the demo, bench and curl.
+        echo "API_KEYS=*:$(local_secret api-key)"
     else
         echo "SMS_HTTP_PORT=$SMS_PORT"
     fi
 }
 
-# The local stack's admin token (certificate revocation): random, made once, kept in .local/run/.
-local_admin_token() {
-    local file="$RUN/admin-token"
-    [[ -s $file ]] || (umask 077 && head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$file")
+# A secret of the local stack, by file name (`admin-token`: certificate revocation; `api-key`: the services'
+# API key of every state): random, made once, kept in .local/run/ readable by its owner only. It is written
+# under a draft name and linked into place, so two `stack.sh env` run at once never print different keys.
+local_secret() {
+    local file="$RUN/$1" draft
+    if [[ ! -s $file ]]; then
+        ensure_dirs
+        draft=$(umask 077 && mktemp "$file.XXXXXX")
+        head -c 32 /dev/urandom | od -An -vtx1 | tr -d ' \n' >"$draft"
+        ln "$draft" "$file" 2>/dev/null || true # another run made it first: theirs is kept
+        rm -f "$draft"
+    fi
     cat "$file"
 }
 

@@ -83,7 +83,8 @@ def service_cli(name: str, build: Callable[..., ServiceDefinition]) -> typer.Typ
     def check_config() -> None:
         """Read the settings and say whether they are complete, without connecting to anything."""
         service = definition()
-        typer.echo(f"{name}: configuration is complete (HTTP port {service.settings.http_port}).")
+        settings = service.settings
+        typer.echo(f"{name}: configuration is complete (HTTP port {settings.http_port}; {settings.state_keys().described()}).")
 
     @app.command()
     def asyncapi() -> None:

@@ -107,10 +107,13 @@ def _route_sentence(request: Request, error: StarletteHTTPException) -> str:
 
 
 def _with_problems_for_422(document: dict[str, Any]) -> dict[str, Any]:
-    """`document` with every 422 answering `Problems`, as `invalid_request` does."""
+    """`document` with every 422 answering `Problems`, as `invalid_request` does, and none on an operation
+    no request can fail to validate for (FastAPI lists 422 on every route that takes a parameter)."""
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
     for operations in document.get("paths", {}).values():
         for operation in operations.values():
+            if not _may_be_invalid(operation):
+                operation.get("responses", {}).pop("422", None)
             invalid = operation.get("responses", {}).get("422")
             if invalid is not None:
                 invalid["content"] = {"application/json": {"schema": {"$ref": "#/components/schemas/Problems"}}}
@@ -118,3 +121,23 @@ def _with_problems_for_422(document: dict[str, Any]) -> dict[str, Any]:
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
     return document
+
+
+# What a parameter's schema may say and still take any text: no pattern, length, format or other type.
+_ANY_TEXT_WORDS = {"type", "title", "description", "default", "examples", "example"}
+
+
+def _may_be_invalid(operation: Mapping[str, Any]) -> bool:
+    """Whether a request can fail this operation's validation: it takes a body, or a parameter that is
+    required outside the path (where it may be missing) or that not every text is (a number, a pattern)."""
+    if "requestBody" in operation:
+        return True
+    return any((parameter["in"] != "path" and parameter.get("required")) or not _any_text(parameter.get("schema", {}))
+               for parameter in operation.get("parameters", ()))
+
+
+def _any_text(schema: Mapping[str, Any]) -> bool:
+    if "anyOf" in schema:  # an optional parameter: text or nothing
+        return set(schema) <= _ANY_TEXT_WORDS | {"anyOf"} and all(
+            part == {"type": "null"} or _any_text(part) for part in schema["anyOf"])
+    return schema.get("type") == "string" and set(schema) <= _ANY_TEXT_WORDS

@@ -16,11 +16,11 @@ from typing import Any
 
 import asyncpg
 import uvicorn
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
 from faststream.kafka import KafkaBroker
 from karmayogi_contracts import EVENT_TYPES, dead_letter_topic
 
-from karmayogi_runtime import database
+from karmayogi_runtime import access, database
 from karmayogi_runtime.broker import TopicsMissing, check_login, create_broker, create_producer
 from karmayogi_runtime.consumer import ConsumerRunner, Subscription
 from karmayogi_runtime.health import health_router
@@ -40,7 +40,8 @@ class ServiceDefinition:
     settings: ServiceSettings
     migrations_dir: Path
     subscriptions: Sequence[Subscription] = ()
-    routers: Sequence[APIRouter] = ()
+    routers: Sequence[APIRouter] = ()  # each route behind a state's key (karmayogi_runtime.access)
+    open_routers: Sequence[APIRouter] = ()  # routes anyone may call (public pages), or that check a caller themselves
     publishes: Sequence[str] = ()  # event types the service produces (for the AsyncAPI document)
     description: str = ""
     background: Sequence[Callable[["ServiceRuntime"], Any]] = ()  # extra loops, e.g. a mail sender
@@ -188,6 +189,8 @@ def create_http_app(definition: ServiceDefinition, runtime: ServiceRuntime | Non
             app.state.runtime = runtime
             yield
             return
+        if definition.routers and not definition.settings.state_keys():
+            log.warning("API_KEYS is not set: the API refuses every request but health probes and public pages")
         async with running(definition) as started:
             app.state.runtime = started
             settle_garbage_collector()
@@ -197,6 +200,7 @@ def create_http_app(definition: ServiceDefinition, runtime: ServiceRuntime | Non
                   description=definition.description, lifespan=lifespan)
     if runtime is not None:
         app.state.runtime = runtime
+    app.state.state_keys = definition.settings.state_keys()
     install_error_handlers(app)
 
     @app.middleware("http")
@@ -209,6 +213,8 @@ def create_http_app(definition: ServiceDefinition, runtime: ServiceRuntime | Non
 
     app.include_router(health_router())
     for router in definition.routers:
+        app.include_router(router, dependencies=[Depends(access.state_scope)], responses=access.ANSWERS)
+    for router in definition.open_routers:
         app.include_router(router)
     return app
 

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import parse_qs, urlsplit
 
-from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, PydanticBaseSettingsSource
 
 from karmayogi_runtime import calendar
+from karmayogi_runtime.access import StateKeys
 
 
 class CannotStart(Exception):
@@ -74,6 +75,9 @@ class ServiceSettings(KafkaSettings):
     database_pool_size: int = Field(10, ge=2, le=100)
     timezone: str = Field(calendar.STATE_TIMEZONE, description="The state's time zone: whose calendar day decides when "
                           "a batch has started and whether a session is within it, and dates certificates and messages.")
+    api_keys: SecretStr = Field(SecretStr(""), description="Each API key and its state: IN-HR:<key>,*:<key> "
+                                "(karmayogi_runtime.access). Unset, the API refuses every request but health probes.")
+    _state_keys: StateKeys | None = PrivateAttr(None)
 
     @field_validator("database_url")
     @classmethod
@@ -82,6 +86,12 @@ class ServiceSettings(KafkaSettings):
         if problem:
             raise ValueError(problem)
         return url
+
+    @field_validator("api_keys")
+    @classmethod
+    def _keys_of_states(cls, keys: SecretStr) -> SecretStr:
+        StateKeys.parse(keys.get_secret_value())
+        return keys
 
     @field_validator("timezone")
     @classmethod
@@ -101,6 +111,12 @@ class ServiceSettings(KafkaSettings):
     ) -> tuple[PydanticBaseSettingsSource, ...]:
         unprefixed = EnvSettingsSource(settings_cls, env_prefix="")
         return init_settings, env_settings, unprefixed, file_secret_settings
+
+    def state_keys(self) -> StateKeys:
+        """The API keys by their digests (see `karmayogi_runtime.access`)."""
+        if self._state_keys is None:
+            self._state_keys = StateKeys.parse(self.api_keys.get_secret_value())
+        return self._state_keys
 
     def zone(self) -> tzinfo:
         """The state's time zone (see `karmayogi_runtime.calendar`)."""

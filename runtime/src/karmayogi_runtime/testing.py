@@ -33,6 +33,11 @@ from karmayogi_runtime.migrations import upgrade_to_head
 from karmayogi_runtime.service import ServiceDefinition, ServiceRuntime, create_http_app, running
 
 TEST_PARTITIONS = 3
+# The API keys services under test are given (`api_keys=TEST_API_KEYS`): one for every state, which
+# `service_client` sends unless told otherwise, and one of Haryana's and one of Bihar's.
+ALL_STATES_KEY = "test-key-of-every-state-0123456789abcdef"
+STATE_KEYS = {"IN-HR": "test-key-of-haryana-0123456789abcdef01", "IN-BR": "test-key-of-bihar-0123456789abcdef0123"}
+TEST_API_KEYS = ",".join([f"*:{ALL_STATES_KEY}", *(f"{state}:{key}" for state, key in STATE_KEYS.items())])
 
 
 def missing(message: str) -> NoReturn:
@@ -167,9 +172,11 @@ def local_stack(request: pytest.FixtureRequest, kafka_bootstrap: str) -> LocalSt
 
 
 @contextlib.asynccontextmanager
-async def service_client(definition: ServiceDefinition) -> AsyncIterator[tuple[ServiceRuntime, httpx.AsyncClient]]:
-    """Run a service in-process (consumers, relay, API) and give an HTTP client bound to its API. Every
-    answer the client gets must be one the service's OpenAPI document declares (`undeclared`)."""
+async def service_client(definition: ServiceDefinition, key: str | None = ALL_STATES_KEY,
+                         ) -> AsyncIterator[tuple[ServiceRuntime, httpx.AsyncClient]]:
+    """Run a service in-process (consumers, relay, API) and give an HTTP client bound to its API, sending
+    `key` as its bearer token (None: no key). Every answer the client gets must be one the service's OpenAPI
+    document declares (`undeclared`)."""
     async with running(definition) as runtime:
         app = create_http_app(definition, runtime)
         document = app.openapi()
@@ -179,9 +186,21 @@ async def service_client(definition: ServiceDefinition) -> AsyncIterator[tuple[S
                 raise AssertionError(problem)
 
         transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://service",
+        headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
+        async with httpx.AsyncClient(transport=transport, base_url="http://service", headers=headers,
                                      event_hooks={"response": [declared]}) as client:
             yield runtime, client
+
+
+async def send_with_key(client: httpx.AsyncClient, method: str, path: str, key: str | None,
+                        **options: Any) -> httpx.Response:
+    """A request with `key` as its bearer token (None: no Authorization header at all) in place of the one
+    the client sends (`service_client`'s all-states key)."""
+    request = client.build_request(method, path, **options)
+    request.headers.pop("Authorization", None)
+    if key is not None:
+        request.headers["Authorization"] = f"Bearer {key}"
+    return await client.send(request)
 
 
 def undeclared(document: Mapping[str, Any], method: str, path: str, status: int) -> str | None:

@@ -4,7 +4,7 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import pytest
-from karmayogi_runtime.testing import service_client
+from karmayogi_runtime.testing import TEST_API_KEYS, service_client
 
 from attendance.main import MIGRATIONS_DIR, definition
 from attendance.settings import AttendanceSettings
@@ -18,7 +18,8 @@ async def service_factory(kafka_bootstrap: str, database_factory, topic_prefix: 
     over the same database and topics (a restart)."""
     url = await database_factory(MIGRATIONS_DIR)
     settings = AttendanceSettings(database_url=url, kafka_bootstrap_servers=kafka_bootstrap,
-                                  kafka_topic_prefix=topic_prefix, consumer_batch_size=100)
+                                  kafka_topic_prefix=topic_prefix, consumer_batch_size=100,
+                                  api_keys=TEST_API_KEYS)
 
     @contextlib.asynccontextmanager
     async def start() -> AsyncIterator[Attendance]:

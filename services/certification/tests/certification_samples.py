@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 from karmayogi_contracts import CourseCompleted, encode, ids, new_event
 from karmayogi_runtime.broker import create_producer
-from karmayogi_runtime.testing import missing
+from karmayogi_runtime.testing import ALL_STATES_KEY, TEST_API_KEYS, missing, send_with_key
 
 TENANT = "IN-HR"
 ADMIN_TOKEN = "a-test-admin-token-that-is-long-enough"
@@ -63,11 +63,12 @@ async def publish(runtime, events):
 
 
 async def issued_certificate(client, event, timeout: float = 30) -> dict:
-    """The certificate issued for the completion `event`, once the service has issued it."""
+    """The certificate issued for the completion `event`, once the service has issued it (asked with the
+    all-states key, whichever key `client` sends)."""
     certificate_id = ids.certificate_id(event.data.tenant, event.data.enrolment_id)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        response = await client.get(f"/v1/certificates/{certificate_id}")
+        response = await send_with_key(client, "GET", f"/v1/certificates/{certificate_id}", ALL_STATES_KEY)
         if response.status_code == 200:
             return response.json()
         await asyncio.sleep(0.2)
@@ -83,5 +84,5 @@ def openapi_paths(data_dir) -> dict:
 
     settings = CertificationSettings(database_url="postgresql://certification@db/certification",
                                      kafka_bootstrap_servers="kafka:9092", admin_token=ADMIN_TOKEN,
-                                     local_data_dir=str(data_dir))
+                                     api_keys=TEST_API_KEYS, local_data_dir=str(data_dir))
     return create_http_app(definition(settings)).openapi()["paths"]

@@ -3,7 +3,7 @@
 import json
 
 import pytest
-from karmayogi_runtime.testing import service_client
+from karmayogi_runtime.testing import TEST_API_KEYS, service_client
 
 from certification.keys import new_key
 from certification.main import MIGRATIONS_DIR, definition
@@ -17,7 +17,7 @@ def make_settings(kafka_bootstrap, topic_prefix, tmp_path):
     async def make(database_url: str, **overrides) -> CertificationSettings:
         return CertificationSettings(database_url=database_url, kafka_bootstrap_servers=kafka_bootstrap,
                                      kafka_topic_prefix=topic_prefix, local_data_dir=str(tmp_path),
-                                     admin_token=ADMIN_TOKEN, **overrides)
+                                     admin_token=ADMIN_TOKEN, api_keys=TEST_API_KEYS, **overrides)
     return make
 
 

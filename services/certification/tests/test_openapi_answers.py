@@ -14,12 +14,16 @@ def test_each_route_documents_its_not_found_gone_unauthorised_and_conflict_answe
                for method, operation in operations.items()}
 
     expected = {
-        ("/verify/{certificate_id}", "get"): {"200", "404", "422"},
-        ("/verify/{certificate_id}/status", "get"): {"200", "404", "422"},
-        ("/verify/{certificate_id}/pdf", "get"): {"200", "404", "410", "422"},
-        ("/v1/certificates/{certificate_id}", "get"): {"200", "404", "422"},
-        ("/v1/certificates/{certificate_id}/pdf", "get"): {"200", "404", "410", "422"},
+        ("/verify/{certificate_id}", "get"): {"200", "404"},
+        ("/verify/{certificate_id}/status", "get"): {"200", "404"},
+        ("/verify/{certificate_id}/pdf", "get"): {"200", "404", "410"},
+        ("/.well-known/jwks.json", "get"): {"200"},
+        ("/v1/credentials/verify", "post"): {"200", "422"},
+        ("/v1/certificates/{certificate_id}", "get"): {"200", "401", "403", "404", "422"},
+        ("/v1/certificates/{certificate_id}/pdf", "get"): {"200", "401", "403", "404", "410"},
         ("/v1/certificates/{certificate_id}/revocation", "post"): {"200", "401", "404", "409", "422"},
+        ("/v1/states/{tenant}/certificates", "get"): {"200", "401", "403", "422"},
+        ("/v1/states/{tenant}/certificates/count", "get"): {"200", "401", "403", "422"},
     }
     assert {route: answers[route] for route in expected} == expected
     assert paths["/verify/{certificate_id}/status"]["get"]["responses"]["404"]["description"] == (
@@ -27,3 +31,12 @@ def test_each_route_documents_its_not_found_gone_unauthorised_and_conflict_answe
     assert "wrong_issuer" in paths["/verify/{certificate_id}/status"]["get"]["description"]
     assert all(operation["responses"][code]["description"] for operations in paths.values()
                for operation in operations.values() for code in operation["responses"])
+
+
+def test_only_the_routes_of_a_states_systems_and_officers_ask_for_a_states_key(tmp_path):
+    paths = openapi_paths(tmp_path)
+    keyed = {(path, method) for path, operations in paths.items() for method, operation in operations.items()
+             if operation.get("security") == [{"stateKey": []}]}
+
+    assert keyed == {("/v1/certificates/{certificate_id}", "get"), ("/v1/certificates/{certificate_id}/pdf", "get"),
+                     ("/v1/states/{tenant}/certificates", "get"), ("/v1/states/{tenant}/certificates/count", "get")}

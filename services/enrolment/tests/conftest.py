@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaProducer
 from karmayogi_contracts import CertificateIssued, CertificateRevoked, CloudEvent, decode, encode, ids, new_event
 from karmayogi_runtime.dead_letter_topics import read_records
 from karmayogi_runtime.service import ServiceRuntime
-from karmayogi_runtime.testing import service_client
+from karmayogi_runtime.testing import TEST_API_KEYS, service_client
 
 from enrolment.main import MIGRATIONS_DIR, definition
 from enrolment.settings import EnrolmentSettings
@@ -143,6 +143,6 @@ def revocation(certificate: CloudEvent) -> CloudEvent:
 async def enrolment(kafka_bootstrap: str, database_factory, topic_prefix: str) -> AsyncIterator[Enrolment]:
     url = await database_factory(MIGRATIONS_DIR)
     settings = EnrolmentSettings(database_url=url, kafka_bootstrap_servers=kafka_bootstrap,
-                                 kafka_topic_prefix=topic_prefix)
+                                 kafka_topic_prefix=topic_prefix, api_keys=TEST_API_KEYS)
     async with service_client(definition(settings)) as (runtime, client):
         yield Enrolment(runtime, client, url, kafka_bootstrap, topic_prefix)

@@ -29,7 +29,7 @@ from karmayogi_contracts import (
     new_event,
 )
 from karmayogi_runtime.service import ServiceRuntime, running
-from karmayogi_runtime.testing import free_port, service_client
+from karmayogi_runtime.testing import TEST_API_KEYS, free_port, service_client
 
 from notifications.main import MIGRATIONS_DIR, definition
 from notifications.settings import NotificationsSettings
@@ -148,6 +148,7 @@ class Notifications:
         s = self.settings
         return {**os.environ, "DATABASE_URL": self.database_url, "KAFKA_BOOTSTRAP_SERVERS": self.bootstrap,
                 "KAFKA_TOPIC_PREFIX": self.prefix, "HTTP_PORT": str(http_port), "SMTP_HOST": "127.0.0.1",
+                "API_KEYS": s.api_keys.get_secret_value(),
                 "SMTP_PORT": str(s.smtp_port), "SMS_GATEWAY_URL": s.sms_gateway_url,
                 "NOTIFICATIONS_EMAIL_PER_SECOND": str(s.email_per_second),
                 "NOTIFICATIONS_SENDER_WORKERS": str(s.sender_workers),
@@ -171,7 +172,7 @@ async def notifications(kafka_bootstrap: str, database_factory, topic_prefix: st
         sms_per_second=1000,
         # A short lease, so a crash's rows come back within a test: it must outlast one send (12 SMTP waits,
         # 6 HTTP waits), and the loopback servers answer in milliseconds.
-        sending_lease_seconds=6.0, smtp_timeout_seconds=0.5, sms_timeout_seconds=1.0,
+        sending_lease_seconds=6.0, smtp_timeout_seconds=0.5, sms_timeout_seconds=1.0, api_keys=TEST_API_KEYS,
     )
     return Notifications(settings, url, kafka_bootstrap, topic_prefix)
 

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta, timezone
 
 import asyncpg
 import pytest
+from karmayogi_runtime.testing import ALL_STATES_KEY, STATE_KEYS, send_with_key
 
 from notifications import repository
 from notifications.main import MIGRATIONS_DIR
@@ -103,6 +104,59 @@ async def test_an_event_with_no_deliveries_is_a_404_sentence(api):
     assert answer.json()["detail"] == [f"No deliveries for event {event_id} exist (yet): it may not have been consumed, "
                                        "or it repeated a fact already notified under another event id (see the "
                                        "employee's deliveries)."]
+
+
+async def _haryanas_delivery(notifications, events) -> tuple[str, str, uuid.UUID]:
+    """An employee of Haryana with one delivery: the employee's path, the delivery and its event."""
+    employee = events.employee("en", tenant="IN-HR")
+    delivery = await add_delivery(notifications, employee, NOON)
+    event_id = await notifications.fetchval("SELECT event_id FROM deliveries WHERE id = $1", uuid.UUID(delivery))
+    return f"/v1/employees/{employee.tenant}/{employee.id}", delivery, event_id
+
+
+async def test_bihars_key_is_refused_a_haryana_employees_deliveries_and_opt_outs_and_changes_nothing(
+        notifications, api, events, helpers):
+    employee, _, _ = await _haryanas_delivery(notifications, events)
+    for method, path in (("GET", f"{employee}/deliveries"), ("GET", f"{employee}/opt-outs"),
+                         ("PUT", f"{employee}/opt-outs/email"), ("DELETE", f"{employee}/opt-outs/sms")):
+        refused = await send_with_key(api, method, path, STATE_KEYS["IN-BR"])
+        assert refused.status_code == 403, (method, path)
+        assert refused.json() == {"detail": ["The key sent is a key of IN-BR; it cannot read or change the records "
+                                             "of IN-HR."]}, (method, path)
+    assert (await api.get(f"{employee}/opt-outs")).json()["opted_out"] == []  # the refused opt-out changed nothing
+
+
+async def test_bihars_key_sees_a_haryana_events_deliveries_as_none_at_all(notifications, api, events, helpers):
+    _, _, event_id = await _haryanas_delivery(notifications, events)
+
+    answer = await send_with_key(api, "GET", f"/v1/events/{event_id}/deliveries", STATE_KEYS["IN-BR"])
+    assert answer.status_code == 404  # as for an event never consumed: nothing says it is Haryana's
+    assert answer.json()["detail"] == [f"No deliveries for event {event_id} exist (yet): it may not have been "
+                                       "consumed, or it repeated a fact already notified under another event id "
+                                       "(see the employee's deliveries)."]
+    assert "hry.gov.in" not in answer.text
+
+
+@pytest.mark.parametrize("key", [STATE_KEYS["IN-HR"], ALL_STATES_KEY], ids=["haryanas-key", "all-states-key"])
+async def test_haryanas_key_and_the_all_states_key_read_a_haryana_employees_deliveries(notifications, api, events,
+                                                                                       helpers, key):
+    employee, delivery, event_id = await _haryanas_delivery(notifications, events)
+
+    page = await send_with_key(api, "GET", f"{employee}/deliveries", key)
+    assert [d["id"] for d in page.json()["items"]] == [delivery]
+    [by_event] = (await send_with_key(api, "GET", f"/v1/events/{event_id}/deliveries", key)).json()
+    assert (by_event["id"], by_event["address"]) == (delivery, "a@hry.gov.in")
+    opted = await send_with_key(api, "PUT", f"{employee}/opt-outs/sms", key)
+    assert opted.status_code == 200 and opted.json()["opted_out"] == ["sms"]
+
+
+async def test_without_a_key_every_route_is_a_401_with_its_challenge(notifications, api, events, helpers):
+    employee, _, event_id = await _haryanas_delivery(notifications, events)
+    for method, path in (("GET", f"{employee}/deliveries"), ("GET", f"/v1/events/{event_id}/deliveries"),
+                         ("GET", f"{employee}/opt-outs"), ("PUT", f"{employee}/opt-outs/email")):
+        refused = await send_with_key(api, method, path, None)
+        assert refused.status_code == 401 and refused.headers["www-authenticate"] == "Bearer", (method, path)
+        assert "hry.gov.in" not in refused.text
 
 
 async def test_deliveries_at_one_time_keep_one_order_across_pages_even_when_read_without_the_index(database_factory):

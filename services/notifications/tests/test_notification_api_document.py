@@ -2,6 +2,7 @@
 
 import pytest
 from karmayogi_runtime.service import create_http_app
+from karmayogi_runtime.testing import TEST_API_KEYS
 
 from notifications.main import definition
 from notifications.settings import NotificationsSettings
@@ -11,7 +12,7 @@ pytestmark = pytest.mark.unit
 @pytest.fixture(scope="module")
 def document() -> dict:
     settings = NotificationsSettings(database_url="postgresql://karmayogi@127.0.0.1/notifications",
-                                     kafka_bootstrap_servers="127.0.0.1:9092")
+                                     kafka_bootstrap_servers="127.0.0.1:9092", api_keys=TEST_API_KEYS)
     return create_http_app(definition(settings)).openapi()
 
 

@@ -7,6 +7,7 @@ import sys
 import httpx
 import pytest
 from karmayogi_runtime.service import create_http_app
+from karmayogi_runtime.testing import ALL_STATES_KEY
 
 
 pytestmark = pytest.mark.integration
@@ -55,7 +56,8 @@ async def test_missing_address_is_undeliverable_and_an_opted_out_channel_receive
     no_email, quiet = events.employee("en", email=False), events.employee("hi")
     async with notifications.running() as runtime:
         app = create_http_app(runtime.definition, runtime)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service") as client:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://service",
+                                     headers={"Authorization": f"Bearer {ALL_STATES_KEY}"}) as client:
             answer = await client.put(f"/v1/employees/{quiet.tenant}/{quiet.id}/opt-outs/email")
             assert answer.status_code == 200 and answer.json()["opted_out"] == ["email"]
             first, second = events.enrolled(no_email), events.enrolled(quiet)

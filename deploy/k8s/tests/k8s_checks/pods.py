@@ -18,13 +18,17 @@ from k8s_manifests import Resource, of_kind
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "Job")
 SECRET_PLACEHOLDER = "s" * 40  # stands for a value from a Secret, long enough for any length rule
-# A Secret's DATABASE_URL is checked as a URL: it stands for one (the Secret itself is the operator's).
+# A Secret's DATABASE_URL and API_KEYS are checked for their form: each stands for a value of that form (the
+# Secret itself is the operator's).
 SECRET_DATABASE_URL = f"postgresql://service:{SECRET_PLACEHOLDER}@postgres:5432/service"
+SECRET_API_KEYS = f"*:{SECRET_PLACEHOLDER}"
 
 
 def secret_placeholder(name: str) -> str:
     """What stands for the value of the Secret the variable `name` comes from."""
-    return SECRET_DATABASE_URL if name.endswith("DATABASE_URL") else SECRET_PLACEHOLDER
+    if name.endswith("DATABASE_URL"):
+        return SECRET_DATABASE_URL
+    return SECRET_API_KEYS if name.endswith("API_KEYS") else SECRET_PLACEHOLDER
 
 
 def pod_spec(workload: Resource) -> dict[str, Any]:

@@ -35,6 +35,28 @@ def missing_settings(resources: list[Resource]) -> list[str]:
     return problems
 
 
+def api_keys(resources: list[Resource]) -> list[str]:
+    """Every service Deployment with routes behind a state's key is given API_KEYS, from a Secret. The setting
+    is optional (unset, the API refuses every request but health probes: never open by accident), so
+    `missing_settings` would not notice a server that answers nothing; and keys written into a manifest or a
+    ConfigMap would be in the repository."""
+    problems = []
+    for service, workload in service_workloads(resources):
+        if workload["kind"] != "Deployment" or not k8s_code.serves_keyed_routes(service):
+            continue
+        names = {"API_KEYS", k8s_code.settings_class(service).model_config.get("env_prefix", "").upper() + "API_KEYS"}
+        for container in service_containers(service, workload):
+            environment, _ = container_environment(workload, container, resources)
+            from_secret = {v["name"] for v in container.get("env", []) if "secretKeyRef" in v.get("valueFrom", {})}
+            if not names & set(environment):
+                problems.append(f"{describe(workload)} does not provide API_KEYS, so its API would refuse every "
+                                "request but health probes; give it the states' keys from a Secret (secretKeyRef).")
+            elif not names & from_secret:
+                problems.append(f"{describe(workload)} sets API_KEYS outside a Secret; the keys must come from one "
+                                "(secretKeyRef), never from a manifest or a ConfigMap.")
+    return problems
+
+
 # Share of its volume the PDF cache may fill: it can pass its limit by the files being written.
 PDF_CACHE_SHARE = 0.8
 

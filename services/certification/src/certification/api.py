@@ -1,5 +1,6 @@
-"""HTTP API: the public verification page and JSON, the credential check, the JWKS, the PDF, revocation,
-and listings for training officers."""
+"""HTTP API: the public verification page and JSON, the credential check, the JWKS, the PDF (open to anyone);
+revocation (the administrator's token); a certificate's credential and the listings for the state's systems and
+training officers (behind a state's key, karmayogi_runtime.access)."""
 
 import asyncio
 from dataclasses import dataclass
@@ -11,7 +12,8 @@ from fastapi import APIRouter, Header, Path, Query
 from fastapi.responses import HTMLResponse, Response
 from karmayogi_contracts.fields import STATE_CODE_PATTERN
 from karmayogi_contracts.parts import Reason
-from karmayogi_runtime import calendar
+from karmayogi_runtime import access, calendar
+from karmayogi_runtime.access import StateScope
 from karmayogi_runtime.http import Pool, Problem, problem_answer
 from pydantic import BaseModel, Field
 
@@ -127,7 +129,10 @@ class Certification:
         return content
 
 
-def routes(service: Certification) -> APIRouter:
+def public_routes(service: Certification) -> APIRouter:
+    """What anyone may ask, with no key: the verification page (the QR code's target), its status and PDF, the
+    JWKS, and the credential check. None of them tells more than the certificate itself does to whoever holds
+    it, and a relying party (an employer, another state) checking a credential has no state's key."""
     router = APIRouter()
 
     # HEAD as well on the public paths: link checkers and messaging apps' link previews ask with HEAD. The
@@ -157,18 +162,11 @@ def routes(service: Certification) -> APIRouter:
                 "why, in a sentence.")
     @router.head("/verify/{certificate_id}/status", include_in_schema=False)
     async def public_status(certificate_id: str, pool: Pool) -> dict:
-        return service.public(await _existing(pool, certificate_id))
-
-    @router.get("/v1/certificates/{certificate_id}", tags=["internal"], responses=NOT_FOUND,
-                summary="A certificate's status and its signed credential, as JSON, for the state's own systems "
-                "(not routed on the public host, where the status is /verify/{certificate_id}/status)")
-    async def certificate_status(certificate_id: UUID, pool: Pool) -> dict:
-        row = await _existing(pool, certificate_id)
-        return {**service.public(row), "credential": row["credential"]}
+        return service.public(await _existing(service, pool, certificate_id))
 
     @router.post("/v1/credentials/verify", tags=["internal"],
                  summary="Check a presented credential: signature, key, status, and that it is in the name of the "
-                 "issuer of its certificate's state")
+                 "issuer of its certificate's state (no key needed)")
     async def verify_credential(body: PresentedCredential, pool: Pool) -> dict:
         return await service.check(pool, body.credential)
 
@@ -180,16 +178,16 @@ def routes(service: Certification) -> APIRouter:
                 responses={**PUBLIC_NOT_FOUND, **REVOKED},
                 summary="The certificate as a PDF, beside its verification page (the link in the e-mail); HEAD too")
     @router.head("/verify/{certificate_id}/pdf", response_class=Response, include_in_schema=False)
-    @router.get("/v1/certificates/{certificate_id}/pdf", tags=["internal"], response_class=Response,
-                responses={**PUBLIC_NOT_FOUND, **REVOKED},
-                summary="The certificate as a PDF (rendered on first request, then cached); 410 once revoked")
-    async def certificate_pdf(certificate_id: str, pool: Pool) -> Response:
-        row = await _existing(pool, certificate_id)
-        if row["revoked_at"]:  # before the cache: another pod may still hold the PDF rendered before
-            raise Problem(410, service.revoked_sentence(row))
-        content = await service.pdf(row)
-        return Response(content, media_type="application/pdf",
-                        headers={"Content-Disposition": f'inline; filename="certificate-{row["certificate_id"]}.pdf"'})
+    async def public_pdf(certificate_id: str, pool: Pool) -> Response:
+        return await _pdf_answer(service, await _existing(service, pool, certificate_id))
+
+    return router
+
+
+def revocation_routes(service: Certification) -> APIRouter:
+    """Revoking is the administrator's act, not a state system's: the route checks the administrator's token
+    itself (admin.py), so it is served without a state's key, and a state's key is no token for it."""
+    router = APIRouter()
 
     @router.post("/v1/certificates/{certificate_id}/revocation", tags=["admin"], responses=REVOCATION,
                  summary="Revoke a certificate (admin token); the page, JSON and credential check show it at once. "
@@ -199,15 +197,41 @@ def routes(service: Certification) -> APIRouter:
         if not admin.presents_admin_token(authorization, service.settings.admin_token.get_secret_value()):
             raise Problem(401, "Revoking a certificate needs the administrator's token, sent as "
                                "'Authorization: Bearer <token>'.", headers=admin.CHALLENGE)
-        await _existing(pool, certificate_id)
+        await _existing(service, pool, certificate_id)
         async with pool.acquire() as connection, connection.transaction():
             revoked = await handlers.revoke(connection, certificate_id, body.reason, datetime.now(timezone.utc))
-        row = await _existing(pool, certificate_id)
+        row = await _existing(service, pool, certificate_id)
         # A repeat with the same reason is a client retrying, answered as the first time; another reason would
         # be silently dropped, since a revocation (and the certificate.revoked event it published) is final.
         if not revoked and row["revocation_reason"] != body.reason:
             raise Problem(409, service.revoked_before_sentence(row))
         return service.public(row)
+
+    return router
+
+
+def state_routes(service: Certification) -> APIRouter:
+    """The routes of the state's own systems and officers, behind a state's key (`ServiceDefinition.routers`).
+    A certificate's own routes name no state in their path, so they check the state of the certificate found:
+    another state's is a 403 rather than a 404, since its verification page already tells anyone that it
+    exists and whose it is; its credential and internal status are not given."""
+    router = APIRouter()
+
+    @router.get("/v1/certificates/{certificate_id}", tags=["internal"], responses=NOT_FOUND,
+                summary="A certificate's status and its signed credential, as JSON, for the state's own systems "
+                "(not routed on the public host, where the status is /verify/{certificate_id}/status)")
+    async def certificate_status(certificate_id: UUID, pool: Pool, scope: StateScope) -> dict:
+        row = await _existing(service, pool, certificate_id)
+        access.require(scope, row["tenant"])
+        return {**service.public(row), "credential": row["credential"]}
+
+    @router.get("/v1/certificates/{certificate_id}/pdf", tags=["internal"], response_class=Response,
+                responses={**PUBLIC_NOT_FOUND, **REVOKED},
+                summary="The certificate as a PDF (rendered on first request, then cached); 410 once revoked")
+    async def certificate_pdf(certificate_id: str, pool: Pool, scope: StateScope) -> Response:
+        row = await _existing(service, pool, certificate_id)
+        access.require(scope, row["tenant"])
+        return await _pdf_answer(service, row)
 
     @router.get("/v1/states/{tenant}/certificates", tags=["officers"], summary="Certificates of a state, newest first",
                 description="Each with the `status` its verification page shows: valid, wrong_issuer or revoked.")
@@ -227,15 +251,25 @@ def routes(service: Certification) -> APIRouter:
             row = await connection.fetchrow(repository.COUNT, tenant)
         return {"issued": row["issued"], "revoked": row["revoked"]}
 
-    async def _existing(pool, certificate_id: UUID | str):
-        """The certificate, or a 404. An id that is not a UUID (the public paths take any text, as a mistyped
-        link may hold) has no certificate either, so it is answered as an unknown one, as the page does."""
-        row = await service.find(pool, UUID(str(certificate_id))) if _is_uuid(str(certificate_id)) else None
-        if row is None:
-            raise Problem(404, f"No certificate {str(certificate_id)[:80]} exists.")
-        return row
-
     return router
+
+
+async def _existing(service: Certification, pool, certificate_id: UUID | str):
+    """The certificate, or a 404. An id that is not a UUID (the public paths take any text, as a mistyped
+    link may hold) has no certificate either, so it is answered as an unknown one, as the page does."""
+    row = await service.find(pool, UUID(str(certificate_id))) if _is_uuid(str(certificate_id)) else None
+    if row is None:
+        raise Problem(404, f"No certificate {str(certificate_id)[:80]} exists.")
+    return row
+
+
+async def _pdf_answer(service: Certification, row) -> Response:
+    """The certificate's PDF, or a 410 once it is revoked."""
+    if row["revoked_at"]:  # before the cache: another pod may still hold the PDF rendered before
+        raise Problem(410, service.revoked_sentence(row))
+    content = await service.pdf(row)
+    return Response(content, media_type="application/pdf",
+                    headers={"Content-Disposition": f'inline; filename="certificate-{row["certificate_id"]}.pdf"'})
 
 
 def _is_uuid(text: str) -> bool:

@@ -6,7 +6,7 @@ from karmayogi_runtime.cli import service_cli
 from karmayogi_runtime.service import ServiceDefinition
 
 from certification import keys
-from certification.api import Certification, routes
+from certification.api import Certification, public_routes, revocation_routes, state_routes
 from certification.handlers import Issuer
 from certification.pdf_cache import PdfCache
 from certification.settings import CertificationSettings
@@ -19,12 +19,15 @@ def definition(settings: CertificationSettings | None = None) -> ServiceDefiniti
     settings = settings or CertificationSettings()
     ring = keys.load(settings.signing_keys_file, settings.local_data_dir, settings.signing_key_id)
     issuer = Issuer(ring, public_base_url=settings.public_base_url, issuers=settings.issuers)
+    certification = Certification(settings, ring, issuer, pdf_cache(settings))
     return ServiceDefinition(
         name="certification",
         settings=settings,
         migrations_dir=MIGRATIONS_DIR,
         subscriptions=subscriptions(issuer),
-        routers=(routes(Certification(settings, ring, issuer, pdf_cache(settings))),),
+        routers=(state_routes(certification),),
+        # Anyone may call the public routes; revocation checks the administrator's token itself.
+        open_routers=(public_routes(certification), revocation_routes(certification)),
         publishes=("karmayogi.certificate.issued.v1", "karmayogi.certificate.revoked.v1"),
         description="Issues one signed Open Badges 3.0 certificate per completed enrolment, serves the public "
         "verification page, the PDF and the JWKS, and revokes.",

@@ -1,4 +1,5 @@
-"""HTTP API: delivery status by employee and by event; opt-out and opt-in per channel."""
+"""HTTP API: delivery status by employee and by event; opt-out and opt-in per channel. Every route is behind a
+state's key (karmayogi_runtime.access): a key reads and changes its own state's employees only."""
 
 from datetime import datetime
 from typing import Annotated, Literal
@@ -8,6 +9,7 @@ from fastapi import APIRouter, Path, Query
 from karmayogi_contracts.fields import EMPLOYEE_ID_PATTERN, STATE_CODE_PATTERN
 from pydantic import BaseModel, Field
 
+from karmayogi_runtime.access import StateScope
 from karmayogi_runtime.http import Pool, Problem, problem_answer
 
 from . import repository
@@ -24,7 +26,7 @@ Offset = Annotated[int, Query(ge=0, le=1_000_000, description="Deliveries to ski
 # The answers besides each route's success and 422, for the OpenAPI document.
 EVENT_NOT_CONSUMED = {404: problem_answer(
     "No deliveries for this event (yet): it may not have been consumed, or it repeated a fact (an enrolment, a "
-    "completion, a certificate) whose messages went out under another event id")}
+    "completion, a certificate) whose messages went out under another event id; or it is another state's event")}
 
 
 class DeliveryStatus(BaseModel):
@@ -74,10 +76,16 @@ async def employee_deliveries(pool: Pool, tenant: Tenant, employee_id: EmployeeI
 @router.get("/events/{event_id}/deliveries", summary="Deliveries caused by one event", responses=EVENT_NOT_CONSUMED,
             description="A fact (an enrolment, a completion, a certificate issued or revoked) is notified once, "
                         "under the first event id that reported it. An event repeating a fact under another id "
-                        "caused no deliveries: it is a 404; the fact's deliveries are listed under the employee.")
-async def event_deliveries(pool: Pool, event_id: UUID) -> list[DeliveryStatus]:
+                        "caused no deliveries: it is a 404; the fact's deliveries are listed under the employee. "
+                        "Only the deliveries of the states the key acts for are listed: another state's event is "
+                        "answered as one with no deliveries.")
+async def event_deliveries(pool: Pool, event_id: UUID, scope: StateScope) -> list[DeliveryStatus]:
     async with pool.acquire() as connection:
         rows = await repository.by_event(connection, event_id)
+    # The path names no state, so the rows are filtered rather than refused: a 403 would tell another state's
+    # key that the event exists and whose it is. An event's deliveries are a few rows, one per recipient and
+    # channel, so filtering here costs nothing and keeps the one rule of `Scope.covers`.
+    rows = [row for row in rows if scope.covers(row["tenant"])]
     if not rows:
         # A repeat of a fact records nothing of its own (repository.INSERT_DELIVERY), so it cannot be told
         # apart from an event not consumed yet: the sentence names both.

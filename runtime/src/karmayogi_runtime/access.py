@@ -1,0 +1,130 @@
+"""Who may use a service's API: a state system or officer presents a key of their state as a bearer token
+(RFC 6750), and reads and changes that state's records only.
+
+`API_KEYS` gives each key its state, as comma-separated `STATE:KEY` pairs:
+
+    API_KEYS=IN-HR:<a key>,IN-BR:<another key>,*:<an operator's key>
+
+`*` is a key for every state (operators, a national dashboard). A state may hold several keys at once, so a
+key is replaced without a moment in which its systems are refused. A key is at least 32 characters, none of
+them a comma, a colon or a space (`openssl rand -hex 32` makes one). Only the keys' SHA-256 digests are
+kept once the settings are read. Without `API_KEYS`, every request is refused: an API is never open by
+accident. Health probes and the public verification pages need no key.
+"""
+
+import hashlib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from karmayogi_contracts.fields import STATE_CODE_PATTERN
+
+from karmayogi_runtime.http import Problem, problem_answer
+
+ALL_STATES = "*"
+MIN_KEY_LENGTH = 32
+_STATE = re.compile(STATE_CODE_PATTERN)
+_KEY = re.compile(rf"[^\s,:]{{{MIN_KEY_LENGTH},}}")
+# What a 401 names, so a client knows how to authenticate (RFC 7235 section 3.1).
+CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+@dataclass(frozen=True)
+class Scope:
+    """The states a key may act for: one state, or every state (`ALL_STATES`)."""
+
+    state: str
+
+    def covers(self, tenant: str) -> bool:
+        return self.state in (ALL_STATES, tenant)
+
+
+class StateKeys:
+    """The keys of `API_KEYS`, by their digests."""
+
+    def __init__(self, scopes: Mapping[bytes, Scope]) -> None:
+        self._scopes = dict(scopes)
+
+    @classmethod
+    def parse(cls, text: str) -> "StateKeys":
+        """The keys `text` names; ValueError with one sentence naming the first mistake (never the key)."""
+        scopes: dict[bytes, Scope] = {}
+        for number, pair in enumerate((part.strip() for part in text.split(",") if part.strip()), start=1):
+            state, colon, key = pair.partition(":")
+            state, key = state.strip(), key.strip()
+            if not colon or not (state == ALL_STATES or _STATE.fullmatch(state)):
+                raise ValueError(f"entry {number} does not start with a state code and a colon, as in "
+                                 f"IN-HR:<key> (or *:<key> for every state).")
+            if not _KEY.fullmatch(key):
+                raise ValueError(f"the key of entry {number} ({state}) must be at least {MIN_KEY_LENGTH} "
+                                 f"characters, none of them a comma, a colon or a space.")
+            digest = _digest(key)
+            if digest in scopes and scopes[digest].state != state:
+                raise ValueError(f"entry {number} gives {state} a key already given to {scopes[digest].state}.")
+            scopes[digest] = Scope(state)
+        return cls(scopes)
+
+    def __bool__(self) -> bool:
+        return bool(self._scopes)
+
+    def described(self) -> str:
+        """Whose keys there are, for an operator: `keys for every state, IN-BR and IN-HR`."""
+        if not self._scopes:
+            return "no API keys (API_KEYS is not set), so the API will refuse every request but health probes"
+        states = sorted({scope.state for scope in self._scopes.values()})
+        named = ["every state" if state == ALL_STATES else state for state in states]
+        return "keys for " + (", ".join(named[:-1]) + " and " + named[-1] if len(named) > 1 else named[0])
+
+    def scope_of(self, key: str) -> Scope | None:
+        """The scope of a presented key, or None for a key `API_KEYS` does not give. The lookup is by the
+        key's digest, so how long it takes says nothing about any key's characters."""
+        return self._scopes.get(_digest(key))
+
+
+def _digest(key: str) -> bytes:
+    return hashlib.sha256(key.encode()).digest()
+
+
+_bearer = HTTPBearer(auto_error=False, scheme_name="stateKey",
+                     description="A key of the state whose records are read or changed (`API_KEYS`); `*` keys "
+                                 "act for every state.")
+
+
+def state_scope(request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]) -> Scope:
+    """The scope of the request's key; a 401 without a key `API_KEYS` gives, and a 403 when the path names a
+    state (`{tenant}`) the key does not act for. A route whose path names no state checks the state of
+    what it finds with `require`."""
+    keys: StateKeys = request.app.state.state_keys
+    if not keys:
+        raise Problem(401, "This service has no API keys (API_KEYS is not set), so it answers no request "
+                           "but health probes; its operators give each state its keys.", headers=CHALLENGE)
+    if credentials is None:
+        raise Problem(401, "This request needs a key of its state, sent as 'Authorization: Bearer <key>'.",
+                      headers=CHALLENGE)
+    scope = keys.scope_of(credentials.credentials)
+    if scope is None:
+        raise Problem(401, "The key sent is not one of this service's API keys; ask its operators for your "
+                           "state's key.", headers=CHALLENGE)
+    tenant = request.path_params.get("tenant")
+    if tenant is not None and _STATE.fullmatch(tenant):  # a malformed one is the route's 422
+        require(scope, tenant)
+    return scope
+
+
+def require(scope: Scope, tenant: str) -> None:
+    """A 403 unless the key acts for `tenant`."""
+    if not scope.covers(tenant):
+        raise Problem(403, f"The key sent is a key of {scope.state}; it cannot read or change the records of "
+                           f"{tenant}.")
+
+
+StateScope = Annotated[Scope, Depends(state_scope)]
+
+# The answers every route behind a key may give, for its OpenAPI responses.
+ANSWERS: dict[int | str, dict[str, Any]] = {
+    401: problem_answer("No key was sent, or one this service does not give", CHALLENGE),
+    403: problem_answer("The key is another state's"),
+}

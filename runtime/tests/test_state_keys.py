@@ -1,0 +1,128 @@
+"""API keys: a state's key reads and changes that state's records only; no key, an unknown key, or a service
+without keys is refused in a sentence; API_KEYS is checked when the settings are read."""
+
+import httpx
+import pytest
+from fastapi import APIRouter, Depends, FastAPI
+from pydantic import ValidationError
+
+from karmayogi_runtime import access
+from karmayogi_runtime.access import ALL_STATES, Scope, StateKeys, StateScope
+from karmayogi_runtime.http import install_error_handlers
+from karmayogi_runtime.settings import ServiceSettings, setting_problems
+from karmayogi_runtime.testing import ALL_STATES_KEY, STATE_KEYS, TEST_API_KEYS, undeclared
+
+pytestmark = pytest.mark.unit
+
+HARYANA, BIHAR = STATE_KEYS["IN-HR"], STATE_KEYS["IN-BR"]
+
+
+def app(keys: str = TEST_API_KEYS) -> FastAPI:
+    """Routes behind the keys, included as `create_http_app` includes a service's routers."""
+    app = FastAPI()
+    install_error_handlers(app)
+    app.state.state_keys = StateKeys.parse(keys)
+    router = APIRouter()
+
+    @router.get("/states/{tenant}/batches")
+    def batches(tenant: str) -> list[str]:
+        return [f"{tenant}-B1"]
+
+    @router.get("/events/{event_id}")
+    def event(event_id: str, scope: StateScope) -> dict[str, str]:
+        access.require(scope, "IN-HR")  # the event is Haryana's
+        return {"event_id": event_id}
+
+    app.include_router(router, dependencies=[Depends(access.state_scope)], responses=access.ANSWERS)
+    return app
+
+
+async def answer(path: str, key: str | None, keys: str = TEST_API_KEYS,
+                 authorization: str | None = None) -> httpx.Response:
+    served = app(keys)
+    headers = {"Authorization": authorization or f"Bearer {key}"} if key or authorization else {}
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=served), base_url="http://service") as client:
+        response = await client.get(path, headers=headers)
+    assert undeclared(served.openapi(), "GET", path, response.status_code) is None
+    return response
+
+
+async def test_a_states_key_reads_its_own_states_records_and_an_all_states_key_every_states():
+    assert (await answer("/states/IN-HR/batches", HARYANA)).json() == ["IN-HR-B1"]
+    assert (await answer("/states/IN-BR/batches", ALL_STATES_KEY)).json() == ["IN-BR-B1"]
+    assert (await answer("/states/IN-HR/batches", None, authorization=f"bearer {HARYANA}")).status_code == 200
+
+
+async def test_another_states_key_is_refused_with_403_naming_both_states():
+    response = await answer("/states/IN-HR/batches", BIHAR)
+
+    assert response.status_code == 403
+    assert response.json() == {"detail": ["The key sent is a key of IN-BR; it cannot read or change the records "
+                                          "of IN-HR."]}
+
+
+async def test_a_route_whose_path_names_no_state_checks_the_state_of_what_it_finds():
+    assert (await answer("/events/E1", HARYANA)).status_code == 200
+    assert (await answer("/events/E1", BIHAR)).status_code == 403
+
+
+@pytest.mark.parametrize(("key", "authorization", "sentence"), [
+    (None, None, "This request needs a key of its state, sent as 'Authorization: Bearer <key>'."),
+    (None, HARYANA, "This request needs a key of its state, sent as 'Authorization: Bearer <key>'."),  # no scheme
+    ("not-a-key-of-this-service-0123456789abcdef", None,
+     "The key sent is not one of this service's API keys; ask its operators for your state's key."),
+])
+async def test_no_key_or_an_unknown_one_is_a_401_with_its_challenge(key, authorization, sentence):
+    response = await answer("/states/IN-HR/batches", key, authorization=authorization)
+
+    assert response.status_code == 401
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert response.json() == {"detail": [sentence]}
+
+
+async def test_a_service_without_keys_refuses_every_request_saying_so():
+    response = await answer("/states/IN-HR/batches", ALL_STATES_KEY, keys="")
+
+    assert response.status_code == 401
+    assert "API_KEYS is not set" in response.json()["detail"][0]
+
+
+async def test_a_malformed_state_code_is_left_to_the_route_not_refused_as_another_states():
+    assert (await answer("/states/in-hr/batches", HARYANA)).status_code == 200  # this route takes any text
+
+
+def test_the_openapi_document_names_the_key_scheme_and_the_refusals():
+    document = app().openapi()
+
+    assert document["components"]["securitySchemes"]["stateKey"] == {
+        "type": "http", "scheme": "bearer", "description": access._bearer.model.description}
+    operation = document["paths"]["/states/{tenant}/batches"]["get"]
+    assert operation["security"] == [{"stateKey": []}]
+    assert {"401", "403"} <= set(operation["responses"])
+
+
+def test_several_keys_of_one_state_and_one_of_every_state_are_read():
+    keys = StateKeys.parse(f" IN-HR:{'a' * 32}, IN-HR:{'b' * 40} ,*:{'c' * 64},")
+
+    assert keys.scope_of("a" * 32) == keys.scope_of("b" * 40) == Scope("IN-HR")
+    assert keys.scope_of("c" * 64) == Scope(ALL_STATES)
+    assert keys.scope_of("a" * 31) is None
+    assert not StateKeys.parse("")
+
+
+@pytest.mark.parametrize(("text", "sentence"), [
+    ("IN-HR", "entry 1 does not start with a state code and a colon, as in IN-HR:<key> (or *:<key> for every "
+              "state)."),
+    (f"IN-HR:{'a' * 32},Haryana:{'b' * 32}", "entry 2 does not start with a state code and a colon, as in "
+                                             "IN-HR:<key> (or *:<key> for every state)."),
+    ("IN-HR:short", "the key of entry 1 (IN-HR) must be at least 32 characters, none of them a comma, a colon or "
+                    "a space."),
+    (f"IN-HR:{'a' * 16} {'a' * 16}", "the key of entry 1 (IN-HR) must be at least 32 characters, none of them a "
+                                     "comma, a colon or a space."),
+    (f"IN-HR:{'a' * 32},IN-BR:{'a' * 32}", "entry 2 gives IN-BR a key already given to IN-HR."),
+])
+def test_api_keys_that_cannot_be_read_are_refused_naming_the_entry_never_the_key(text, sentence):
+    with pytest.raises(ValidationError) as refused:
+        ServiceSettings(kafka_bootstrap_servers="kafka:9092", database_url="postgresql://k@db/enrolment", api_keys=text)
+
+    assert setting_problems(refused.value) == [f"API_KEYS is invalid: {sentence}"]
