@@ -129,7 +129,7 @@ class Demo:
             body = "\n".join(json.dumps(mark) for mark in marks[start:start + MAX_FILE_LINES]).encode()
             response = await self.http["attendance"].post(f"{STATE}/attendance-imports?marked_by=biometric",
                                                           content=body, headers={"content-type": "application/x-ndjson"})
-            if response.status_code != 200:
+            if response.status_code != 202:
                 raise SystemExit(f"attendance import failed ({response.status_code}): {response.text[:500]}")
 
     # -- a training cycle: the hubs train the trainers, who then run the spokes' batches ---------

@@ -36,7 +36,7 @@ ANSWERS = {
         (f"{STATE}/batches/{{batch_id}}/sessions", "get"): {200, 404},
         (f"{STATE}/sessions/{{session_id}}/attendance", "post"): {202, 404},
         (f"{STATE}/sessions/{{session_id}}/attendance/{{employee_id}}", "put"): {202, 404},
-        (f"{STATE}/attendance-imports", "post"): {200, 400, 413, 415},
+        (f"{STATE}/attendance-imports", "post"): {202, 400, 413, 415},
         (f"{STATE}/enrolments/{{enrolment_id}}/progress", "get"): {200, 404},
         (f"{STATE}/batches/{{batch_id}}/progress", "get"): {200, 404},
         (f"{STATE}/progress", "get"): {200}, (f"{STATE}/progress/districts", "get"): {200},

@@ -172,7 +172,7 @@ async def test_a_bulk_file_gets_a_status_for_every_line(attendance):
     ]).encode()
     response = await attendance.http.post(attendance.path("attendance-imports"), content=csv,
                                           headers={"content-type": "text/csv"})
-    assert response.status_code == 200, response.text
+    assert response.status_code == 202, response.text
     report = response.json()
     assert (report["accepted"], report["duplicate"], report["rejected"]) == (2, 1, 4)
     statuses = {row["line"]: (row["status"], row["reason"]) for row in report["rows"]}
@@ -312,7 +312,7 @@ async def test_an_import_with_a_misspelt_minutes_column_or_field_credits_nothing
                                          content=json.dumps({"employee_id": employee, "session_id": session["id"],
                                                              "minutes": 5}).encode(),
                                          headers={"content-type": "application/x-ndjson"})
-    assert unknown.status_code == 200, unknown.text
+    assert unknown.status_code == 202, unknown.text
     assert [(r["status"], r["reason"]) for r in unknown.json()["rows"]] == [("rejected",
         'Line 1 has the field(s) "minutes", which this import does not know; the accepted fields are employee_id '
         "and session_id (required), minutes_attended and marked_at.")]
@@ -331,7 +331,7 @@ async def test_an_excel_mac_csv_with_impossible_times_gets_a_status_for_every_li
     ]).encode()
     response = await attendance.http.post(attendance.path("attendance-imports"), content=csv,
                                           headers={"content-type": "text/csv"})
-    assert response.status_code == 200, response.text
+    assert response.status_code == 202, response.text
     rows = response.json()["rows"]
     assert [(r["line"], r["status"]) for r in rows] == [(2, "rejected"), (3, "rejected"), (4, "accepted")]
     assert rows[0]["reason"] == "Line 2 marked_at is not a date-time an attendance can have."

@@ -180,7 +180,7 @@ async def mark_one(tenant: Tenant, session_id: UUID, employee_id: EmployeeId, po
                                body.marked_by)
 
 
-@router.post("/states/{tenant}/attendance-imports", response_model=MarkOut, tags=["attendance"],
+@router.post("/states/{tenant}/attendance-imports", status_code=202, response_model=MarkOut, tags=["attendance"],
              summary=f"Import attendance from a state system (CSV or NDJSON, up to {bulk.MAX_FILE_LINES:,} lines)",
              responses=IMPORT_REFUSED,
              description="Columns: employee_id, session_id, minutes_attended (empty: whole session), marked_at "
