@@ -273,7 +273,13 @@ async def test_a_revoked_master_trainer_certificate_makes_its_holder_ineligible_
     for who, status in ((revoked_later, 422), (revoked_first, 422), (kept, 201), (recertified, 201)):
         response = await enrolment.http.post(enrolment.path("batches"), json=enrolment.batch_body(course, spoke, trainers=[who]))
         assert response.status_code == status, (who, response.text)
-    eligible = await enrolment.sql("SELECT array_agg(employee_id ORDER BY employee_id) FROM trainer_eligibility")
+        if status == 422:  # told it was revoked, and on which day in the state, not that they were never certified
+            revoked_on = calendar.day_of(enrolment.revocation(certificates[who]).data.revoked_at)
+            assert response.json()["detail"] == [
+                f"Trainer {who}'s master-trainer certificate for course family 'cyber-hygiene' was revoked on "
+                f"{revoked_on.isoformat()}; a spoke batch can only be taught by master trainers certified at a hub."]
+    eligible = await enrolment.sql(
+        "SELECT array_agg(DISTINCT employee_id ORDER BY employee_id) FROM trainer_eligibility WHERE revoked_at IS NULL")
     assert eligible == sorted([kept, recertified])
 
 

@@ -115,6 +115,16 @@ def test_spoke_trainers_must_be_master_trainers_of_the_family_and_hub_trainers_n
     assert domain.ineligible_trainers("hub", "gem-procurement", ["BR1"], []) == []
 
 
+def test_a_trainer_whose_certificates_are_all_revoked_is_told_so_and_when():
+    problems = domain.ineligible_trainers("spoke", "gem-procurement", ["BR1", "BR2"], [],
+                                          {"BR1": date(2026, 11, 30)})
+    assert problems == [
+        "Trainer BR1's master-trainer certificate for course family 'gem-procurement' was revoked on 2026-11-30; "
+        "a spoke batch can only be taught by master trainers certified at a hub.",
+        "Trainer BR2 holds no master-trainer certificate for course family 'gem-procurement'; "
+        "a spoke batch can only be taught by master trainers certified at a hub."]
+
+
 def test_a_spoke_belongs_to_a_hub_and_a_hub_to_nothing():
     hub = uuid.uuid4()
     assert domain.centre_problems("spoke", hub, "hub") == []

@@ -8,7 +8,7 @@ from __future__ import annotations
 import contextlib
 from dataclasses import replace
 from collections.abc import AsyncIterator
-from datetime import datetime, timezone
+from datetime import datetime, timezone, tzinfo
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
 
@@ -32,8 +32,12 @@ Limit = Annotated[int, Query(ge=1, le=500, description="Page size, at most 500."
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
+def state_zone(request: Request) -> tzinfo:
+    return request.app.state.runtime.definition.settings.zone()
+
+
 def clock(request: Request) -> Clock:
-    return Clock.at(datetime.now(timezone.utc), request.app.state.runtime.definition.settings.zone())
+    return Clock.at(datetime.now(timezone.utc), state_zone(request))
 
 
 @contextlib.asynccontextmanager
@@ -162,7 +166,7 @@ async def _check_hub(connection: asyncpg.Connection, tenant: str, tier: str, hub
 
 @router.post("/states/{tenant}/batches", status_code=201, response_model=BatchOut, tags=["batches"],
              summary="Create a batch; a spoke batch's trainers must be master trainers of the course family")
-async def create_batch(tenant: Tenant, batch: BatchIn, pool: Pool) -> BatchOut:
+async def create_batch(tenant: Tenant, batch: BatchIn, pool: Pool, request: Request) -> BatchOut:
     async with transaction(pool) as connection:
         course = await connection.fetchrow(sql.GET_COURSE, tenant, batch.course_id)
         centre = await connection.fetchrow(sql.GET_CENTRE, tenant, batch.centre_id)
@@ -171,7 +175,7 @@ async def create_batch(tenant: Tenant, batch: BatchIn, pool: Pool) -> BatchOut:
                     domain.batch_date_problem(batch.start_date, batch.end_date) or ""]
         if any(problems):
             raise Refused(*(p for p in problems if p))
-        await handlers.check_trainers(connection, tenant, centre, course, batch.trainers)
+        await handlers.check_trainers(connection, tenant, centre, course, batch.trainers, state_zone(request))
         row = await connection.fetchrow(sql.INSERT_BATCH, tenant, uuid4(), *batch.model_dump().values())
         return BatchOut.model_validate(dict(row))
 
@@ -217,7 +221,7 @@ async def update_batch(tenant: Tenant, batch_id: UUID, patch: BatchPatch, pool: 
         if patch.trainers is not None:
             course = await connection.fetchrow(sql.GET_COURSE, tenant, current["course_id"])
             centre = await connection.fetchrow(sql.GET_CENTRE, tenant, current["centre_id"])
-            await handlers.check_trainers(connection, tenant, centre, course, changed.trainers)
+            await handlers.check_trainers(connection, tenant, centre, course, changed.trainers, state_zone(request))
         values = changed.model_dump()
         await connection.execute(sql.UPDATE_BATCH, tenant, batch_id, *(values[k] for k in (
             "start_date", "end_date", "capacity", "mode", "sessions_planned", "trainers", "enrolment_open")))

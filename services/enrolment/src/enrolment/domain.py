@@ -188,15 +188,20 @@ def plan_change_problem(current: Mapping[str, object], changed: Mapping[str, obj
 
 
 def ineligible_trainers(
-    tier: str, family: str, trainers: Iterable[str], master_trainers: Iterable[str]
+    tier: str, family: str, trainers: Iterable[str], master_trainers: Iterable[str],
+    revoked_on: Mapping[str, date] | None = None,
 ) -> list[str]:
-    """One sentence per trainer who may not teach a spoke batch of `family` (hubs have no such rule)."""
+    """One sentence per trainer who may not teach a spoke batch of `family` (hubs have no such rule):
+    never certified in the family, or (`revoked_on`: the day their last certificate of it was revoked)
+    no longer."""
     if tier != "spoke":
         return []
-    eligible = set(master_trainers)
+    eligible, revoked_on = set(master_trainers), revoked_on or {}
+    rule = "a spoke batch can only be taught by master trainers certified at a hub."
     return [
-        f"Trainer {trainer} holds no master-trainer certificate for course family '{family}'; "
-        "a spoke batch can only be taught by master trainers certified at a hub."
+        f"Trainer {trainer}'s master-trainer certificate for course family '{family}' was revoked on "
+        f"{revoked_on[trainer].isoformat()}; {rule}" if trainer in revoked_on else
+        f"Trainer {trainer} holds no master-trainer certificate for course family '{family}'; {rule}"
         for trainer in dict.fromkeys(trainers) if trainer not in eligible  # a trainer named twice: one sentence
     ]
 

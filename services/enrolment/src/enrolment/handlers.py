@@ -188,12 +188,16 @@ async def lapse_waitlists(connection: asyncpg.Connection, clock: Clock) -> int:
 # --- batches and trainers --------------------------------------------------------------------------------
 
 
-async def check_trainers(connection: asyncpg.Connection, tenant: str, centre: Any, course: Any, trainers: Sequence[str]) -> None:
-    """The hub-and-spoke rule: refuses a spoke batch any trainer who is not a master trainer of the family."""
+async def check_trainers(connection: asyncpg.Connection, tenant: str, centre: Any, course: Any, trainers: Sequence[str],
+                         zone: tzinfo) -> None:
+    """The hub-and-spoke rule: refuses a spoke batch any trainer who is not a master trainer of the family,
+    saying the day (in the state's time `zone`) when one whose certificates are all revoked lost it."""
     if centre["tier"] != "spoke" or not trainers:
         return
     rows = await connection.fetch(sql.MASTER_TRAINERS, tenant, course["family"], list(trainers))
-    problems = domain.ineligible_trainers(centre["tier"], course["family"], trainers, [r["employee_id"] for r in rows])
+    revoked_on = {r["employee_id"]: calendar.day_of(r["revoked_at"], zone) for r in rows if not r["eligible"]}
+    problems = domain.ineligible_trainers(centre["tier"], course["family"], trainers,
+                                          [r["employee_id"] for r in rows if r["eligible"]], revoked_on)
     if problems:
         raise Refused(*problems)
 
@@ -214,9 +218,10 @@ async def on_certificate_issued(context: EventContext, event: CloudEvent) -> Non
 
 
 async def on_certificate_revoked(context: EventContext, event: CloudEvent) -> None:
-    """A revoked master-trainer certificate no longer makes its holder eligible to train spoke batches; the
-    revocation is remembered, so the certificate's issue, if it is read later, makes nobody eligible."""
+    """A revoked master-trainer certificate no longer makes its holder eligible to train spoke batches (its
+    row stays, revoked, so a refusal can say so); the revocation is remembered, so the certificate's issue,
+    if it is read later, is recorded revoked and makes nobody eligible."""
     data: CertificateRevoked = event.data
     await context.connection.execute(sql.LOCK_CERTIFICATE, data.tenant, data.certificate_id)
     await context.connection.execute(sql.RECORD_REVOCATION, data.tenant, data.certificate_id, data.revoked_at)
-    await context.connection.execute(sql.FORGET_MASTER_TRAINER, data.tenant, data.certificate_id)
+    await context.connection.execute(sql.REVOKE_MASTER_TRAINER, data.tenant, data.certificate_id, data.revoked_at)

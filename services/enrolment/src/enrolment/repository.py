@@ -101,24 +101,29 @@ SET_SEATS = """
     FROM unnest($2::uuid[], $3::int[], $4::int[]) AS v(id, enrolled, waitlisted)
     WHERE b.tenant = $1 AND b.id = v.id
 """
+# Each named trainer certified in the family: whether a certificate of theirs is unrevoked, and, when none
+# is, when the last one was revoked.
 MASTER_TRAINERS = """
-    SELECT DISTINCT employee_id FROM trainer_eligibility
+    SELECT employee_id, bool_or(revoked_at IS NULL) AS eligible, max(revoked_at) AS revoked_at
+    FROM trainer_eligibility
     WHERE tenant = $1 AND course_family = $2 AND employee_id = ANY($3::text[])
+    GROUP BY employee_id
 """
 # A certificate's issue and revocation arrive on two topics, in either order and possibly at the same
 # time: both take this lock on the certificate first, so neither decides on what the other has not committed.
 LOCK_CERTIFICATE = "SELECT pg_advisory_xact_lock(hashtextextended($1::text || ':' || $2::uuid, 0))"
 RECORD_MASTER_TRAINER = """
-    INSERT INTO trainer_eligibility (tenant, employee_id, course_family, certificate_id, issued_at)
-    SELECT $1, $2, $3, $4, $5
-    WHERE NOT EXISTS (SELECT 1 FROM revoked_certificates WHERE tenant = $1 AND certificate_id = $4)
+    INSERT INTO trainer_eligibility (tenant, employee_id, course_family, certificate_id, issued_at, revoked_at)
+    VALUES ($1, $2, $3, $4, $5, (SELECT revoked_at FROM revoked_certificates WHERE tenant = $1 AND certificate_id = $4))
     ON CONFLICT (tenant, certificate_id) DO NOTHING
 """
 RECORD_REVOCATION = """
     INSERT INTO revoked_certificates (tenant, certificate_id, revoked_at) VALUES ($1, $2, $3)
     ON CONFLICT (tenant, certificate_id) DO NOTHING
 """
-FORGET_MASTER_TRAINER = "DELETE FROM trainer_eligibility WHERE tenant = $1 AND certificate_id = $2"
+REVOKE_MASTER_TRAINER = """
+    UPDATE trainer_eligibility SET revoked_at = $3 WHERE tenant = $1 AND certificate_id = $2 AND revoked_at IS NULL
+"""
 
 # --- enrolments --------------------------------------------------------------------------------------------
 
