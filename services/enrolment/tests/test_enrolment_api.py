@@ -250,6 +250,37 @@ async def test_a_certificate_completes_its_enrolment_which_then_cannot_be_withdr
     assert again["detail"] == [f"Employee {certified} has already completed this course, in batch {batch['id']}."]
 
 
+async def test_a_revoked_certificate_frees_the_course_so_the_employee_can_enrol_again_whichever_arrives_first(enrolment):
+    course, hub = await enrolment.course(), await enrolment.hub()
+    first_batch, second_batch = await enrolment.batch(course, hub), await enrolment.batch(course, hub)
+    issued_first, revoked_first = await enrolment.employee(), await enrolment.employee()
+    made = {who: await enrolment.post("enrolments", {"employee_id": who, "batch_id": first_batch["id"]})
+            for who in (issued_first, revoked_first)}
+    certificates = {who: enrolment.certificate(who, course["family"], trains_trainers=False, enrolment_id=made[who]["id"])
+                    for who in made}
+    # One certificate issued, then revoked; the other's revocation read before its issue (two topics, no order).
+    await enrolment.publish(certificates[issued_first], enrolment.revocation(certificates[revoked_first]))
+    await enrolment.handled(certificates[issued_first])
+    await enrolment.handled(enrolment.revocation(certificates[revoked_first]))
+    completed = (await enrolment.http.get(enrolment.path(f"enrolments/{made[issued_first]['id']}"))).json()
+    assert (completed["status"], completed["certificate_revoked_at"]) == ("completed", None)
+    await enrolment.publish(enrolment.revocation(certificates[issued_first]), certificates[revoked_first])
+    await enrolment.handled(enrolment.revocation(certificates[issued_first]))
+    await enrolment.handled(certificates[revoked_first])
+
+    for who in made:
+        revoked = (await enrolment.http.get(enrolment.path(f"enrolments/{made[who]['id']}"))).json()
+        revoked_at = enrolment.revocation(certificates[who]).data.revoked_at
+        assert revoked["status"] == "revoked", who
+        assert datetime.fromisoformat(revoked["certificate_revoked_at"]) == revoked_at
+        assert revoked["completed_at"] is not None
+        # no longer active: a withdrawal changes nothing, and the course is open to the employee again
+        withdrawn = await enrolment.post(f"enrolments/{made[who]['id']}/withdrawal", {"reason": "Moved."}, expect=200)
+        assert withdrawn["status"] == "revoked"
+        again = await enrolment.post("enrolments", {"employee_id": who, "batch_id": second_batch["id"]})
+        assert again["status"] == "enrolled"
+
+
 async def test_a_revoked_master_trainer_certificate_makes_its_holder_ineligible_whichever_arrives_first(enrolment):
     course, hub = await enrolment.course(family="cyber-hygiene"), await enrolment.hub()
     spoke = await enrolment.spoke(hub)

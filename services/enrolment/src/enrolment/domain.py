@@ -6,7 +6,7 @@ The rules (README.md explains the choices):
   when a seat frees (a withdrawal, or a larger capacity) until the batch's start date (inclusive); those
   still waitlisted when it has started lapse (`handlers.lapse_waitlists`);
 - an employee has at most one active (enrolled or waitlisted) enrolment per course, and completes a course
-  once: a completed enrolment keeps its course too;
+  once: a completed enrolment keeps its course too, until its certificate is revoked (`revoked`);
 - the same employee and batch always give the same enrolment (`ids.enrolment_id`): a repeat is a
   duplicate, and a batch the employee withdrew from cannot be re-joined;
 - the trainers of a spoke batch must each be master trainers of the course's family;
@@ -24,7 +24,7 @@ from uuid import UUID
 
 from karmayogi_contracts import ids
 
-Status = Literal["enrolled", "waitlisted", "withdrawn", "completed", "lapsed"]
+Status = Literal["enrolled", "waitlisted", "withdrawn", "completed", "lapsed", "revoked"]
 
 
 @dataclass(frozen=True)

@@ -141,7 +141,7 @@ async def withdraw(
     enrolment = await connection.fetchrow(sql.LOCK_ENROLMENT, tenant, enrolment_id)
     if enrolment["status"] == "completed":
         raise Refused(f"Enrolment {enrolment_id} is completed and cannot be withdrawn.", status=409)
-    if enrolment["status"] in ("withdrawn", "lapsed"):  # no longer active: nothing to withdraw
+    if enrolment["status"] in ("withdrawn", "lapsed", "revoked"):  # no longer active: nothing to withdraw
         return found
     await connection.execute(sql.WITHDRAW, tenant, enrolment_id, clock.now, reason)
     if enrolment["status"] == "enrolled":
@@ -206,22 +206,25 @@ async def check_trainers(connection: asyncpg.Connection, tenant: str, centre: An
 
 
 async def on_certificate_issued(context: EventContext, event: CloudEvent) -> None:
-    """A certificate completes its enrolment (which then cannot be withdrawn); a master-trainer certificate
-    also makes its holder eligible to train spoke batches of the course family."""
+    """A certificate completes its enrolment (which then cannot be withdrawn), or, when its revocation was
+    read first, leaves it revoked; a master-trainer certificate also makes its holder eligible to train spoke
+    batches of the course family."""
     data: CertificateIssued = event.data
-    await context.connection.execute(sql.COMPLETE, data.tenant, data.enrolment_id, data.issued_at)
+    await context.connection.execute(sql.LOCK_CERTIFICATE, data.tenant, data.certificate_id)
+    await context.connection.execute(sql.COMPLETE, data.tenant, data.enrolment_id, data.issued_at, data.certificate_id)
     if not data.trains_trainers:
         return
-    await context.connection.execute(sql.LOCK_CERTIFICATE, data.tenant, data.certificate_id)
     await context.connection.execute(sql.RECORD_MASTER_TRAINER, data.tenant, data.employee_id, data.course_family,
                                      data.certificate_id, data.issued_at)
 
 
 async def on_certificate_revoked(context: EventContext, event: CloudEvent) -> None:
-    """A revoked master-trainer certificate no longer makes its holder eligible to train spoke batches (its
-    row stays, revoked, so a refusal can say so); the revocation is remembered, so the certificate's issue,
-    if it is read later, is recorded revoked and makes nobody eligible."""
+    """A revoked certificate's enrolment is `revoked`: the employee may enrol in the course again. A revoked
+    master-trainer certificate no longer makes its holder eligible to train spoke batches (its row stays,
+    revoked, so a refusal can say so). The revocation is remembered, so the certificate's issue, if it is
+    read later, is recorded revoked."""
     data: CertificateRevoked = event.data
     await context.connection.execute(sql.LOCK_CERTIFICATE, data.tenant, data.certificate_id)
     await context.connection.execute(sql.RECORD_REVOCATION, data.tenant, data.certificate_id, data.revoked_at)
+    await context.connection.execute(sql.REVOKE_ENROLMENT, data.tenant, data.enrolment_id, data.revoked_at)
     await context.connection.execute(sql.REVOKE_MASTER_TRAINER, data.tenant, data.certificate_id, data.revoked_at)

@@ -151,7 +151,8 @@ INSERT_ENROLMENTS = """
 ENROLMENT_VIEW = """
     SELECT e.id, e.tenant, e.seq, e.employee_id, emp.name AS employee_name, emp.district AS employee_district,
            e.batch_id, e.course_id, e.centre_id, c.district AS centre_district, e.status, e.channel,
-           e.requested_at, e.enrolled_at, e.withdrawn_at, e.withdrawal_reason, e.completed_at
+           e.requested_at, e.enrolled_at, e.withdrawn_at, e.withdrawal_reason, e.completed_at,
+           e.certificate_revoked_at
     FROM enrolments e
     JOIN employees emp ON emp.tenant = e.tenant AND emp.id = e.employee_id
     JOIN centres c ON c.tenant = e.tenant AND c.id = e.centre_id
@@ -169,10 +170,18 @@ WITHDRAW = """
     UPDATE enrolments SET status = 'withdrawn', withdrawn_at = $3, withdrawal_reason = $4
     WHERE tenant = $1 AND id = $2
 """
-# A certificate completes an enrolment that is enrolled; any other status (or a repeat) is left as it is.
+# A certificate completes an enrolment that is enrolled; any other status (or a repeat) is left as it is. A
+# certificate whose revocation was read first ($4) completes it revoked.
 COMPLETE = """
-    UPDATE enrolments SET status = 'completed', completed_at = $3
+    UPDATE enrolments SET completed_at = $3, status = CASE WHEN r.revoked_at IS NULL THEN 'completed' ELSE 'revoked' END,
+                          certificate_revoked_at = r.revoked_at
+    FROM (SELECT (SELECT revoked_at FROM revoked_certificates WHERE tenant = $1 AND certificate_id = $4)) AS r(revoked_at)
     WHERE tenant = $1 AND id = $2 AND status = 'enrolled'
+"""
+# A revoked certificate's completed enrolment no longer holds the employee's place in the course.
+REVOKE_ENROLMENT = """
+    UPDATE enrolments SET status = 'revoked', certificate_revoked_at = $3
+    WHERE tenant = $1 AND id = $2 AND status = 'completed'
 """
 # The oldest waitlisted first: `seq` follows the order requests were accepted (and lines of a bulk file).
 PROMOTE_OLDEST = """

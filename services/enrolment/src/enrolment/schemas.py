@@ -188,6 +188,8 @@ class EnrolmentOut(BaseModel):
     withdrawn_at: datetime | None
     withdrawal_reason: str | None
     completed_at: datetime | None = Field(description="When the enrolment's certificate was issued.")
+    certificate_revoked_at: datetime | None = Field(
+        description="When its certificate was revoked (status `revoked`): the employee may enrol in the course again.")
 
 
 class Page(BaseModel):
