@@ -93,7 +93,7 @@ def test_a_setting_that_is_set_is_checked_all_the_same(monkeypatch, command):
     result = invoke(command)
 
     assert (result.exit_code, result.stderr.splitlines()) == (2, [
-        "ledger: DATABASE_URL is invalid: it must start with postgresql:// (as in "
+        "ledger: LEDGER_DATABASE_URL is invalid: it must start with postgresql:// (as in "
         "postgresql://user:password@host:5432/database), not mysql:.",
         "ledger: ADMIN_TOKEN is invalid: it must be at least 32 characters long."])
 

@@ -42,7 +42,7 @@ def check_config(monkeypatch, build=definition, **environment: str) -> tuple[int
 def test_a_database_url_asyncpg_cannot_use_is_refused_by_check_config_without_showing_the_password(
     monkeypatch, url, sentence
 ):
-    assert check_config(monkeypatch, DATABASE_URL=url) == (2, [f"ledger: DATABASE_URL is invalid: {sentence}"])
+    assert check_config(monkeypatch, DATABASE_URL=url) == (2, [f"ledger: LEDGER_DATABASE_URL is invalid: {sentence}"])
 
 
 @pytest.mark.parametrize("url", [
@@ -60,7 +60,7 @@ def test_the_database_urls_libpq_takes_are_accepted(monkeypatch, url):
 ])
 def test_a_kafka_bootstrap_entry_that_is_not_host_and_port_is_named(monkeypatch, servers, entry):
     assert check_config(monkeypatch, KAFKA_BOOTSTRAP_SERVERS=servers) == (
-        2, [f"ledger: KAFKA_BOOTSTRAP_SERVERS is invalid: '{entry}' is not a host:port pair such as kafka:9092."])
+        2, [f"ledger: LEDGER_KAFKA_BOOTSTRAP_SERVERS is invalid: '{entry}' is not a host:port pair such as kafka:9092."])
 
 
 @pytest.mark.parametrize("name", ["Asia/Calcutta", "Asia/Kolkata", "UTC"])
@@ -71,7 +71,7 @@ def test_a_time_zone_this_machine_knows_is_accepted(monkeypatch, name):
 @pytest.mark.parametrize("name", ["Asia/Kolkatta", "IST+5:30", "../etc/passwd"])
 def test_a_misspelt_time_zone_is_refused_rather_than_read_as_india(monkeypatch, name):
     assert check_config(monkeypatch, TIMEZONE=name) == (
-        2, [f"ledger: TIMEZONE is invalid: '{name}' is not a time zone name this machine knows, such as Asia/Kolkata."])
+        2, [f"ledger: LEDGER_TIMEZONE is invalid: '{name}' is not a time zone name this machine knows, such as Asia/Kolkata."])
 
 
 def test_a_rule_about_several_settings_is_said_in_its_own_words(monkeypatch):
@@ -90,7 +90,8 @@ def test_a_secret_that_is_too_short_is_counted_in_characters_and_not_shown(monke
 
 
 @pytest.mark.parametrize(("keys", "said"), [
-    ("", "no API keys (API_KEYS is not set), so the API will refuse every request but health probes"),
+    ("", "no API keys (API_KEYS gives none), so its routes behind a state's key refuse every request"),
+    (" , ", "no API keys (API_KEYS gives none), so its routes behind a state's key refuse every request"),
     (f"IN-HR:{'h' * 32}", "keys for IN-HR"),
     (f"IN-HR:{'h' * 32},*:{'a' * 32},IN-BR:{'b' * 32},IN-HR:{'i' * 32}", "keys for every state, IN-BR and IN-HR"),
 ])

@@ -3,7 +3,7 @@ without keys is refused in a sentence; API_KEYS is checked when the settings are
 
 import httpx
 import pytest
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import APIRouter, FastAPI
 from pydantic import ValidationError
 
 from karmayogi_runtime import access
@@ -28,12 +28,16 @@ def app(keys: str = TEST_API_KEYS) -> FastAPI:
     def batches(tenant: str) -> list[str]:
         return [f"{tenant}-B1"]
 
-    @router.get("/events/{event_id}")
+    @router.get("/events/{event_id}", responses=access.ANOTHER_STATES_KEY)
     def event(event_id: str, scope: StateScope) -> dict[str, str]:
         access.require(scope, "IN-HR")  # the event is Haryana's
         return {"event_id": event_id}
 
-    app.include_router(router, dependencies=[Depends(access.state_scope)], responses=access.ANSWERS)
+    @router.get("/notices")  # every state's: no key is another state's here
+    def notices() -> list[str]:
+        return []
+
+    access.include_behind_keys(app, router)
     return app
 
 
@@ -84,7 +88,8 @@ async def test_a_service_without_keys_refuses_every_request_saying_so():
     response = await answer("/states/IN-HR/batches", ALL_STATES_KEY, keys="")
 
     assert response.status_code == 401
-    assert "API_KEYS is not set" in response.json()["detail"][0]
+    assert response.json() == {"detail": ["This service has no API keys (API_KEYS gives none), so it answers no "
+                                          "request that needs a state's key; its operators give each state its keys."]}
 
 
 async def test_a_malformed_state_code_is_left_to_the_route_not_refused_as_another_states():
@@ -99,6 +104,9 @@ def test_the_openapi_document_names_the_key_scheme_and_the_refusals():
     operation = document["paths"]["/states/{tenant}/batches"]["get"]
     assert operation["security"] == [{"stateKey": []}]
     assert {"401", "403"} <= set(operation["responses"])
+    assert {"401", "403"} <= set(document["paths"]["/events/{event_id}"]["get"]["responses"])  # it declares 403
+    assert "403" not in document["paths"]["/notices"]["get"]["responses"]
+    assert "401" in document["paths"]["/notices"]["get"]["responses"]
 
 
 def test_several_keys_of_one_state_and_one_of_every_state_are_read():
@@ -115,6 +123,7 @@ def test_several_keys_of_one_state_and_one_of_every_state_are_read():
               "state)."),
     (f"IN-HR:{'a' * 32},Haryana:{'b' * 32}", "entry 2 does not start with a state code and a colon, as in "
                                              "IN-HR:<key> (or *:<key> for every state)."),
+    (f"in-hr:{'a' * 32}", "the state code of entry 1 is written in capitals: IN-HR, not in-hr."),
     ("IN-HR:short", "the key of entry 1 (IN-HR) must be at least 32 characters, none of them a comma, a colon or "
                     "a space."),
     (f"IN-HR:{'a' * 16} {'a' * 16}", "the key of entry 1 (IN-HR) must be at least 32 characters, none of them a "

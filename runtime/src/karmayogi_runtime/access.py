@@ -7,9 +7,10 @@
 
 `*` is a key for every state (operators, a national dashboard). A state may hold several keys at once, so a
 key is replaced without a moment in which its systems are refused. A key is at least 32 characters, none of
-them a comma, a colon or a space (`openssl rand -hex 32` makes one). Only the keys' SHA-256 digests are
-kept once the settings are read. Without `API_KEYS`, every request is refused: an API is never open by
-accident. Health probes and the public verification pages need no key.
+them a comma, a colon or a space (`openssl rand -hex 32` makes one). A presented key is looked up by its
+SHA-256 digest, so how long the lookup takes says nothing about any key's characters. Without `API_KEYS`,
+every request to a route behind keys is refused: an API is never open by accident. Health probes and the
+public verification pages need no key.
 """
 
 import hashlib
@@ -18,7 +19,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from karmayogi_contracts.fields import STATE_CODE_PATTERN
 
@@ -55,6 +57,9 @@ class StateKeys:
         for number, pair in enumerate((part.strip() for part in text.split(",") if part.strip()), start=1):
             state, colon, key = pair.partition(":")
             state, key = state.strip(), key.strip()
+            if colon and _STATE.fullmatch(state.upper()) and state != state.upper():
+                raise ValueError(f"the state code of entry {number} is written in capitals: {state.upper()}, "
+                                 f"not {state}.")
             if not colon or not (state == ALL_STATES or _STATE.fullmatch(state)):
                 raise ValueError(f"entry {number} does not start with a state code and a colon, as in "
                                  f"IN-HR:<key> (or *:<key> for every state).")
@@ -73,7 +78,7 @@ class StateKeys:
     def described(self) -> str:
         """Whose keys there are, for an operator: `keys for every state, IN-BR and IN-HR`."""
         if not self._scopes:
-            return "no API keys (API_KEYS is not set), so the API will refuse every request but health probes"
+            return "no API keys (API_KEYS gives none), so its routes behind a state's key refuse every request"
         states = sorted({scope.state for scope in self._scopes.values()})
         named = ["every state" if state == ALL_STATES else state for state in states]
         return "keys for " + (", ".join(named[:-1]) + " and " + named[-1] if len(named) > 1 else named[0])
@@ -99,8 +104,8 @@ def state_scope(request: Request, credentials: Annotated[HTTPAuthorizationCreden
     what it finds with `require`."""
     keys: StateKeys = request.app.state.state_keys
     if not keys:
-        raise Problem(401, "This service has no API keys (API_KEYS is not set), so it answers no request "
-                           "but health probes; its operators give each state its keys.", headers=CHALLENGE)
+        raise Problem(401, "This service has no API keys (API_KEYS gives none), so it answers no request that "
+                           "needs a state's key; its operators give each state its keys.", headers=CHALLENGE)
     if credentials is None:
         raise Problem(401, "This request needs a key of its state, sent as 'Authorization: Bearer <key>'.",
                       headers=CHALLENGE)
@@ -123,8 +128,20 @@ def require(scope: Scope, tenant: str) -> None:
 
 StateScope = Annotated[Scope, Depends(state_scope)]
 
-# The answers every route behind a key may give, for its OpenAPI responses.
-ANSWERS: dict[int | str, dict[str, Any]] = {
-    401: problem_answer("No key was sent, or one this service does not give", CHALLENGE),
-    403: problem_answer("The key is another state's"),
-}
+# For the OpenAPI responses: every route behind a key may answer NO_KEY; a route whose path names its state
+# ANOTHER_STATES_KEY too (`answers`); one whose path does not declares it when it calls `require`.
+NO_KEY = {401: problem_answer("No key was sent, or one this service does not give", CHALLENGE)}
+ANOTHER_STATES_KEY = {403: problem_answer("The key is another state's")}
+
+
+def answers(path: str) -> dict[int | str, dict[str, Any]]:
+    """The refusals a route behind a key at `path` gives for its key."""
+    return {**NO_KEY, **(ANOTHER_STATES_KEY if "{tenant}" in path else {})}
+
+
+def include_behind_keys(app: FastAPI, router: APIRouter) -> None:
+    """Serve `router`'s routes behind a state's key, each declaring the refusals it gives (`answers`)."""
+    for route in router.routes:
+        if isinstance(route, APIRoute):  # joined to the route's own answers; including it again adds nothing
+            route.responses = {**answers(route.path), **route.responses}
+    app.include_router(router, dependencies=[Depends(state_scope)])

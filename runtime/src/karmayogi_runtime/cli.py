@@ -39,12 +39,14 @@ def service_cli(name: str, build: Callable[..., ServiceDefinition]) -> typer.Typ
     service; `build(settings)` assembles it from the settings given, its parameter annotated with the
     service's settings class (every main.py's `definition(settings: XSettings | None = None)`)."""
     app = typer.Typer(help=f"The Karmayogi {name} service.", no_args_is_help=True, add_completion=False)
+    settings_class = _settings_class(build)
+    env_prefix = settings_class.model_config.get("env_prefix", "") if settings_class else ""
 
     def definition(assemble: Callable[[], ServiceDefinition] = build) -> ServiceDefinition:
         try:
             return assemble()
         except ValidationError as error:
-            for sentence in setting_problems(error):
+            for sentence in setting_problems(error, env_prefix):
                 typer.echo(f"{name}: {sentence}", err=True)
             raise typer.Exit(2) from None
         except CannotStart as refused:  # a setting's file the service cannot use (e.g. its signing keys)

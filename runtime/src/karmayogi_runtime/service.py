@@ -16,7 +16,7 @@ from typing import Any
 
 import asyncpg
 import uvicorn
-from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from faststream.kafka import KafkaBroker
 from karmayogi_contracts import EVENT_TYPES, dead_letter_topic
 
@@ -190,7 +190,7 @@ def create_http_app(definition: ServiceDefinition, runtime: ServiceRuntime | Non
             yield
             return
         if definition.routers and not definition.settings.state_keys():
-            log.warning("API_KEYS is not set: the API refuses every request but health probes and public pages")
+            log.warning("API_KEYS gives no key: the routes behind a state's key refuse every request")
         async with running(definition) as started:
             app.state.runtime = started
             settle_garbage_collector()
@@ -213,7 +213,7 @@ def create_http_app(definition: ServiceDefinition, runtime: ServiceRuntime | Non
 
     app.include_router(health_router())
     for router in definition.routers:
-        app.include_router(router, dependencies=[Depends(access.state_scope)], responses=access.ANSWERS)
+        access.include_behind_keys(app, router)
     for router in definition.open_routers:
         app.include_router(router)
     return app

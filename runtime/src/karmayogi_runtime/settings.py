@@ -14,6 +14,7 @@ Secured connections are configured here and nowhere else:
   (`sslmode` disable | prefer | require | verify-ca | verify-full; without it asyncpg uses `prefer`).
 """
 
+import os
 from datetime import tzinfo
 from pathlib import Path
 from typing import Literal
@@ -157,13 +158,15 @@ def database_url_problem(url: str) -> str | None:
     return None
 
 
-def setting_problems(error: ValidationError) -> list[str]:
+def setting_problems(error: ValidationError, env_prefix: str = "") -> list[str]:
     """One sentence per problem of settings that failed validation, naming the setting (a rule about several
-    names them itself). pydantic's words are made an operator's: no "Value error, " prefix, and a text that
-    is too short is counted in characters (for a SecretStr pydantic counts "items")."""
+    names them itself) by the variable it was read from: `ENROLMENT_API_KEYS` when that is set, since it wins
+    over `API_KEYS` (`env_prefix`: the service's). pydantic's words are made an operator's: no "Value
+    error, " prefix, and a text that is too short is counted in characters (for a SecretStr pydantic counts
+    "items")."""
     sentences = []
     for problem in error.errors():
-        setting = "_".join(str(part) for part in problem["loc"]).upper()
+        setting = _variable("_".join(str(part) for part in problem["loc"]).upper(), env_prefix)
         message = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "too_short" and isinstance(problem.get("input"), str):
             message = f"it must be at least {problem['ctx']['min_length']} characters long."
@@ -172,3 +175,12 @@ def setting_problems(error: ValidationError) -> list[str]:
         else:
             sentences.append(f"{setting} is invalid: {message}" if setting else message)
     return sentences
+
+
+def _variable(setting: str, env_prefix: str) -> str:
+    """The environment variable `setting` is read from: the prefixed name when it is set (in any case, as
+    pydantic-settings reads names), else the plain one."""
+    prefixed = f"{env_prefix}{setting}".upper()
+    if setting and env_prefix and any(name.upper() == prefixed for name in os.environ):
+        return prefixed
+    return setting

@@ -40,3 +40,6 @@ def test_only_the_routes_of_a_states_systems_and_officers_ask_for_a_states_key(t
 
     assert keyed == {("/v1/certificates/{certificate_id}", "get"), ("/v1/certificates/{certificate_id}/pdf", "get"),
                      ("/v1/states/{tenant}/certificates", "get"), ("/v1/states/{tenant}/certificates/count", "get")}
+    revocation = paths["/v1/certificates/{certificate_id}/revocation"]["post"]
+    assert revocation["security"] == [{"adminToken": []}]  # its own scheme, so /docs can send the token
+    assert [p["name"] for p in revocation.get("parameters", ())] == ["certificate_id"]  # not an Authorization header

@@ -68,3 +68,14 @@ async def test_bihars_key_reads_bihars_records(enrolment):
     courses = await send_with_key(enrolment.http, "GET", "/v1/states/IN-BR/courses", BIHAR)
 
     assert (courses.status_code, courses.json()["items"]) == (200, [])
+
+
+async def test_haryanas_records_named_by_id_on_bihars_paths_are_not_found_in_bihar(enrolment):
+    course, hub = await enrolment.course(), await enrolment.hub()
+    batch, employee = await enrolment.batch(course, hub), await enrolment.employee()
+    made = await enrolment.post("enrolments", {"employee_id": employee, "batch_id": batch["id"]})
+
+    for what, rest in (("batch", f"batches/{batch['id']}"), ("course", f"courses/{course['id']}"),
+                       ("enrolment", f"enrolments/{made['id']}"), ("employee", f"employees/{employee}")):
+        answer = await send_with_key(enrolment.http, "GET", f"/v1/states/IN-BR/{rest}", BIHAR)
+        assert (answer.status_code, answer.json()) == (404, {"detail": [f"No {what} {rest.split('/')[1]} exists in IN-BR."]})

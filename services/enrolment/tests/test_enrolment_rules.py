@@ -127,10 +127,11 @@ def test_a_trainer_whose_certificates_are_all_revoked_is_told_so_and_when():
 
 def test_a_spoke_belongs_to_a_hub_and_a_hub_to_nothing():
     hub = uuid.uuid4()
-    assert domain.centre_problems("spoke", hub, "hub") == []
-    assert domain.centre_problems("spoke", hub, "spoke") == [f"hub_id: centre {hub} is a spoke, not a hub."]
-    assert domain.centre_problems("spoke", None, None) == ["hub_id: a spoke must name the hub it belongs to."]
-    assert domain.centre_problems("hub", hub, "hub")
+    assert domain.centre_problems("IN-HR", "spoke", hub, "hub") == []
+    assert domain.centre_problems("IN-HR", "spoke", hub, "spoke") == [f"hub_id: centre {hub} is a spoke, not a hub."]
+    assert domain.centre_problems("IN-HR", "spoke", hub, None) == [f"hub_id: no centre {hub} exists in IN-HR."]
+    assert domain.centre_problems("IN-HR", "spoke", None, None) == ["hub_id: a spoke must name the hub it belongs to."]
+    assert domain.centre_problems("IN-HR", "hub", hub, "hub")
 
 
 def test_the_enrolled_event_built_without_revalidation_is_a_valid_contract_event():

@@ -101,9 +101,9 @@ async def test_an_event_with_no_deliveries_is_a_404_sentence(api):
     event_id = uuid.uuid4()
     answer = await api.get(f"/v1/events/{event_id}/deliveries")
     assert answer.status_code == 404
-    assert answer.json()["detail"] == [f"No deliveries for event {event_id} exist (yet): it may not have been consumed, "
-                                       "or it repeated a fact already notified under another event id (see the "
-                                       "employee's deliveries)."]
+    assert answer.json()["detail"] == [f"No deliveries for event {event_id} exist (yet) that this key may read: the event may not have been "
+                                       "consumed, it may have repeated a fact already notified under another event id (see the "
+                                       "employee's deliveries), or it may be another state's."]
 
 
 async def _haryanas_delivery(notifications, events) -> tuple[str, str, uuid.UUID]:
@@ -131,9 +131,9 @@ async def test_bihars_key_sees_a_haryana_events_deliveries_as_none_at_all(notifi
 
     answer = await send_with_key(api, "GET", f"/v1/events/{event_id}/deliveries", STATE_KEYS["IN-BR"])
     assert answer.status_code == 404  # as for an event never consumed: nothing says it is Haryana's
-    assert answer.json()["detail"] == [f"No deliveries for event {event_id} exist (yet): it may not have been "
-                                       "consumed, or it repeated a fact already notified under another event id "
-                                       "(see the employee's deliveries)."]
+    assert answer.json()["detail"] == [f"No deliveries for event {event_id} exist (yet) that this key may read: the event may not have been "
+                                       "consumed, it may have repeated a fact already notified under another event id (see the "
+                                       "employee's deliveries), or it may be another state's."]
     assert "hry.gov.in" not in answer.text
 
 

@@ -8,12 +8,13 @@ from datetime import datetime, timezone
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Path, Query
+from fastapi import APIRouter, Depends, Header, Path, Query
+from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.responses import HTMLResponse, Response
 from karmayogi_contracts.fields import STATE_CODE_PATTERN
 from karmayogi_contracts.parts import Reason
 from karmayogi_runtime import access, calendar
-from karmayogi_runtime.access import StateScope
+from karmayogi_runtime.access import ANOTHER_STATES_KEY, StateScope
 from karmayogi_runtime.http import Pool, Problem, problem_answer
 from pydantic import BaseModel, Field
 
@@ -132,7 +133,8 @@ class Certification:
 def public_routes(service: Certification) -> APIRouter:
     """What anyone may ask, with no key: the verification page (the QR code's target), its status and PDF, the
     JWKS, and the credential check. None of them tells more than the certificate itself does to whoever holds
-    it, and a relying party (an employer, another state) checking a credential has no state's key."""
+    it, and a system checking a credential (another state's, say) need not hold this state's key. (On
+    Kubernetes the Ingress publishes the pages and the JWKS; the check is served inside the cluster.)"""
     router = APIRouter()
 
     # HEAD as well on the public paths: link checkers and messaging apps' link previews ask with HEAD. The
@@ -193,8 +195,8 @@ def revocation_routes(service: Certification) -> APIRouter:
                  summary="Revoke a certificate (admin token); the page, JSON and credential check show it at once. "
                  "Revoking it again with the same reason is answered as the first time.")
     async def revoke(certificate_id: UUID, body: RevocationIn, pool: Pool,
-                     authorization: Annotated[str | None, Header()] = None) -> dict:
-        if not admin.presents_admin_token(authorization, service.settings.admin_token.get_secret_value()):
+                     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(admin.ADMIN_BEARER)]) -> dict:
+        if not admin.presents_admin_token(credentials, service.settings.admin_token.get_secret_value()):
             raise Problem(401, "Revoking a certificate needs the administrator's token, sent as "
                                "'Authorization: Bearer <token>'.", headers=admin.CHALLENGE)
         await _existing(service, pool, certificate_id)
@@ -217,7 +219,7 @@ def state_routes(service: Certification) -> APIRouter:
     exists and whose it is; its credential and internal status are not given."""
     router = APIRouter()
 
-    @router.get("/v1/certificates/{certificate_id}", tags=["internal"], responses=NOT_FOUND,
+    @router.get("/v1/certificates/{certificate_id}", tags=["internal"], responses={**NOT_FOUND, **ANOTHER_STATES_KEY},
                 summary="A certificate's status and its signed credential, as JSON, for the state's own systems "
                 "(not routed on the public host, where the status is /verify/{certificate_id}/status)")
     async def certificate_status(certificate_id: UUID, pool: Pool, scope: StateScope) -> dict:
@@ -226,7 +228,7 @@ def state_routes(service: Certification) -> APIRouter:
         return {**service.public(row), "credential": row["credential"]}
 
     @router.get("/v1/certificates/{certificate_id}/pdf", tags=["internal"], response_class=Response,
-                responses={**PUBLIC_NOT_FOUND, **REVOKED},
+                responses={**PUBLIC_NOT_FOUND, **REVOKED, **ANOTHER_STATES_KEY},
                 summary="The certificate as a PDF (rendered on first request, then cached); 410 once revoked")
     async def certificate_pdf(certificate_id: str, pool: Pool, scope: StateScope) -> Response:
         row = await _existing(service, pool, certificate_id)

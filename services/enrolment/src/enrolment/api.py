@@ -57,9 +57,10 @@ def answer(refused: Refused) -> Exception:
     return Problem(refused.status, " ".join(refused.sentences))
 
 
-def found(row: Any, what: str) -> Any:
+def found(row: Any, what: str, tenant: str) -> Any:
+    """`row`, or a 404 naming `what` was not found in the state `tenant` (it may be another state's)."""
     if row is None:
-        raise Problem(404, f"No {what} exists.")
+        raise Problem(404, f"No {what} exists in {tenant}.")
     return row
 
 
@@ -93,7 +94,7 @@ async def list_courses(tenant: Tenant, pool: Pool, family: str | None = None, li
             responses=not_found("course"))
 async def get_course(tenant: Tenant, course_id: UUID, pool: Pool) -> CourseOut:
     async with pool.acquire() as connection:
-        return course_out(found(await connection.fetchrow(sql.GET_COURSE, tenant, course_id), f"course {course_id}"))
+        return course_out(found(await connection.fetchrow(sql.GET_COURSE, tenant, course_id), f"course {course_id}", tenant))
 
 
 @router.patch("/states/{tenant}/courses/{course_id}", response_model=CourseOut, tags=["courses"],
@@ -101,7 +102,7 @@ async def get_course(tenant: Tenant, course_id: UUID, pool: Pool) -> CourseOut:
               responses=not_found("course"))
 async def update_course(tenant: Tenant, course_id: UUID, patch: CoursePatch, pool: Pool) -> CourseOut:
     async with transaction(pool) as connection:
-        current = course_out(found(await connection.fetchrow(sql.GET_COURSE, tenant, course_id), f"course {course_id}"))
+        current = course_out(found(await connection.fetchrow(sql.GET_COURSE, tenant, course_id), f"course {course_id}", tenant))
         changed = CourseIn.model_validate({**current.model_dump(include=set(CourseIn.model_fields)),
                                            **patch.model_dump(exclude_unset=True)})
         return course_out(await connection.fetchrow(sql.UPDATE_COURSE, tenant, course_id, *_course_values(changed)))
@@ -138,7 +139,7 @@ async def list_centres(tenant: Tenant, pool: Pool, tier: Literal["hub", "spoke"]
             responses=not_found("centre"))
 async def get_centre(tenant: Tenant, centre_id: UUID, pool: Pool) -> CentreOut:
     async with pool.acquire() as connection:
-        row = found(await connection.fetchrow(sql.GET_CENTRE, tenant, centre_id), f"centre {centre_id}")
+        row = found(await connection.fetchrow(sql.GET_CENTRE, tenant, centre_id), f"centre {centre_id}", tenant)
     return CentreOut.model_validate(dict(row))
 
 
@@ -147,7 +148,7 @@ async def get_centre(tenant: Tenant, centre_id: UUID, pool: Pool) -> CentreOut:
               responses=not_found("centre"))
 async def update_centre(tenant: Tenant, centre_id: UUID, patch: CentrePatch, pool: Pool) -> CentreOut:
     async with transaction(pool) as connection:
-        current = found(await connection.fetchrow(sql.GET_CENTRE, tenant, centre_id), f"centre {centre_id}")
+        current = found(await connection.fetchrow(sql.GET_CENTRE, tenant, centre_id), f"centre {centre_id}", tenant)
         changed = {**dict(current), **patch.model_dump(exclude_unset=True)}
         await _check_hub(connection, tenant, current["tier"], changed["hub_id"])
         row = await connection.fetchrow(sql.UPDATE_CENTRE, tenant, centre_id, changed["name"], changed["district"],
@@ -157,7 +158,7 @@ async def update_centre(tenant: Tenant, centre_id: UUID, patch: CentrePatch, poo
 
 async def _check_hub(connection: asyncpg.Connection, tenant: str, tier: str, hub_id: UUID | None) -> None:
     hub = await connection.fetchrow(sql.GET_CENTRE, tenant, hub_id) if hub_id else None
-    if problems := domain.centre_problems(tier, hub_id, hub["tier"] if hub else None):
+    if problems := domain.centre_problems(tenant, tier, hub_id, hub["tier"] if hub else None):
         raise Refused(*problems)
 
 
@@ -194,7 +195,7 @@ async def list_batches(tenant: Tenant, pool: Pool, course_id: UUID | None = None
             responses=not_found("batch"))
 async def get_batch(tenant: Tenant, batch_id: UUID, pool: Pool) -> BatchOut:
     async with pool.acquire() as connection:
-        return BatchOut.model_validate(dict(found(await connection.fetchrow(sql.GET_BATCH, tenant, batch_id), f"batch {batch_id}")))
+        return BatchOut.model_validate(dict(found(await connection.fetchrow(sql.GET_BATCH, tenant, batch_id), f"batch {batch_id}", tenant)))
 
 
 @router.patch("/states/{tenant}/batches/{batch_id}", response_model=BatchOut, tags=["batches"],
@@ -209,7 +210,7 @@ async def update_batch(tenant: Tenant, batch_id: UUID, patch: BatchPatch, pool: 
     async with transaction(pool) as connection:
         # The batch stays locked to the end: an enrolment made meanwhile would otherwise miss the plan check.
         seats = (await sql.lock_batches(connection, tenant, [batch_id])).get(batch_id)
-        current = found(await connection.fetchrow(sql.GET_BATCH, tenant, batch_id) if seats else None, f"batch {batch_id}")
+        current = found(await connection.fetchrow(sql.GET_BATCH, tenant, batch_id) if seats else None, f"batch {batch_id}", tenant)
         changed = BatchIn.model_validate({**{k: current[k] for k in BatchIn.model_fields}, **patch.model_dump(exclude_unset=True)})
         has_enrolments = await connection.fetchval(sql.BATCH_HAS_ENROLMENTS, tenant, batch_id)
         if problem := domain.plan_change_problem(current, changed.model_dump(), has_enrolments):
@@ -248,5 +249,5 @@ async def upsert_employee(tenant: Tenant, employee_id: Annotated[str, Path(patte
             summary="Read an employee's directory entry", responses=not_found("employee"))
 async def get_employee(tenant: Tenant, employee_id: str, pool: Pool) -> EmployeeOut:
     async with pool.acquire() as connection:
-        row = found(await connection.fetchrow(sql.GET_EMPLOYEE, tenant, employee_id), f"employee {employee_id}")
+        row = found(await connection.fetchrow(sql.GET_EMPLOYEE, tenant, employee_id), f"employee {employee_id}", tenant)
     return EmployeeOut.model_validate(dict(row))

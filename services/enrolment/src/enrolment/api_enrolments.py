@@ -60,7 +60,7 @@ async def search(
             summary="Read an enrolment", responses=not_found("enrolment"))
 async def get_enrolment(tenant: Tenant, enrolment_id: UUID, pool: Pool) -> EnrolmentOut:
     async with pool.acquire() as connection:
-        row = found(await connection.fetchrow(sql.GET_ENROLMENT, tenant, enrolment_id), f"enrolment {enrolment_id}")
+        row = found(await connection.fetchrow(sql.GET_ENROLMENT, tenant, enrolment_id), f"enrolment {enrolment_id}", tenant)
     return EnrolmentOut.model_validate(dict(row))
 
 
@@ -155,7 +155,7 @@ async def list_jobs(tenant: Tenant, pool: Pool, limit: Limit = 50, offset: Offse
             summary="A bulk job's status and counts", responses=not_found("bulk job"))
 async def get_job(tenant: Tenant, job_id: UUID, pool: Pool) -> BulkJobOut:
     async with pool.acquire() as connection:
-        return job_out(found(await connection.fetchrow(sql.GET_JOB, tenant, job_id), f"bulk job {job_id}"))
+        return job_out(found(await connection.fetchrow(sql.GET_JOB, tenant, job_id), f"bulk job {job_id}", tenant))
 
 
 @router.get("/states/{tenant}/bulk-jobs/{job_id}/rows", response_model=Page, tags=["bulk"],
@@ -166,7 +166,7 @@ async def job_rows(tenant: Tenant, job_id: UUID, pool: Pool,
                    after: Annotated[int, Query(ge=0, le=2_147_483_647,  # `line` is a PostgreSQL integer
                                                description="Line number: rows after it (`next`).")] = 0) -> Page:
     async with pool.acquire() as connection:
-        found(await connection.fetchrow(sql.GET_JOB, tenant, job_id), f"bulk job {job_id}")
+        found(await connection.fetchrow(sql.GET_JOB, tenant, job_id), f"bulk job {job_id}", tenant)
         rows = await connection.fetch(sql.JOB_ROWS, tenant, job_id, outcome, after, limit)
     return Page(items=[BulkRowOut.model_validate(dict(r)) for r in rows],
                 next=str(rows[-1]["line"]) if len(rows) == limit else None)

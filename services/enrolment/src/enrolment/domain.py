@@ -206,14 +206,14 @@ def ineligible_trainers(
     ]
 
 
-def centre_problems(tier: str, hub_id: UUID | None, hub_tier: str | None) -> list[str]:
-    """A spoke belongs to exactly one hub; a hub belongs to none."""
+def centre_problems(tenant: str, tier: str, hub_id: UUID | None, hub_tier: str | None) -> list[str]:
+    """A spoke belongs to exactly one hub of its state; a hub belongs to none."""
     if tier == "hub":
         return ["hub_id: a hub does not belong to another centre; leave hub_id out."] if hub_id else []
     if hub_id is None:
         return ["hub_id: a spoke must name the hub it belongs to."]
     if hub_tier is None:
-        return [f"hub_id: no centre {hub_id} exists."]
+        return [f"hub_id: no centre {hub_id} exists in {tenant}."]
     if hub_tier != "hub":
         return [f"hub_id: centre {hub_id} is a spoke, not a hub."]
     return []

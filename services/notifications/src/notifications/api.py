@@ -88,9 +88,10 @@ async def event_deliveries(pool: Pool, event_id: UUID, scope: StateScope) -> lis
     rows = [row for row in rows if scope.covers(row["tenant"])]
     if not rows:
         # A repeat of a fact records nothing of its own (repository.INSERT_DELIVERY), so it cannot be told
-        # apart from an event not consumed yet: the sentence names both.
-        raise Problem(404, f"No deliveries for event {event_id} exist (yet): it may not have been consumed, or it "
-                           "repeated a fact already notified under another event id (see the employee's deliveries).")
+        # apart from an event not consumed yet, nor from another state's: the sentence names all three.
+        raise Problem(404, f"No deliveries for event {event_id} exist (yet) that this key may read: the event may "
+                           "not have been consumed, it may have repeated a fact already notified under another event "
+                           "id (see the employee's deliveries), or it may be another state's.")
     return _statuses(rows)
 
 
