@@ -71,19 +71,73 @@ def test_a_required_setting_left_out_is_reported():
         "Deployment certification does not provide ADMIN_TOKEN, which CertificationSettings requires."]
 
 
-def test_a_server_without_api_keys_or_with_keys_outside_a_secret_is_reported():
+def config_map(resources, prefix):
+    """The built ConfigMap whose name (with kustomize's content hash) starts with `prefix`."""
+    return next(c for c in resources if c["kind"] == "ConfigMap" and c["metadata"]["name"].startswith(prefix))
+
+
+def test_a_server_without_api_keys_or_with_keys_in_a_config_map_is_reported():
     resources = built("production")
-    for service in ("attendance", "enrolment"):
-        env = container(resources, "Deployment", service)["env"]
-        env[:] = [variable for variable in env if variable["name"] != "API_KEYS"]
-    config = [c for c in resources if c["kind"] == "ConfigMap" and c["metadata"]["name"].startswith("enrolment-config")]
-    config[0]["data"]["API_KEYS"] = "IN-HR:" + "k" * 40
+    env = container(resources, "Deployment", "attendance")["env"]
+    env[:] = [variable for variable in env if variable["name"] != "API_KEYS"]
+    config = config_map(resources, "enrolment-config")
+    config["data"]["API_KEYS"] = "IN-HR:" + "k" * 40
     assert checks.missing_settings(resources) == []  # the setting is optional: this rule is what notices
     assert checks.api_keys(resources) == [
-        "Deployment attendance does not provide API_KEYS, so its API would refuse every request but health probes; "
-        "give it the states' keys from a Secret (secretKeyRef).",
-        "Deployment enrolment sets API_KEYS outside a Secret; the keys must come from one (secretKeyRef), never "
-        "from a manifest or a ConfigMap."]
+        "Deployment attendance does not provide API_KEYS, so its routes behind a state's key would refuse every "
+        "request; give it the states' keys from its Secret attendance-api-keys (secretKeyRef, key keys).",
+        f"Deployment enrolment also sets API_KEYS in the ConfigMap {config['metadata']['name']}, which the service "
+        "does not read but the repository keeps; keys belong in the Secret enrolment-api-keys only."]
+
+
+@pytest.mark.parametrize(("value", "words"), [
+    ("IN-HR:" + "k" * 40, ""), ("", " empty"),
+])
+def test_a_prefixed_api_keys_in_a_config_map_read_before_the_secret_is_reported(value, words):
+    resources = built("production")
+    config = config_map(resources, "enrolment-config")
+    config["data"]["ENROLMENT_API_KEYS"] = value
+    refused = ", so its routes behind a state's key would refuse every request" if not value else ""
+    assert checks.api_keys(resources) == [
+        f"Deployment enrolment sets ENROLMENT_API_KEYS{words} in the ConfigMap {config['metadata']['name']}, which "
+        f"the service reads before API_KEYS from the Secret enrolment-api-keys{refused}; the keys must come from its "
+        "Secret enrolment-api-keys (secretKeyRef), never from a manifest or a ConfigMap."]
+
+
+def test_a_later_api_keys_written_in_the_manifest_is_reported():
+    resources = built("dev")
+    container(resources, "Deployment", "notifications")["env"].append({"name": "API_KEYS", "value": "*:" + "k" * 40})
+    assert checks.api_keys(resources) == [
+        "Deployment notifications sets API_KEYS in the manifest, after the entry from the Secret "
+        "notifications-api-keys (the later entry wins); the keys must come from its Secret notifications-api-keys "
+        "(secretKeyRef), never from a manifest or a ConfigMap."]
+
+
+def api_keys_secret(resources, service):
+    """The secretKeyRef of the service Deployment's API_KEYS."""
+    env = container(resources, "Deployment", service)["env"]
+    return next(v for v in env if v["name"] == "API_KEYS")["valueFrom"]["secretKeyRef"]
+
+
+def test_keys_from_an_optional_secret_or_another_service_s_secret_are_reported():
+    resources = built("production")
+    api_keys_secret(resources, "enrolment")["optional"] = True
+    api_keys_secret(resources, "certification")["name"] = "enrolment-api-keys"
+    assert checks.api_keys(resources) == [
+        "Deployment certification reads API_KEYS from key keys of the Secret enrolment-api-keys; each service reads "
+        "its own keys, from key keys of the Secret certification-api-keys, so that it holds only the keys of the "
+        "systems that call it.",
+        "Deployment enrolment reads API_KEYS from the Secret enrolment-api-keys with optional: true: without that "
+        "Secret its pods would start with no keys, and its routes behind a state's key would refuse every request; "
+        "drop optional, so that a missing Secret stops the rollout."]
+
+
+def test_a_prefixed_api_keys_from_the_service_s_own_secret_is_what_it_reads():
+    resources = built("production")
+    container(resources, "Deployment", "attendance")["env"].append(
+        {"name": "ATTENDANCE_API_KEYS", "valueFrom": {"secretKeyRef": {"name": "attendance-api-keys", "key": "keys"}}})
+    api_keys_secret(resources, "attendance")["optional"] = True
+    assert checks.api_keys(resources) == []  # the optional API_KEYS is not the one attendance reads
 
 
 def test_a_pdf_cache_larger_than_its_volume_allows_is_reported():

@@ -77,7 +77,7 @@ class ServiceSettings(KafkaSettings):
     timezone: str = Field(calendar.STATE_TIMEZONE, description="The state's time zone: whose calendar day decides when "
                           "a batch has started and whether a session is within it, and dates certificates and messages.")
     api_keys: SecretStr = Field(SecretStr(""), description="Each API key and its state: IN-HR:<key>,*:<key> "
-                                "(karmayogi_runtime.access). Unset, the API refuses every request but health probes.")
+                                "(karmayogi_runtime.access). Unset, the routes behind a state's key refuse every request.")
     _state_keys: StateKeys | None = PrivateAttr(None)
 
     @field_validator("database_url")

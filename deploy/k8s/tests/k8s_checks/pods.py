@@ -6,6 +6,7 @@ import os
 import re
 import tempfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -69,31 +70,58 @@ def describe(workload: Resource) -> str:
     return f"{workload['kind']} {workload['metadata']['name']}"
 
 
-def container_environment(workload: Resource, container: dict, resources: list[Resource]) -> tuple[dict[str, str], list[str]]:
-    """The environment the container gets: ConfigMap entries (envFrom and configMapKeyRef) resolved from the
-    built resources, literal values, and a placeholder for each Secret reference."""
+@dataclass(frozen=True, eq=False)
+class EnvironmentEntry:
+    """One variable of a container's environment as a manifest gives it, and where its value comes from."""
+
+    name: str
+    value: str  # a literal or ConfigMap value; for a Secret's, what stands for it (`secret_placeholder`)
+    config_map: str | None = None  # the ConfigMap it is read from, by envFrom or configMapKeyRef
+    secret: dict[str, Any] | None = None  # the secretKeyRef it is read from (name, key, optional)
+
+    def origin(self) -> str:
+        """Where the value is written: `in the ConfigMap ...`, `from the Secret ...`, `in the manifest`."""
+        if self.secret is not None:
+            return f"from the Secret {self.secret['name']}"
+        return f"in the ConfigMap {self.config_map}" if self.config_map else "in the manifest"
+
+
+def environment_entries(workload: Resource, container: dict,
+                        resources: list[Resource]) -> tuple[list[EnvironmentEntry], list[str]]:
+    """Every variable the manifests give the container, in Kubernetes' order of precedence: envFrom sources
+    first, then the `env` entries; of several entries of one name, the last one is what the container gets."""
     config_maps = {c["metadata"]["name"]: c.get("data", {}) for c in of_kind(resources, "ConfigMap")}
-    environment: dict[str, str] = {}
+    entries: list[EnvironmentEntry] = []
     problems = []
     for source in container.get("envFrom", []):
         if "configMapRef" in source:
             name = source["configMapRef"]["name"]
             if name not in config_maps:
                 problems.append(f"{describe(workload)} reads the ConfigMap {name}, which the manifests do not define.")
-            environment.update(config_maps.get(name, {}))
+            entries += [EnvironmentEntry(source.get("prefix", "") + key, str(value), config_map=name)
+                        for key, value in config_maps.get(name, {}).items()]
         else:
             problems.append(f"{describe(workload)} takes a whole Secret with envFrom; name each secret setting with "
                             "secretKeyRef, so the settings it provides can be checked.")
     for variable in container.get("env", []):
         source = variable.get("valueFrom", {})
-        if "value" in variable:
-            environment[variable["name"]] = str(variable["value"])
-        elif "secretKeyRef" in source:
-            environment[variable["name"]] = secret_placeholder(variable["name"])
+        if "secretKeyRef" in source:
+            entries.append(EnvironmentEntry(variable["name"], secret_placeholder(variable["name"]),
+                                            secret=source["secretKeyRef"]))
         elif "configMapKeyRef" in source:
             ref = source["configMapKeyRef"]
-            environment[variable["name"]] = config_maps.get(ref["name"], {}).get(ref["key"], "")
-    return environment, problems
+            entries.append(EnvironmentEntry(variable["name"], config_maps.get(ref["name"], {}).get(ref["key"], ""),
+                                            config_map=ref["name"]))
+        elif not source:  # a value, or none: Kubernetes then sets the variable empty
+            entries.append(EnvironmentEntry(variable["name"], str(variable.get("value", ""))))
+    return entries, problems
+
+
+def container_environment(workload: Resource, container: dict, resources: list[Resource]) -> tuple[dict[str, str], list[str]]:
+    """The environment the container gets: ConfigMap entries (envFrom and configMapKeyRef) resolved from the
+    built resources, literal values, and a placeholder for each Secret reference."""
+    entries, problems = environment_entries(workload, container, resources)
+    return {entry.name: entry.value for entry in entries}, problems
 
 
 @functools.cache

@@ -4,7 +4,8 @@ for what they ask of a volume."""
 import k8s_code
 from k8s_manifests import Resource
 
-from .pods import container_environment, describe, pod_spec, quantity_bytes, service_containers, service_workloads, settings_from
+from .pods import (EnvironmentEntry, container_environment, describe, environment_entries, pod_spec, quantity_bytes,
+                   service_containers, service_workloads, settings_from)
 
 
 def setting_names(settings_class) -> set[str]:
@@ -36,25 +37,65 @@ def missing_settings(resources: list[Resource]) -> list[str]:
 
 
 def api_keys(resources: list[Resource]) -> list[str]:
-    """Every service Deployment with routes behind a state's key is given API_KEYS, from a Secret. The setting
-    is optional (unset, the API refuses every request but health probes: never open by accident), so
-    `missing_settings` would not notice a server that answers nothing; and keys written into a manifest or a
-    ConfigMap would be in the repository."""
+    """Every service Deployment with routes behind a state's key reads its keys from its own Secret. The setting
+    is optional (unset or empty, those routes refuse every request: never open by accident), so
+    `missing_settings` would not notice a server that refuses the state systems; and keys written into a
+    manifest or a ConfigMap would be in the repository.
+
+    The rule decides on the value the service reads: its prefixed name (`ENROLMENT_API_KEYS`) when the
+    container has one, from env or envFrom, before `API_KEYS` (`ServiceSettings.settings_customise_sources`);
+    of several entries of a name, the one Kubernetes gives the container (env over envFrom, the last entry)."""
     problems = []
     for service, workload in service_workloads(resources):
         if workload["kind"] != "Deployment" or not k8s_code.serves_keyed_routes(service):
             continue
-        names = {"API_KEYS", k8s_code.settings_class(service).model_config.get("env_prefix", "").upper() + "API_KEYS"}
+        prefix = k8s_code.settings_class(service).model_config.get("env_prefix", "").upper()
         for container in service_containers(service, workload):
-            environment, _ = container_environment(workload, container, resources)
-            from_secret = {v["name"] for v in container.get("env", []) if "secretKeyRef" in v.get("valueFrom", {})}
-            if not names & set(environment):
-                problems.append(f"{describe(workload)} does not provide API_KEYS, so its API would refuse every "
-                                "request but health probes; give it the states' keys from a Secret (secretKeyRef).")
-            elif not names & from_secret:
-                problems.append(f"{describe(workload)} sets API_KEYS outside a Secret; the keys must come from one "
-                                "(secretKeyRef), never from a manifest or a ConfigMap.")
+            entries, _ = environment_entries(workload, container, resources)
+            problems += keys_problems(describe(workload), service, prefix + "API_KEYS", entries)
     return problems
+
+
+def keys_problems(workload: str, service: str, prefixed: str, entries: list[EnvironmentEntry]) -> list[str]:
+    """What is wrong with the keys one service container reads (`api_keys`)."""
+    own_secret = f"{service}-api-keys"
+    given = [entry for entry in entries if entry.name in (prefixed, "API_KEYS")]
+    last = {entry.name: entry for entry in given}
+    read = last.get(prefixed) or last.get("API_KEYS")
+    if read is None:
+        return [f"{workload} does not provide API_KEYS, so its routes behind a state's key would refuse every "
+                f"request; give it the states' keys from its Secret {own_secret} (secretKeyRef, key keys)."]
+    unread = [f"{workload} also sets {entry.name} {entry.origin()}, which the service does not read but the "
+              f"repository keeps; keys belong in the Secret {own_secret} only."
+              for entry in given if entry is not read and entry.secret is None and entry.value]
+    if read.secret is None:
+        return [outside_a_secret(workload, read, given, own_secret), *unread]
+    problems = []
+    if read.secret.get("optional"):
+        problems.append(f"{workload} reads {read.name} from the Secret {read.secret['name']} with optional: true: "
+                        "without that Secret its pods would start with no keys, and its routes behind a state's "
+                        "key would refuse every request; drop optional, so that a missing Secret stops the rollout.")
+    if (read.secret["name"], read.secret["key"]) != (own_secret, "keys"):
+        problems.append(f"{workload} reads {read.name} from key {read.secret['key']} of the Secret "
+                        f"{read.secret['name']}; each service reads its own keys, from key keys of the Secret "
+                        f"{own_secret}, so that it holds only the keys of the systems that call it.")
+    return problems + unread
+
+
+def outside_a_secret(workload: str, read: EnvironmentEntry, given: list[EnvironmentEntry], own_secret: str) -> str:
+    """The sentence for keys the service reads from a literal or a ConfigMap, naming the Secret's keys they
+    override, if any."""
+    empty = " empty" if not read.value else ""
+    overridden = [entry for entry in given if entry is not read and entry.secret is not None]
+    if overridden and overridden[-1].name == read.name:
+        over = f", after the entry {overridden[-1].origin()} (the later entry wins)"
+    elif overridden:
+        over = f", which the service reads before {overridden[-1].name} {overridden[-1].origin()}"
+    else:
+        over = ""
+    refused = ", so its routes behind a state's key would refuse every request" if empty else ""
+    return (f"{workload} sets {read.name}{empty} {read.origin()}{over}{refused}; the keys must come from its "
+            f"Secret {own_secret} (secretKeyRef), never from a manifest or a ConfigMap.")
 
 
 # Share of its volume the PDF cache may fill: it can pass its limit by the files being written.
