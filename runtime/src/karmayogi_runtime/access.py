@@ -7,10 +7,9 @@
 
 `*` is a key for every state (operators, a national dashboard). A state may hold several keys at once, so a
 key is replaced without a moment in which its systems are refused. A key is at least 32 characters, none of
-them a comma, a colon or a space (`openssl rand -hex 32` makes one). A presented key is looked up by its
-SHA-256 digest, so how long the lookup takes says nothing about any key's characters. Without `API_KEYS`,
-every request to a route behind keys is refused: an API is never open by accident. Health probes and the
-public verification pages need no key.
+them a comma, a colon or a space (`openssl rand -hex 32` makes one). Without `API_KEYS`, every request to a
+route behind keys is refused: an API is never open by accident. Health probes and the public verification
+pages need no key.
 """
 
 import hashlib
