@@ -28,9 +28,9 @@ async def test_haryanas_key_schedules_marks_and_reads_haryanas_progress(attendan
     employee = await enrolled_in(attendance, batch)
 
     scheduled = await send_with_key(attendance.http, "POST", attendance.path(f"batches/{batch.id}/sessions"), HARYANA,
-                                      json=sessions_on(1))
+                                    json=sessions_on(1))
     marked = await send_with_key(attendance.http, "PUT", attendance.path(f"sessions/{scheduled.json()[0]['id']}/attendance/{employee}"),
-                                   HARYANA)
+                                 HARYANA)
     roster = await send_with_key(attendance.http, "GET", attendance.path(f"batches/{batch.id}/progress"), HARYANA)
 
     assert scheduled.status_code == 201, scheduled.text
@@ -51,8 +51,8 @@ async def test_bihars_key_or_none_on_haryanas_records_marks_nobody_and_reads_not
         await send_with_key(attendance.http, "POST", attendance.path(f"batches/{batch.id}/sessions"), key, json=sessions_on(2)),
         await send_with_key(attendance.http, "PUT", attendance.path(f"sessions/{session['id']}/attendance/{employee}"), key),
         await send_with_key(attendance.http, "POST", attendance.path("attendance-imports"), key,
-                              content=json.dumps({"employee_id": employee, "session_id": session["id"]}).encode(),
-                              headers={"content-type": "application/x-ndjson"}),
+                            content=json.dumps({"employee_id": employee, "session_id": session["id"]}).encode(),
+                            headers={"content-type": "application/x-ndjson"}),
         await send_with_key(attendance.http, "GET", attendance.path(f"batches/{batch.id}/progress"), key),  # employees' names
     ]
 

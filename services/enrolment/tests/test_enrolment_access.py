@@ -23,10 +23,10 @@ async def test_haryanas_key_enrols_singly_and_in_bulk_and_reads_haryanas_records
     batch, employee = await enrolment.batch(course, hub), await enrolment.employee()
 
     made = await send_with_key(enrolment.http, "POST", enrolment.path("enrolments"), HARYANA,
-                                json={"employee_id": employee, "batch_id": batch["id"]})
+                               json={"employee_id": employee, "batch_id": batch["id"]})
     imported = await send_with_key(enrolment.http, "POST", enrolment.path("bulk-enrolments"), HARYANA,
-                                    content=bulk_line("HRK0000001", batch["id"]),
-                                    headers={"content-type": "application/x-ndjson"})
+                                   content=bulk_line("HRK0000001", batch["id"]),
+                                   headers={"content-type": "application/x-ndjson"})
     read = await send_with_key(enrolment.http, "GET", enrolment.path(f"enrolments/{made.json()['id']}"), HARYANA)
 
     assert made.status_code == 201, made.text
@@ -45,13 +45,13 @@ async def test_bihars_key_or_none_on_haryanas_records_enrols_nobody_and_reads_no
 
     answers = [
         await send_with_key(enrolment.http, "POST", enrolment.path("enrolments"), key,
-                             json={"employee_id": employee, "batch_id": batch["id"]}),
+                            json={"employee_id": employee, "batch_id": batch["id"]}),
         await send_with_key(enrolment.http, "POST", enrolment.path("bulk-enrolments"), key,
-                             content=bulk_line("HRK0000002", batch["id"]),
-                             headers={"content-type": "application/x-ndjson"}),
+                            content=bulk_line("HRK0000002", batch["id"]),
+                            headers={"content-type": "application/x-ndjson"}),
         await send_with_key(enrolment.http, "PUT", enrolment.path("employees/HRK0000003"), key, json={
-            "name": "Asha Rani", "preferred_language": "hi", "department": "Revenue", "designation": "Patwari",
-            "district": "Hisar"}),
+                            "name": "Asha Rani", "preferred_language": "hi", "department": "Revenue", "designation": "Patwari",
+                            "district": "Hisar"}),
         await send_with_key(enrolment.http, "GET", enrolment.path(f"employees/{employee}"), key),  # a name, e-mail and mobile
     ]
 
