@@ -132,6 +132,16 @@ def test_a_revocation_whose_issue_was_not_seen_still_gives_the_reason_to_someone
         assert event.data.reason[:30] in sms.text and sms_segments(sms.text) <= 2, sms.text
 
 
+def test_a_reason_pasted_with_curly_quotes_and_dashes_keeps_an_english_sms_in_gsm7():
+    event = vector(EXAMPLES / "certificate.revoked" / "valid" / "bihar-after-igot-audit.json")
+    reason = "The employee\u2019s attendance sheet was signed by someone else \u2014 see the centre\u2019s \u201cinquiry\u201d report\u2026"
+    data = event.data.model_copy(update={"reason": reason})
+    _, sms = render("certificate_revoked", "en", context_for(event.type, data, contact(event, "en", False), {}))
+
+    assert "The employee's attendance sheet was signed by someone else - see the centre's" in sms.text
+    assert is_gsm7(sms.text) and sms_segments(sms.text) == 1, sms.text  # 3 segments in Unicode
+
+
 def test_the_revocation_e_mail_gives_the_verification_link_where_it_names_the_page():
     event = vector(EXAMPLES / "certificate.revoked" / "valid" / "bihar-after-igot-audit.json")
     url = EXTRA["certificate_revoked"]["verify_url"]

@@ -143,6 +143,22 @@ class Directory:
                 "course_title": course_title, "verify_url": verify_url}
 
 
+# Typographic punctuation that text pasted from a word processor carries (a revocation's reason, a course
+# title), as GSM-7 writes it: one such character would make a whole SMS Unicode, and each segment then holds
+# 67 characters rather than 153.
+_PLAIN_PUNCTUATION = str.maketrans({
+    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"',
+    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-",
+    "\u2026": "...", "\u00a0": " ", "\u2009": " ", "\u202f": " ",
+})
+
+
+def plain_punctuation(text: str) -> str:
+    """`text` with typographic quotes, dashes, ellipses and spaces written as GSM-7 has them."""
+    return text.translate(_PLAIN_PUNCTUATION)
+
+
 def is_gsm7(text: str) -> bool:
     return all(char in GSM7_BASIC or char in GSM7_EXTENDED for char in text)
 

@@ -4,7 +4,8 @@ Each kind and language has `subject.txt`, `email.txt`, `email.html` (autoescaped
 is rendered in full first; when that takes more than one segment it is rendered again with `brief=True`,
 where templates leave out the long, variable parts (titles, centre names), so it fits in one segment
 whenever the facts allow. A certificate SMS to someone without e-mail is their only message, so it has no
-brief form: it carries the link (and for a revocation the course and the reason) in more segments.
+brief form: it carries the link (and for a revocation the course and the reason) in more segments. An SMS
+writes typographic quotes and dashes as GSM-7 has them, so an English one stays GSM-7.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from karmayogi_runtime import calendar
 
-from .domain import Contact, Message, sms_segments, template_language
+from .domain import Contact, Message, plain_punctuation, sms_segments, template_language
 
 TEMPLATES = Path(__file__).parent / "templates"
 KINDS = {
@@ -80,9 +81,9 @@ def render(kind: str, language_tag: str, context: dict[str, Any]) -> list[Messag
         subject=" ".join(_render(kind, language, "subject.txt", context).split()),
         html=_render(kind, language, "email.html", context),
     )
-    sms = _render(kind, language, "sms.txt", {**context, "brief": False})
+    sms = plain_punctuation(_render(kind, language, "sms.txt", {**context, "brief": False}))
     if sms_segments(sms) > 1:
-        brief = _render(kind, language, "sms.txt", {**context, "brief": True})
+        brief = plain_punctuation(_render(kind, language, "sms.txt", {**context, "brief": True}))
         sms = brief if len(brief) < len(sms) else sms
     return [email, Message("sms", language, text=" ".join(sms.split()))]
 
