@@ -277,6 +277,9 @@ async def test_a_revoked_certificate_frees_the_course_so_the_employee_can_enrol_
         # no longer active: a withdrawal changes nothing, and the course is open to the employee again
         withdrawn = await enrolment.post(f"enrolments/{made[who]['id']}/withdrawal", {"reason": "Moved."}, expect=200)
         assert withdrawn["status"] == "revoked"
+        same = await enrolment.post("enrolments", {"employee_id": who, "batch_id": first_batch["id"]}, expect=422)
+        assert same["detail"] == [f"Employee {who}'s certificate from batch {first_batch['id']} was revoked; enrol them "
+                                  "in another batch of the course to earn it again."]
         again = await enrolment.post("enrolments", {"employee_id": who, "batch_id": second_batch["id"]})
         assert again["status"] == "enrolled"
 
@@ -312,6 +315,25 @@ async def test_a_revoked_master_trainer_certificate_makes_its_holder_ineligible_
     eligible = await enrolment.sql(
         "SELECT array_agg(DISTINCT employee_id ORDER BY employee_id) FROM trainer_eligibility WHERE revoked_at IS NULL")
     assert eligible == sorted([kept, recertified])
+
+
+async def test_a_spoke_batch_keeps_a_trainer_revoked_since_and_checks_only_trainers_added(enrolment):
+    course, hub = await enrolment.course(family="cyber-hygiene"), await enrolment.hub()
+    spoke, trainer, newcomer = await enrolment.spoke(hub), await enrolment.employee(), await enrolment.employee()
+    certificate = enrolment.certificate(trainer, "cyber-hygiene")
+    await enrolment.publish(certificate)
+    await enrolment.handled(certificate)
+    batch = await enrolment.post("batches", enrolment.batch_body(course, spoke, trainers=[trainer]))
+    await enrolment.publish(enrolment.revocation(certificate))
+    await enrolment.handled(enrolment.revocation(certificate))
+
+    kept = await enrolment.http.patch(enrolment.path(f"batches/{batch['id']}"), json={"trainers": [trainer], "capacity": 31})
+    added = await enrolment.http.patch(enrolment.path(f"batches/{batch['id']}"), json={"trainers": [trainer, newcomer]})
+
+    assert (kept.status_code, kept.json()["capacity"]) == (200, 31), kept.text
+    assert added.status_code == 422
+    assert added.json()["detail"] == [f"Trainer {newcomer} holds no master-trainer certificate for course family "
+                                      "'cyber-hygiene'; a spoke batch can only be taught by master trainers certified at a hub."]
 
 
 async def test_assigning_an_uncertified_trainer_to_a_spoke_batch_is_refused(enrolment):

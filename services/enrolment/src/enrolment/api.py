@@ -219,10 +219,12 @@ async def update_batch(tenant: Tenant, batch_id: UUID, patch: BatchPatch, pool: 
                     domain.capacity_problem(changed.capacity, current["enrolled_count"])]
         if any(problems):
             raise Refused(*(p for p in problems if p))
-        if patch.trainers is not None:
+        if added := [trainer for trainer in changed.trainers if trainer not in current["trainers"]]:
+            # A trainer already on the batch keeps it, certificate revoked since or not, as when its capacity
+            # or open flag changes: sending the batch's trainers again is no change.
             course = await connection.fetchrow(sql.GET_COURSE, tenant, current["course_id"])
             centre = await connection.fetchrow(sql.GET_CENTRE, tenant, current["centre_id"])
-            await handlers.check_trainers(connection, tenant, centre, course, changed.trainers, state_zone(request))
+            await handlers.check_trainers(connection, tenant, centre, course, added, state_zone(request))
         values = changed.model_dump()
         await connection.execute(sql.UPDATE_BATCH, tenant, batch_id, *(values[k] for k in (
             "start_date", "end_date", "capacity", "mode", "sessions_planned", "trainers", "enrolment_open")))

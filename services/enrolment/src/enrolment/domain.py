@@ -134,6 +134,9 @@ def _decide(
     before = existing.get(enrolment_id)
     if before is not None and before.status == "withdrawn":
         return rejected(f"Employee {who} withdrew from batch {batch_id} and cannot re-join it; enrol in another batch.")
+    if before is not None and before.status == "revoked":
+        return rejected(f"Employee {who}'s certificate from batch {batch_id} was revoked; enrol them in another batch "
+                        "of the course to earn it again.")
     if before is not None:
         return Outcome(request.line, who, batch_id, enrolment_id, "duplicate", status=before.status)
     other = active.get((who, batch.course_id))
