@@ -142,6 +142,15 @@ def test_a_reason_pasted_with_curly_quotes_and_dashes_keeps_an_english_sms_in_gs
     assert is_gsm7(sms.text) and sms_segments(sms.text) == 1, sms.text  # 3 segments in Unicode
 
 
+def test_the_revocation_e_mail_says_the_course_can_be_taken_again_in_another_batch():
+    event = vector(EXAMPLES / "certificate.revoked" / "valid" / "bihar-after-igot-audit.json")
+    said = {"en": "enrol you in another batch of this course, where you can earn the certificate again",
+            "hi": "इस पाठ्यक्रम के किसी अन्य बैच में नामांकित कर सकता है"}
+    for language, words in said.items():
+        mail, _ = render("certificate_revoked", language, context_for(event.type, event.data, contact(event, language, True), {}))
+        assert words in mail.text and words in mail.html, language
+
+
 def test_the_revocation_e_mail_gives_the_verification_link_where_it_names_the_page():
     event = vector(EXAMPLES / "certificate.revoked" / "valid" / "bihar-after-igot-audit.json")
     url = EXTRA["certificate_revoked"]["verify_url"]
