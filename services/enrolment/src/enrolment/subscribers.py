@@ -19,6 +19,7 @@ SUBSCRIPTIONS = (
         group="enrolment.revoked-master-trainers",
         topics=("certificate.revoked",),
         handler=on_certificate_revoked,
-        description="Withdraws the eligibility a revoked master-trainer certificate gave its holder.",
+        description="Marks a revoked certificate's enrolment revoked, which opens the course to the employee "
+        "again, and withdraws the eligibility a revoked master-trainer certificate gave its holder.",
     ),
 )
