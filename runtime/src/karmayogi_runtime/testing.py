@@ -19,7 +19,7 @@ import socket
 import subprocess
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -146,6 +146,33 @@ async def database_factory(postgres_url: str) -> AsyncIterator[DatabaseFactory]:
         except Exception:
             pass
     await admin.close()
+
+
+@contextlib.asynccontextmanager
+async def database_migrated_to(postgres_url: str, migrations_dir: Path, revisions: Sequence[str],
+                               scratch: Path) -> AsyncIterator[tuple[str, asyncpg.Connection]]:
+    """A new database migrated by `revisions` (file names under `migrations_dir`/versions) alone, as an older
+    release left it, and a connection to it: (url, connection). Dropped afterwards. `scratch`: a folder
+    of the test's for the migrations copied."""
+    older = scratch / "migrations"
+    (older / "versions").mkdir(parents=True)
+    shutil.copy(migrations_dir / "env.py", older / "env.py")
+    for revision in revisions:
+        shutil.copy(migrations_dir / "versions" / revision, older / "versions")
+    name = f"test_{uuid.uuid4().hex[:16]}"
+    admin = await asyncpg.connect(postgres_url)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        await asyncio.to_thread(upgrade_to_head, url, older, wait_seconds=0)
+        connection = await asyncpg.connect(url)
+        try:
+            yield url, connection
+        finally:
+            await connection.close()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
 
 
 class LocalStack:

@@ -25,13 +25,13 @@ def tool(name: str) -> str:
 
 def completed(name: str = "क्षितिज द्विवेदी", *, igot: bool = False, enrolment_id: uuid.UUID | None = None,
               employee_id: str | None = None, tenant: str = TENANT, completed_at: datetime = COMPLETED_AT,
-              completion_id: uuid.UUID | None = None):
+              completion_id: uuid.UUID | None = None, course_id: uuid.UUID | None = None):
     enrolment_id = enrolment_id or uuid.uuid4()
     employee_id = employee_id or f"{tenant[3:]}-{uuid.uuid4().hex[:8]}"
     data = {
         "tenant": tenant, "completion_id": str(completion_id or ids.completion_id(tenant, enrolment_id)),
         "enrolment_id": str(enrolment_id), "employee": {"id": employee_id, "name": name},
-        "course": {"id": str(uuid.uuid4()), "title": "Ethics in Governance", "trains_trainers": False,
+        "course": {"id": str(course_id or uuid.uuid4()), "title": "Ethics in Governance", "trains_trainers": False,
                    "family": "ethics-in-governance",
                    "competencies": [{"name": "Integrity", "kind": "behavioural"},
                                     {"name": "Citizen centricity", "kind": "behavioural"}]},

@@ -99,3 +99,24 @@ async def test_the_page_answers_in_the_language_it_chose_and_varies_with_accept_
     assert english.headers["content-language"] == "en" and 'lang="en"' in english.text
     # The number and the PDF an employee with only a phone downloads from the page the SMS links to.
     assert certificate["certificate_id"] in english.text and f'href="{certificate["verify_url"]}/pdf"' in english.text
+
+
+async def test_the_pdf_link_of_a_revoked_certificate_is_a_410_page_in_the_reader_s_language(certifier):
+    client, certificate = await _one_certificate(certifier)
+    revoked = await client.post(f"/v1/certificates/{certificate['certificate_id']}/revocation",
+                                json={"reason": "Issued for the wrong employee."}, headers=ADMIN)
+    revoked_on = calendar.day_of(datetime.fromisoformat(revoked.json()["revoked_at"]))  # the state's day
+    path = f"/verify/{certificate['certificate_id']}/pdf"  # the link in the e-mail and the SMS
+
+    hindi = await client.get(path, headers={"Accept-Language": "en;q=0.5, hi-IN"})
+    assert hindi.status_code == 410 and hindi.headers["content-type"] == "text/html; charset=utf-8"
+    assert hindi.headers["content-language"] == "hi" and hindi.headers["vary"] == "Accept-Language"
+    assert f"यह प्रमाण पत्र {revoked_on:%d-%m-%Y} को रद्द कर दिया गया" in hindi.text
+    assert "Issued for the wrong employee." in hindi.text and f'href="{certificate["verify_url"]}?lang=hi"' in hindi.text
+    english = await client.get(f"{path}?lang=en", headers={"Accept-Language": "hi"})
+    assert english.status_code == 410 and english.headers["content-language"] == "en"
+    assert f"This certificate was revoked on {revoked_on:%d-%m-%Y}" in english.text
+    head = await client.head(path, headers={"Accept-Language": "en;q=0.5, hi-IN"})
+    assert head.status_code == 410
+    for header in ("content-type", "content-length", "content-language", "vary"):
+        assert head.headers.get(header) == hindi.headers.get(header), header

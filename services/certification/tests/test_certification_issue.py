@@ -173,12 +173,14 @@ async def test_a_revoked_certificate_is_no_longer_served_as_a_pdf_even_when_it_w
                       headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
 
     revoked_on = calendar.day_of(datetime.now(timezone.utc))
-    for path in (f"/verify/{certificate['certificate_id']}/pdf", f"/v1/certificates/{certificate['certificate_id']}/pdf"):
-        gone = await client.get(path)
-        assert gone.status_code == 410
-        assert gone.json()["detail"] == [
-            f"Certificate {certificate['certificate_id']} was revoked on {revoked_on:%d-%m-%Y}, so it is no longer "
-            f"offered as a PDF; its verification page says why: {certificate['verify_url']}"]
+    gone = await client.get(f"/v1/certificates/{certificate['certificate_id']}/pdf")  # a state system's: JSON
+    assert gone.status_code == 410
+    assert gone.json()["detail"] == [
+        f"Certificate {certificate['certificate_id']} was revoked on {revoked_on:%d-%m-%Y}, so it is no longer "
+        f"offered as a PDF; its verification page says why: {certificate['verify_url']}"]
+    linked = await client.get(f"/verify/{certificate['certificate_id']}/pdf")  # the e-mail's link: a page
+    assert linked.status_code == 410 and linked.headers["content-type"].startswith("text/html")
+    assert f"revoked on {revoked_on:%d-%m-%Y}" in linked.text and "application/pdf" not in linked.text
 
 
 async def test_an_igot_completion_without_a_batch_yields_a_certificate(certifier):

@@ -29,6 +29,10 @@ def test_each_route_documents_its_not_found_gone_unauthorised_and_conflict_answe
     assert paths["/verify/{certificate_id}/status"]["get"]["responses"]["404"]["description"] == (
         "No certificate has this id, or the id is not a certificate's")
     assert "wrong_issuer" in paths["/verify/{certificate_id}/status"]["get"]["description"]
+    # The PDF's public link is opened in a browser: a page; a state system's route keeps its Problem.
+    assert set(paths["/verify/{certificate_id}/pdf"]["get"]["responses"]["410"]["content"]) == {"text/html"}
+    assert set(paths["/v1/certificates/{certificate_id}/pdf"]["get"]["responses"]["410"]["content"]) == {
+        "application/json"}
     assert all(operation["responses"][code]["description"] for operations in paths.values()
                for operation in operations.values() for code in operation["responses"])
 

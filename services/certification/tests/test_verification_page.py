@@ -64,3 +64,16 @@ def test_a_certificate_not_in_its_state_s_issuer_s_name_is_not_shown_as_valid_an
     shown = page.render(_certificate(), lang=lang, issuer="HIPA", status="wrong_issuer", pdf_url=PDF, state=INDIA)
     assert f'id="status">{status}<' in shown and why in shown
     assert "class=\"status valid\"" not in shown
+
+
+@pytest.mark.parametrize(("lang", "revoked", "link"), [
+    ("en", "This certificate was revoked on 02-12-2026, so its PDF is no longer offered.", "Open the verification page"),
+    ("hi", "यह प्रमाण पत्र 02-12-2026 को रद्द कर दिया गया, इसलिए इसका PDF अब उपलब्ध नहीं है।", "सत्यापन पृष्ठ खोलें"),
+])
+def test_the_pdf_link_of_a_revoked_certificate_says_when_and_why_and_links_the_verification_page(lang, revoked, link):
+    certificate = _certificate(revoked_at=datetime(2026, 12, 1, 20, tzinfo=timezone.utc),  # 2 December in India
+                               revocation_reason="Issued for <the wrong> employee.")
+    shown = page.render_pdf_revoked(certificate, lang=lang, page_url="https://verify.example/verify/x", state=INDIA)
+    assert f'lang="{lang}"' in shown and revoked in shown and "Issued for &lt;the wrong&gt; employee." in shown
+    assert f'href="https://verify.example/verify/x?lang={lang}"' in shown and link in shown
+    assert str(certificate["certificate_id"]) in shown and "class=\"status revoked\"" in shown

@@ -2,12 +2,11 @@
 an earlier run stopped part-way (a column added; a concurrent index build failed, left INVALID)."""
 
 import asyncio
-import shutil
-import uuid
 
 import asyncpg
 import pytest
 from karmayogi_runtime.migrations import upgrade_to_head
+from karmayogi_runtime.testing import database_migrated_to
 
 from notifications.main import MIGRATIONS_DIR
 
@@ -33,25 +32,9 @@ DUE, BY_EMPLOYEE, ONCE_PER_FACT = "deliveries_due%", "deliveries_by_employee%", 
 @pytest.fixture
 async def database_at_0001(postgres_url, tmp_path):
     """A new database migrated to 0001 only, holding 50 deliveries: (url, an open connection)."""
-    first = tmp_path / "migrations"
-    (first / "versions").mkdir(parents=True)
-    shutil.copy(MIGRATIONS_DIR / "env.py", first / "env.py")
-    shutil.copy(MIGRATIONS_DIR / "versions" / "0001_initial.py", first / "versions")
-    name = f"test_{uuid.uuid4().hex[:16]}"
-    admin = await asyncpg.connect(postgres_url)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = postgres_url.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        await asyncio.to_thread(upgrade_to_head, url, first, wait_seconds=0)
-        connection = await asyncpg.connect(url)
-        try:
-            await connection.execute(ADD_DELIVERIES)
-            yield url, connection
-        finally:
-            await connection.close()
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
+    async with database_migrated_to(postgres_url, MIGRATIONS_DIR, ["0001_initial.py"], tmp_path) as (url, connection):
+        await connection.execute(ADD_DELIVERIES)
+        yield url, connection
 
 
 @pytest.mark.parametrize("stopped_part_way", [False, True], ids=["from 0001", "after a run stopped part-way"])

@@ -5,13 +5,13 @@ training officers (behind a state's key, karmayogi_runtime.access)."""
 import asyncio
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Annotated
+from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Path, Query
 from fastapi.security import HTTPAuthorizationCredentials
 from fastapi.responses import HTMLResponse, Response
-from karmayogi_contracts.fields import STATE_CODE_PATTERN
+from karmayogi_contracts.fields import EMPLOYEE_ID_PATTERN, STATE_CODE_PATTERN
 from karmayogi_contracts.parts import Reason
 from karmayogi_runtime import access, calendar
 from karmayogi_runtime.access import ANOTHER_STATES_KEY, StateScope
@@ -25,6 +25,15 @@ from certification.pdf_cache import PdfCache
 from certification.settings import CertificationSettings
 
 Tenant = Annotated[str, Path(pattern=STATE_CODE_PATTERN, description="The state's ISO 3166-2 code.", examples=["IN-HR"])]
+EmployeeFilter = Annotated[str | None, Query(pattern=EMPLOYEE_ID_PATTERN, description="One employee's certificates: "
+                                            "their id in the state's HRMS, exactly.", examples=["HR0412345"])]
+CourseFilter = Annotated[UUID | None, Query(description="One course's certificates: the course's id.")]
+# `wrong_issuer` is decided from the issuer signed into each credential against today's ISSUERS, which SQL
+# cannot see, so the list is narrowed by what is stored: revoked or not.
+STATUS_FILTER = ("`status=revoked`: the revoked certificates; `status=valid`: those not revoked. The filter is on "
+                 "the revocation alone: an item it selects shows `wrong_issuer` when its credential is not in the "
+                 "name of its state's issuer (see the item's `status`).")
+StatusFilter = Annotated[Literal["valid", "revoked"] | None, Query(description=STATUS_FILTER)]
 # A million is past the last page of any state's certificates, and keeps the offset within PostgreSQL's bigint.
 Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
@@ -40,6 +49,10 @@ REVOCATION = {**NOT_FOUND, 401: problem_answer("The administrator's bearer token
 # The page says so itself, in the reader's language, rather than in a `Problem`.
 PAGE_NOT_FOUND = {404: {"description": "No certificate has this id: the page says so",
                          "content": {"text/html": {"schema": {"type": "string"}}}}}
+# The PDF's link is opened in a browser, so once revoked it answers with a page too, not a `Problem`.
+PDF_REVOKED_PAGE = {410: {"description": "The certificate was revoked, so it is no longer offered as a PDF: a page "
+                          "in the reader's language says when and why, and links the verification page",
+                          "content": {"text/html": {"schema": {"type": "string"}}}}}
 
 
 class RevocationIn(BaseModel):
@@ -151,9 +164,7 @@ def public_routes(service: Certification) -> APIRouter:
         shown = service.public(row) if row else None  # what the status JSON says: the page says the same
         html = page.render(row, lang=chosen, state=service.settings.zone(), pdf_url=pdf_url,
                            issuer=shown and shown["issuer"], status=shown and shown["status"])
-        # Vary: a cache in between must not answer a Hindi reader with the page it kept for an English one.
-        return HTMLResponse(html, status_code=200 if row else 404,
-                            headers={"Content-Language": chosen, "Vary": "Accept-Language"})
+        return _page_answer(html, 200 if row else 404, chosen)
 
     @router.get("/verify/{certificate_id}/status", tags=["public"], responses=PUBLIC_NOT_FOUND,
                 summary="A certificate's status, as JSON: the credentialStatus link signed into its credential; "
@@ -177,11 +188,20 @@ def public_routes(service: Certification) -> APIRouter:
         return service.keys.jwks()
 
     @router.get("/verify/{certificate_id}/pdf", tags=["public"], response_class=Response,
-                responses={**PUBLIC_NOT_FOUND, **REVOKED},
-                summary="The certificate as a PDF, beside its verification page (the link in the e-mail); HEAD too")
+                responses={**PUBLIC_NOT_FOUND, **PDF_REVOKED_PAGE},
+                summary="The certificate as a PDF, beside its verification page (the link in the e-mail and SMS); "
+                "once revoked, a page in English or Hindi (`?lang=`, `Accept-Language`) saying so; HEAD too")
     @router.head("/verify/{certificate_id}/pdf", response_class=Response, include_in_schema=False)
-    async def public_pdf(certificate_id: str, pool: Pool) -> Response:
-        return await _pdf_answer(service, await _existing(service, pool, certificate_id))
+    async def public_pdf(certificate_id: str, pool: Pool, lang: str | None = None,
+                         accept_language: Annotated[str | None, Header()] = None) -> Response:
+        row = await _existing(service, pool, certificate_id)
+        if not row["revoked_at"]:
+            return await _pdf_answer(service, row)
+        # The link is opened in a phone's browser: the reader is told in their language, as the page would.
+        chosen = page.language(lang, accept_language)
+        html = page.render_pdf_revoked(row, lang=chosen, page_url=service.issuer.verify_url(row["certificate_id"]),
+                                       state=service.settings.zone())
+        return _page_answer(html, 410, chosen)
 
     return router
 
@@ -236,21 +256,31 @@ def state_routes(service: Certification) -> APIRouter:
         return await _pdf_answer(service, row)
 
     @router.get("/v1/states/{tenant}/certificates", tags=["officers"], summary="Certificates of a state, newest first",
-                description="Each with the `status` its verification page shows: valid, wrong_issuer or revoked.")
-    async def list_certificates(tenant: Tenant, pool: Pool, limit: Annotated[int, Query(ge=1, le=500)] = 50,
-                                offset: Offset = 0) -> dict:
+                description="Each with the `status` its verification page shows (valid, wrong_issuer or revoked), and "
+                "when and why it was revoked. `employee_id`, `course_id` and `status` narrow the list; `status=valid` "
+                "means not revoked (see `status`).")
+    async def list_certificates(tenant: Tenant, pool: Pool, employee_id: EmployeeFilter = None,
+                                course_id: CourseFilter = None, status: StatusFilter = None,
+                                limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Offset = 0) -> dict:
+        revoked = None if status is None else status == "revoked"
+        filters = repository.Filters(tenant, employee_id, course_id, revoked)
         async with pool.acquire() as connection:
-            rows = await connection.fetch(repository.LIST, tenant, limit, offset)
+            rows = await repository.certificates(connection, filters, limit, offset)
         return {"items": [{"certificate_id": str(r["certificate_id"]), "employee_id": r["employee_id"],
-                           "employee_name": r["employee_name"], "course_title": r["course_title"],
-                           "issued_at": r["issued_at"].isoformat(), "status": service.verdict(r)[0],
+                           "employee_name": r["employee_name"], "course_id": str(r["course_id"]),
+                           "course_title": r["course_title"], "issued_at": r["issued_at"].isoformat(),
+                           "status": service.verdict(r)[0],
+                           "revoked_at": r["revoked_at"].isoformat() if r["revoked_at"] else None,
+                           "revocation_reason": r["revocation_reason"],
                            "verify_url": service.issuer.verify_url(r["certificate_id"])} for r in rows]}
 
     @router.get("/v1/states/{tenant}/certificates/count", tags=["officers"],
-                summary="How many certificates a state has issued and revoked")
-    async def count_certificates(tenant: Tenant, pool: Pool) -> dict:
+                summary="How many certificates a state has issued and revoked; `employee_id` and `course_id` narrow "
+                "the count as they narrow the list")
+    async def count_certificates(tenant: Tenant, pool: Pool, employee_id: EmployeeFilter = None,
+                                 course_id: CourseFilter = None) -> dict:
         async with pool.acquire() as connection:
-            row = await connection.fetchrow(repository.COUNT, tenant)
+            row = await repository.count(connection, repository.Filters(tenant, employee_id, course_id))
         return {"issued": row["issued"], "revoked": row["revoked"]}
 
     return router
@@ -266,12 +296,18 @@ async def _existing(service: Certification, pool, certificate_id: UUID | str):
 
 
 async def _pdf_answer(service: Certification, row) -> Response:
-    """The certificate's PDF, or a 410 once it is revoked."""
+    """The certificate's PDF, or a 410 `Problem` once it is revoked (what a state's system reads; the public
+    link, opened in a browser, answers a revoked certificate with a page before it gets here)."""
     if row["revoked_at"]:  # before the cache: another pod may still hold the PDF rendered before
         raise Problem(410, service.revoked_sentence(row))
     content = await service.pdf(row)
     return Response(content, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="certificate-{row["certificate_id"]}.pdf"'})
+
+
+def _page_answer(html: str, status_code: int, lang: str) -> HTMLResponse:
+    # Vary: a cache in between must not answer a Hindi reader with the page it kept for an English one.
+    return HTMLResponse(html, status_code=status_code, headers={"Content-Language": lang, "Vary": "Accept-Language"})
 
 
 def _is_uuid(text: str) -> bool:

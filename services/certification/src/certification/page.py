@@ -1,5 +1,6 @@
 """The public verification page, in English and Hindi: VALID, NOT VALID (not in its state's issuer's name),
-REVOKED or NOT FOUND; the certificate's number, and the link to its PDF for an employee with only a phone."""
+REVOKED or NOT FOUND; the certificate's number, and the link to its PDF for an employee with only a phone. Also
+what that link answers once the certificate is revoked, in the same language and layout (templates/layout.html)."""
 
 from datetime import tzinfo
 from pathlib import Path
@@ -14,14 +15,18 @@ TEXT = {
            "name": "Name", "course": "Course", "competencies": "Competencies", "issuer": "Issued by", "date": "Date",
            "wrong_issuer": "NOT VALID",
            "wrong_issuer_help": "It was issued in the name of {issuer}, which is not the issuer of {state}'s certificates.",
-           "number": "Certificate number", "pdf": "Download the certificate (PDF)"},
+           "number": "Certificate number", "pdf": "Download the certificate (PDF)",
+           "pdf_revoked": "This certificate was revoked on {date}, so its PDF is no longer offered.",
+           "reason": "Reason", "see_page": "Open the verification page"},
     "hi": {"title": "प्रमाण पत्र सत्यापन", "heading": "कर्मयोगी प्रशिक्षण प्रमाण पत्र",
            "valid": "मान्य", "revoked": "रद्द", "revoked_on": "रद्द करने की तिथि", "not_found": "नहीं मिला",
            "not_found_help": "इस संख्या का कोई प्रमाण पत्र नहीं है। लिंक या स्कैन किया गया QR कोड जाँचें।",
            "name": "नाम", "course": "पाठ्यक्रम", "competencies": "दक्षताएँ", "issuer": "जारीकर्ता", "date": "तिथि",
            "wrong_issuer": "मान्य नहीं",
            "wrong_issuer_help": "यह {issuer} के नाम से जारी किया गया है, जो {state} के प्रमाण पत्रों के जारीकर्ता नहीं हैं।",
-           "number": "प्रमाण पत्र संख्या", "pdf": "प्रमाण पत्र डाउनलोड करें (PDF)"},
+           "number": "प्रमाण पत्र संख्या", "pdf": "प्रमाण पत्र डाउनलोड करें (PDF)",
+           "pdf_revoked": "यह प्रमाण पत्र {date} को रद्द कर दिया गया, इसलिए इसका PDF अब उपलब्ध नहीं है।",
+           "reason": "कारण", "see_page": "सत्यापन पृष्ठ खोलें"},
 }
 
 _environment = Environment(
@@ -70,3 +75,12 @@ def render(certificate, *, lang: str, issuer: str | None, status: str | None, pd
         "revoked_on": certificate["revoked_at"] and calendar.day_of(certificate["revoked_at"], state)}
     return _environment.get_template("verify.html").render(certificate=certificate, lang=lang, t=TEXT[lang],
                                                            issuer=issuer, status=status, pdf_url=pdf_url, **dates)
+
+
+def render_pdf_revoked(certificate, *, lang: str, page_url: str, state: tzinfo) -> str:
+    """What the PDF's link (in the employee's e-mail and SMS, opened in a phone's browser) answers once
+    `certificate` is revoked: when, on the state's calendar (`state`, its zone), and why, in the reader's
+    language, with the link to its verification page (`page_url`)."""
+    return _environment.get_template("pdf_revoked.html").render(
+        certificate=certificate, lang=lang, t=TEXT[lang], page_url=page_url,
+        revoked_on=calendar.day_of(certificate["revoked_at"], state))

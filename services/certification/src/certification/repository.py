@@ -1,6 +1,8 @@
 """SQL of the certification service, as named statements."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from uuid import UUID
 
 from asyncpg import Connection, Record
 
@@ -18,13 +20,49 @@ REVOKE = """
     RETURNING *
 """
 # With what the status is decided from (`api.Certification.verdict`), as the page and the check decide it.
+# `{where}` is `Filters.where()`; the page's $n follow its arguments.
 LIST = """
-    SELECT certificate_id, tenant, employee_id, employee_name, course_title, issued_at, revoked_at,
+    SELECT certificate_id, tenant, employee_id, employee_name, course_id, course_title, issued_at, revoked_at,
            revocation_reason, credential
-    FROM certificates WHERE tenant = $1
-    ORDER BY issued_at DESC, certificate_id LIMIT $2 OFFSET $3
+    FROM certificates WHERE {where}
+    ORDER BY issued_at DESC, certificate_id LIMIT ${limit} OFFSET ${offset}
 """
-COUNT = "SELECT count(*) AS issued, count(revoked_at) AS revoked FROM certificates WHERE tenant = $1"
+COUNT = "SELECT count(*) AS issued, count(revoked_at) AS revoked FROM certificates WHERE {where}"
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The state's certificates an officer asks for: one employee's, one course's, revoked or not (None: any)."""
+
+    tenant: str
+    employee_id: str | None = None
+    course_id: UUID | None = None
+    revoked: bool | None = None
+
+    def where(self) -> tuple[str, list]:
+        """The conditions of the filters given, and their arguments. Only those given: `$2 IS NULL OR
+        employee_id = $2` would let PostgreSQL settle on a plan that reads the whole state."""
+        conditions, arguments = ["tenant = $1"], [self.tenant]
+        for column, value in (("employee_id", self.employee_id), ("course_id", self.course_id)):
+            if value is not None:
+                arguments.append(value)
+                conditions.append(f"{column} = ${len(arguments)}")
+        if self.revoked is not None:
+            conditions.append("revoked_at IS NOT NULL" if self.revoked else "revoked_at IS NULL")
+        return " AND ".join(conditions), arguments
+
+
+async def certificates(connection: Connection, filters: Filters, limit: int, offset: int) -> list[Record]:
+    """A page of the certificates `filters` selects, newest first."""
+    where, arguments = filters.where()
+    page = LIST.format(where=where, limit=len(arguments) + 1, offset=len(arguments) + 2)
+    return await connection.fetch(page, *arguments, limit, offset)
+
+
+async def count(connection: Connection, filters: Filters) -> Record:
+    """How many certificates `filters` selects (`issued`), and how many of them are revoked."""
+    where, arguments = filters.where()
+    return await connection.fetchrow(COUNT.format(where=where), *arguments)
 
 
 async def insert_new(connection: Connection, rows: Sequence[tuple]) -> list:
