@@ -1,8 +1,9 @@
 """Each JSON API's OpenAPI document names every answer a route gives besides its success and 422, each with
 when it is given and the `{"detail": [sentence, ...]}` body, so a state's IT team can integrate from the
 document alone. (`service_client` also holds every answer the services' own tests get to the document.)
-Every route of these three is behind a state's key, so each also declares the key's 401, and the 403 of
-another state's key where its path names the state (karmayogi_runtime.access). Certification's public pages answer HTML; its document is checked in
+Every route of these three is behind a state's key, so each also declares the key's 401, the 400 of a query
+parameter it does not take, and the 403 of another state's key where its path names the state
+(karmayogi_runtime.access). Certification's public pages answer HTML; its document is checked in
 services/certification/tests."""
 
 import importlib
@@ -14,9 +15,10 @@ from karmayogi_runtime.testing import declared_answers, refusals_not_in_sentence
 pytestmark = pytest.mark.unit
 
 STATE = "/v1/states/{tenant}"
-# No key, or one this service does not give; another state's key, on a route whose path names the state.
-KEYED = {401, 403}
-# Each route's answers besides 422 and the key's refusals (KEYED, or 401 alone where the path names no state).
+# A query parameter the route does not take; no key, or one this service does not give; another state's key,
+# on a route whose path names the state.
+KEYED = {400, 401, 403}
+# Each route's answers besides 422 and the key's refusals (KEYED, without 403 where the path names no state).
 ANSWERS = {
     "enrolment": {
         (f"{STATE}/courses", "post"): {201}, (f"{STATE}/courses", "get"): {200},
@@ -62,7 +64,7 @@ def document(service: str, monkeypatch) -> dict:
 @pytest.mark.parametrize("service", ANSWERS)
 def test_every_route_declares_each_status_it_answers_besides_422(service, monkeypatch):
     assert declared_answers(document(service, monkeypatch)) == {
-        route: answers | (KEYED if "{tenant}" in route[0] else {401}) for route, answers in ANSWERS[service].items()}
+        route: answers | (KEYED if "{tenant}" in route[0] else KEYED - {403}) for route, answers in ANSWERS[service].items()}
 
 
 @pytest.mark.parametrize("service", ANSWERS)

@@ -25,7 +25,7 @@ def app(keys: str = TEST_API_KEYS) -> FastAPI:
     router = APIRouter()
 
     @router.get("/states/{tenant}/batches")
-    def batches(tenant: str) -> list[str]:
+    def batches(tenant: str, course_id: str | None = None) -> list[str]:
         return [f"{tenant}-B1"]
 
     @router.get("/events/{event_id}", responses=access.ANOTHER_STATES_KEY)
@@ -96,6 +96,17 @@ async def test_a_malformed_state_code_is_left_to_the_route_not_refused_as_anothe
     assert (await answer("/states/in-hr/batches", HARYANA)).status_code == 200  # this route takes any text
 
 
+@pytest.mark.parametrize(("path", "sentence"), [
+    ("/states/IN-HR/batches?courseId=C1", "This route takes no query parameter 'courseId'; it takes course_id."),
+    ("/events/E1?state=IN-HR&x=1", "This route takes no query parameter 'state', 'x'; it takes none."),
+])
+async def test_a_query_parameter_the_route_does_not_take_is_refused_not_ignored(path, sentence):
+    response = await answer(path, ALL_STATES_KEY)  # ignored, a misspelt filter would answer for the whole state
+
+    assert (response.status_code, response.json()) == (400, {"detail": [sentence]})
+    assert (await answer("/states/IN-HR/batches?course_id=C1", ALL_STATES_KEY)).status_code == 200
+
+
 def test_the_openapi_document_names_the_key_scheme_and_the_refusals():
     document = app().openapi()
 
@@ -103,7 +114,7 @@ def test_the_openapi_document_names_the_key_scheme_and_the_refusals():
         "type": "http", "scheme": "bearer", "description": access._bearer.model.description}
     operation = document["paths"]["/states/{tenant}/batches"]["get"]
     assert operation["security"] == [{"stateKey": []}]
-    assert {"401", "403"} <= set(operation["responses"])
+    assert {"400", "401", "403"} <= set(operation["responses"])
     assert {"401", "403"} <= set(document["paths"]["/events/{event_id}"]["get"]["responses"])  # it declares 403
     assert "403" not in document["paths"]["/notices"]["get"]["responses"]
     assert "401" in document["paths"]["/notices"]["get"]["responses"]

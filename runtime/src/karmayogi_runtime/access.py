@@ -23,7 +23,7 @@ from fastapi.routing import APIRoute
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from karmayogi_contracts.fields import STATE_CODE_PATTERN
 
-from karmayogi_runtime.http import Problem, problem_answer
+from karmayogi_runtime.http import Problem, only_known_query_parameters, problem_answer
 
 ALL_STATES = "*"
 MIN_KEY_LENGTH = 32
@@ -127,20 +127,23 @@ def require(scope: Scope, tenant: str) -> None:
 
 StateScope = Annotated[Scope, Depends(state_scope)]
 
-# For the OpenAPI responses: every route behind a key may answer NO_KEY; a route whose path names its state
-# ANOTHER_STATES_KEY too (`answers`); one whose path does not declares it when it calls `require`.
+# For the OpenAPI responses: every route behind a key may answer NO_KEY and UNKNOWN_PARAMETER; a route whose
+# path names its state ANOTHER_STATES_KEY too (`answers`); one whose path does not declares it when it calls
+# `require`.
 NO_KEY = {401: problem_answer("No key was sent, or one this service does not give", CHALLENGE)}
+UNKNOWN_PARAMETER = {400: problem_answer("The query names a parameter the route does not take")}
 ANOTHER_STATES_KEY = {403: problem_answer("The key is another state's")}
 
 
 def answers(path: str) -> dict[int | str, dict[str, Any]]:
     """The refusals a route behind a key at `path` gives for its key."""
-    return {**NO_KEY, **(ANOTHER_STATES_KEY if "{tenant}" in path else {})}
+    return {**UNKNOWN_PARAMETER, **NO_KEY, **(ANOTHER_STATES_KEY if "{tenant}" in path else {})}
 
 
 def include_behind_keys(app: FastAPI, router: APIRouter) -> None:
-    """Serve `router`'s routes behind a state's key, each declaring the refusals it gives (`answers`)."""
+    """Serve `router`'s routes behind a state's key, each declaring the refusals it gives (`answers`). They
+    are the state systems' API, so a query parameter a route does not take is refused, not ignored."""
     for route in router.routes:
         if isinstance(route, APIRoute):  # joined to the route's own answers; including it again adds nothing
             route.responses = {**answers(route.path), **route.responses}
-    app.include_router(router, dependencies=[Depends(state_scope)])
+    app.include_router(router, dependencies=[Depends(state_scope), Depends(only_known_query_parameters)])

@@ -8,8 +8,28 @@ import asyncpg
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from pydantic import BaseModel, Field
+
+
+def only_known_query_parameters(request: Request) -> None:
+    """A 400 for a query parameter the route does not take: a misspelt filter (`courseId` for `course_id`)
+    would otherwise be ignored, and answer for the whole state."""
+    takes = _query_parameters(request.scope["route"])
+    if unknown := sorted(set(request.query_params) - takes):
+        named = ", ".join(repr(name[:40]) for name in unknown[:5])
+        raise Problem(400, f"This route takes no query parameter {named}; it takes {', '.join(sorted(takes)) or 'none'}.")
+
+
+def _query_parameters(route: APIRoute) -> frozenset[str]:
+    """The query parameters the route and its dependencies take."""
+    names, dependants = set(), [route.dependant]
+    while dependants:
+        dependant = dependants.pop()
+        names.update(parameter.alias for parameter in dependant.query_params)
+        dependants.extend(dependant.dependencies)
+    return frozenset(names)
 
 
 def _pool(request: Request) -> asyncpg.Pool:
