@@ -77,6 +77,11 @@ async def issued_certificate(client, event, timeout: float = 30) -> dict:
 
 def openapi_paths(data_dir) -> dict:
     """The paths of the service's OpenAPI document, built from settings alone (no database or Kafka)."""
+    return openapi_document(data_dir)["paths"]
+
+
+def openapi_document(data_dir) -> dict:
+    """The service's OpenAPI document, built from settings alone (no database or Kafka)."""
     from karmayogi_runtime.service import create_http_app
 
     from certification.main import definition
@@ -85,4 +90,4 @@ def openapi_paths(data_dir) -> dict:
     settings = CertificationSettings(database_url="postgresql://certification@db/certification",
                                      kafka_bootstrap_servers="kafka:9092", admin_token=ADMIN_TOKEN,
                                      api_keys=TEST_API_KEYS, local_data_dir=str(data_dir))
-    return create_http_app(definition(settings)).openapi()["paths"]
+    return create_http_app(definition(settings)).openapi()

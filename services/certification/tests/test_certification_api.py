@@ -82,11 +82,29 @@ async def test_link_checkers_asking_with_head_get_the_status_and_headers_of_get(
 
 async def test_a_malformed_id_on_the_public_paths_is_answered_as_an_unknown_one(certifier):
     _, client = certifier
-    for path in ("/verify/not-a-uuid/status", "/verify/not-a-uuid/pdf", "/v1/certificates/not-a-uuid/pdf"):
+    for path in ("/verify/not-a-uuid/status", "/v1/certificates/not-a-uuid/pdf"):
         got = await client.get(path)
         assert got.status_code == 404 and got.json()["detail"] == ["No certificate not-a-uuid exists."], path
     for path in ("/verify/not-a-uuid/status", "/verify/not-a-uuid/pdf"):
         assert (await client.head(path)).status_code == 404, path
+
+
+async def test_the_pdf_link_of_an_unknown_or_cut_short_id_is_the_not_found_page_in_the_reader_s_language(certifier):
+    _, client = certifier
+    for certificate_id in ("0b0b0b0b-0000-4000-8000-000000000000", "0b0b0b0b-0000-40"):  # the SMS cut it short
+        path = f"/verify/{certificate_id}/pdf"  # the link in the e-mail and the SMS, opened in a phone's browser
+        hindi = await client.get(path, headers={"Accept-Language": "en;q=0.5, hi-IN"})
+        assert hindi.status_code == 404 and hindi.headers["content-type"] == "text/html; charset=utf-8", path
+        assert hindi.headers["content-language"] == "hi" and hindi.headers["vary"] == "Accept-Language"
+        assert 'lang="hi"' in hindi.text and "नहीं मिला" in hindi.text
+        assert hindi.text == (await client.get(f"/verify/{certificate_id}", headers={"Accept-Language": "hi"})).text
+        english = await client.get(f"{path}?lang=en", headers={"Accept-Language": "hi"})
+        assert english.status_code == 404 and english.headers["content-language"] == "en"
+        assert "NOT FOUND" in english.text
+        head = await client.head(path, headers={"Accept-Language": "en;q=0.5, hi-IN"})
+        assert head.status_code == 404
+        for header in ("content-type", "content-length", "content-language", "vary"):
+            assert head.headers.get(header) == hindi.headers.get(header), header
 
 
 async def test_the_page_answers_in_the_language_it_chose_and_varies_with_accept_language(certifier):

@@ -13,11 +13,11 @@ import jwt
 import pytest
 from karmayogi_contracts import ids
 from karmayogi_runtime.dead_letter_topics import read_dead_letters, replay
-from karmayogi_runtime.testing import service_client
+from karmayogi_runtime.testing import send_with_key, service_client
 
 from certification import issuers
 from certification.main import MIGRATIONS_DIR, definition
-from certification_samples import completed, issued_certificate, publish, tool
+from certification_samples import ADMIN_TOKEN, completed, issued_certificate, publish, tool
 
 pytestmark = pytest.mark.integration
 
@@ -123,6 +123,17 @@ async def test_a_bihar_certificate_issued_in_haryana_s_name_is_refused_once_biha
             assert why in shown and 'class="status valid"' not in shown
         assert (await client.get(f"/verify/{ids.certificate_id('IN-HR', haryana.data.enrolment_id)}/status")
                 ).json()["status"] == "valid"
+
+        # Revoked as well: the revocation is what it shows, with its reason, as the PDF link does.
+        revoking = await send_with_key(client, "POST", f"/v1/certificates/{certificate_id}/revocation", ADMIN_TOKEN,
+                                       json={"reason": "Issued in another state's name."})
+        assert revoking.status_code == 200, revoking.text
+        status = (await client.get(f"/verify/{certificate_id}/status")).json()
+        assert status["status"] == "revoked" and status["message"].endswith(": Issued in another state's name.")
+        listed = (await client.get("/v1/states/IN-BR/certificates")).json()["items"]
+        assert [c["status"] for c in listed] == ["revoked"]
+        checked = (await client.post("/v1/credentials/verify", json={"credential": mislabelled})).json()
+        assert (checked["valid"], checked["status"]) == (False, "revoked")
         # Haryana's certificates, issued before, still verify: its issuer is unchanged.
         assert (await client.post("/v1/credentials/verify", json={"credential": haryana_s})).json()["valid"]
 

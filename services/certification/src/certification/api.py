@@ -34,8 +34,14 @@ STATUS_FILTER = ("`status=revoked`: the revoked certificates; `status=valid`: th
                  "the revocation alone: an item it selects shows `wrong_issuer` when its credential is not in the "
                  "name of its state's issuer (see the item's `status`).")
 StatusFilter = Annotated[Literal["valid", "revoked"] | None, Query(description=STATUS_FILTER)]
+Limit = Annotated[int, Query(ge=1, le=500, description="How many certificates a page holds, at most 500.")]
 # A million is past the last page of any state's certificates, and keeps the offset within PostgreSQL's bigint.
-Offset = Annotated[int, Query(ge=0, le=1_000_000)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000, description="How many certificates to skip: the page's position "
+                              "in the list, e.g. 50 for the second page of 50.")]
+# Any text: the page answers in English for a language it does not have rather than refusing a shared link.
+Lang = Annotated[str | None, Query(description="The page's language: `en` or `hi` (`hi-IN` and any case too); "
+                                   "otherwise the reader's `Accept-Language` decides, and English without one.",
+                                   examples=["hi"])]
 
 # The answers besides 200 and 422, for the OpenAPI document.
 NOT_FOUND = {404: problem_answer("No certificate has this id")}
@@ -49,6 +55,9 @@ REVOCATION = {**NOT_FOUND, 401: problem_answer("The administrator's bearer token
 # The page says so itself, in the reader's language, rather than in a `Problem`.
 PAGE_NOT_FOUND = {404: {"description": "No certificate has this id: the page says so",
                          "content": {"text/html": {"schema": {"type": "string"}}}}}
+# The PDF itself, rather than the JSON a route answers by default.
+PDF = {200: {"description": "The certificate as a PDF (A4, with its QR code)",
+             "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}}}}
 # The PDF's link is opened in a browser, so once revoked it answers with a page too, not a `Problem`.
 PDF_REVOKED_PAGE = {410: {"description": "The certificate was revoked, so it is no longer offered as a PDF: a page "
                           "in the reader's language says when and why, and links the verification page",
@@ -62,6 +71,41 @@ class RevocationIn(BaseModel):
 
 class PresentedCredential(BaseModel):
     credential: str = Field(min_length=1, max_length=100_000, description="The certificate's JWT as presented.")
+
+
+# Times as the status JSON gives them (ISO 8601 with the offset, `+00:00`), so an officer's list and a
+# certificate's status say the same instant in the same words.
+Moment = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+
+
+class CertificateItem(BaseModel):
+    """One certificate in an officer's list, with the status its verification page shows."""
+
+    certificate_id: UUID
+    employee_id: str = Field(description="The employee's id in the state's HRMS.")
+    employee_name: str
+    course_id: UUID
+    course_title: str
+    issued_at: Moment
+    status: Literal["valid", "wrong_issuer", "revoked"] = Field(
+        description="What its verification page and the credential check say: `valid`; `wrong_issuer` when its "
+        "credential is in the name of an issuer that is not the one ISSUERS names for its state (or that state "
+        "has none any more), so it is not shown as valid; `revoked` once revoked (see `revoked_at`).")
+    revoked_at: Moment | None = Field(description="When it was revoked; null while it is not.")
+    revocation_reason: str | None = Field(description="Why it was revoked, as the administrator wrote it; null "
+                                          "while it is not.")
+    verify_url: str = Field(description="Its public verification page (the QR code's target).")
+
+
+class CertificatePage(BaseModel):
+    """A page of a state's certificates, newest first (then by certificate id)."""
+
+    items: list[CertificateItem]
+
+
+class CertificateCount(BaseModel):
+    issued: int = Field(description="How many certificates were issued, the revoked ones included.")
+    revoked: int = Field(description="How many of them were revoked since.")
 
 
 @dataclass(frozen=True)
@@ -103,13 +147,14 @@ class Certification:
 
     def verdict(self, row, claims: dict | None = None) -> tuple[str, str]:
         """valid, wrong_issuer or revoked, and why: what the credential check answers for the credential
-        presented (`claims`) and the page and status for the one issued (the stored credential), so they agree."""
+        presented (`claims`) and the page and status for the one issued (the stored credential), so they agree.
+        A revoked certificate is `revoked` whatever issuer it names."""
+        if row["revoked_at"]:  # before the issuer: a revocation is final, and its page and PDF link say why
+            return "revoked", f"The certificate was revoked on {self.revoked_on(row)}: {row['revocation_reason']}"
         claims = claims if claims is not None else credential.claims_of(row["credential"])
         issuer = self.settings.issuers.get(row["tenant"])
         if problem := credential.issuer_problem(claims, row["tenant"], issuer and issuer.id):
             return "wrong_issuer", problem
-        if row["revoked_at"]:
-            return "revoked", f"The certificate was revoked on {self.revoked_on(row)}: {row['revocation_reason']}"
         return "valid", "The certificate is valid."
 
     def revoked_on(self, row) -> str:
@@ -155,16 +200,18 @@ def public_routes(service: Certification) -> APIRouter:
     @router.get("/verify/{certificate_id}", response_class=HTMLResponse, tags=["public"], responses=PAGE_NOT_FOUND,
                 summary="The public verification page (the QR code's target), in English or Hindi; HEAD too")
     @router.head("/verify/{certificate_id}", response_class=HTMLResponse, include_in_schema=False)
-    async def verify_page(certificate_id: str, pool: Pool, lang: str | None = None,
+    async def verify_page(certificate_id: str, pool: Pool, lang: Lang = None,
                           accept_language: Annotated[str | None, Header()] = None) -> HTMLResponse:
         row = await service.find(pool, UUID(certificate_id)) if _is_uuid(certificate_id) else None
         chosen = page.language(lang, accept_language)
+        if row is None:
+            return _page_answer(_not_found_page(service, chosen), 404, chosen)
         # The PDF is offered as long as it is served: not once revoked (410).
-        pdf_url = f"{service.issuer.verify_url(row['certificate_id'])}/pdf" if row and not row["revoked_at"] else None
-        shown = service.public(row) if row else None  # what the status JSON says: the page says the same
+        pdf_url = None if row["revoked_at"] else f"{service.issuer.verify_url(row['certificate_id'])}/pdf"
+        shown = service.public(row)  # what the status JSON says: the page says the same
         html = page.render(row, lang=chosen, state=service.settings.zone(), pdf_url=pdf_url,
-                           issuer=shown and shown["issuer"], status=shown and shown["status"])
-        return _page_answer(html, 200 if row else 404, chosen)
+                           issuer=shown["issuer"], status=shown["status"])
+        return _page_answer(html, 200, chosen)
 
     @router.get("/verify/{certificate_id}/status", tags=["public"], responses=PUBLIC_NOT_FOUND,
                 summary="A certificate's status, as JSON: the credentialStatus link signed into its credential; "
@@ -188,17 +235,21 @@ def public_routes(service: Certification) -> APIRouter:
         return service.keys.jwks()
 
     @router.get("/verify/{certificate_id}/pdf", tags=["public"], response_class=Response,
-                responses={**PUBLIC_NOT_FOUND, **PDF_REVOKED_PAGE},
+                responses={**PDF, **PAGE_NOT_FOUND, **PDF_REVOKED_PAGE},
                 summary="The certificate as a PDF, beside its verification page (the link in the e-mail and SMS); "
-                "once revoked, a page in English or Hindi (`?lang=`, `Accept-Language`) saying so; HEAD too")
+                "once revoked, or for an unknown id, a page in English or Hindi (`?lang=`, `Accept-Language`) "
+                "saying so; HEAD too")
     @router.head("/verify/{certificate_id}/pdf", response_class=Response, include_in_schema=False)
-    async def public_pdf(certificate_id: str, pool: Pool, lang: str | None = None,
+    async def public_pdf(certificate_id: str, pool: Pool, lang: Lang = None,
                          accept_language: Annotated[str | None, Header()] = None) -> Response:
-        row = await _existing(service, pool, certificate_id)
-        if not row["revoked_at"]:
+        row = await service.find(pool, UUID(certificate_id)) if _is_uuid(certificate_id) else None
+        if row is not None and not row["revoked_at"]:
             return await _pdf_answer(service, row)
-        # The link is opened in a phone's browser: the reader is told in their language, as the page would.
+        # The link is opened in a phone's browser (a cut-short SMS link too): the reader is told in their
+        # language, as the page would.
         chosen = page.language(lang, accept_language)
+        if row is None:
+            return _page_answer(_not_found_page(service, chosen), 404, chosen)
         html = page.render_pdf_revoked(row, lang=chosen, page_url=service.issuer.verify_url(row["certificate_id"]),
                                        state=service.settings.zone())
         return _page_answer(html, 410, chosen)
@@ -248,40 +299,42 @@ def state_routes(service: Certification) -> APIRouter:
         return {**service.public(row), "credential": row["credential"]}
 
     @router.get("/v1/certificates/{certificate_id}/pdf", tags=["internal"], response_class=Response,
-                responses={**PUBLIC_NOT_FOUND, **REVOKED, **ANOTHER_STATES_KEY},
+                responses={**PDF, **PUBLIC_NOT_FOUND, **REVOKED, **ANOTHER_STATES_KEY},
                 summary="The certificate as a PDF (rendered on first request, then cached); 410 once revoked")
     async def certificate_pdf(certificate_id: str, pool: Pool, scope: StateScope) -> Response:
         row = await _existing(service, pool, certificate_id)
         access.require(scope, row["tenant"])
         return await _pdf_answer(service, row)
 
-    @router.get("/v1/states/{tenant}/certificates", tags=["officers"], summary="Certificates of a state, newest first",
+    @router.get("/v1/states/{tenant}/certificates", tags=["officers"], response_model=CertificatePage,
+                summary="Certificates of a state, newest first",
                 description="Each with the `status` its verification page shows (valid, wrong_issuer or revoked), and "
                 "when and why it was revoked. `employee_id`, `course_id` and `status` narrow the list; `status=valid` "
-                "means not revoked (see `status`).")
+                "means not revoked (see `status`). The order is newest first, then by certificate id; pages are read "
+                "by `offset`, so a certificate issued between two pages (or, with `status`, revoked) shifts the next "
+                "page by one: an item may show twice or be missed. The count says how many there are.")
     async def list_certificates(tenant: Tenant, pool: Pool, employee_id: EmployeeFilter = None,
                                 course_id: CourseFilter = None, status: StatusFilter = None,
-                                limit: Annotated[int, Query(ge=1, le=500)] = 50, offset: Offset = 0) -> dict:
+                                limit: Limit = 50, offset: Offset = 0) -> CertificatePage:
         revoked = None if status is None else status == "revoked"
         filters = repository.Filters(tenant, employee_id, course_id, revoked)
         async with pool.acquire() as connection:
             rows = await repository.certificates(connection, filters, limit, offset)
-        return {"items": [{"certificate_id": str(r["certificate_id"]), "employee_id": r["employee_id"],
-                           "employee_name": r["employee_name"], "course_id": str(r["course_id"]),
-                           "course_title": r["course_title"], "issued_at": r["issued_at"].isoformat(),
-                           "status": service.verdict(r)[0],
-                           "revoked_at": r["revoked_at"].isoformat() if r["revoked_at"] else None,
-                           "revocation_reason": r["revocation_reason"],
-                           "verify_url": service.issuer.verify_url(r["certificate_id"])} for r in rows]}
+        return CertificatePage(items=[CertificateItem(
+            certificate_id=r["certificate_id"], employee_id=r["employee_id"], employee_name=r["employee_name"],
+            course_id=r["course_id"], course_title=r["course_title"], issued_at=r["issued_at"].isoformat(),
+            status=service.verdict(r)[0], revoked_at=r["revoked_at"].isoformat() if r["revoked_at"] else None,
+            revocation_reason=r["revocation_reason"], verify_url=service.issuer.verify_url(r["certificate_id"]),
+        ) for r in rows])
 
-    @router.get("/v1/states/{tenant}/certificates/count", tags=["officers"],
+    @router.get("/v1/states/{tenant}/certificates/count", tags=["officers"], response_model=CertificateCount,
                 summary="How many certificates a state has issued and revoked; `employee_id` and `course_id` narrow "
                 "the count as they narrow the list")
     async def count_certificates(tenant: Tenant, pool: Pool, employee_id: EmployeeFilter = None,
-                                 course_id: CourseFilter = None) -> dict:
+                                 course_id: CourseFilter = None) -> CertificateCount:
         async with pool.acquire() as connection:
             row = await repository.count(connection, repository.Filters(tenant, employee_id, course_id))
-        return {"issued": row["issued"], "revoked": row["revoked"]}
+        return CertificateCount(issued=row["issued"], revoked=row["revoked"])
 
     return router
 
@@ -303,6 +356,12 @@ async def _pdf_answer(service: Certification, row) -> Response:
     content = await service.pdf(row)
     return Response(content, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="certificate-{row["certificate_id"]}.pdf"'})
+
+
+def _not_found_page(service: Certification, lang: str) -> str:
+    """The NOT FOUND page: what the verification page and the PDF's public link answer an unknown id, or one
+    that is not a certificate's (a mistyped or cut-short link)."""
+    return page.render(None, lang=lang, state=service.settings.zone(), pdf_url=None, issuer=None, status=None)
 
 
 def _page_answer(html: str, status_code: int, lang: str) -> HTMLResponse:
