@@ -117,7 +117,13 @@ class Certification:
     issuer: Issuer
     pdfs: PdfCache
 
-    async def find(self, pool, certificate_id: UUID):
+    async def find(self, pool, certificate_id: UUID | str):
+        """The certificate, or None. An id that is not a UUID (the public paths take any text, as a mistyped or
+        cut-short link may hold) has no certificate either."""
+        try:
+            certificate_id = UUID(str(certificate_id))
+        except ValueError:
+            return None
         async with pool.acquire() as connection:
             return await repository.get(connection, certificate_id)
 
@@ -138,7 +144,7 @@ class Certification:
         if checked.claims is None:
             return {"valid": False, "status": checked.outcome, "message": checked.message}
         certificate_id = str(checked.claims.get("id", "")).removeprefix("urn:uuid:")
-        row = await self.find(pool, UUID(certificate_id)) if _is_uuid(certificate_id) else None
+        row = await self.find(pool, certificate_id)
         if row is None:
             return {"valid": False, "status": "not_found", "certificate_id": certificate_id,
                     "message": "The signature is valid but this issuer has no record of the certificate."}
@@ -202,7 +208,7 @@ def public_routes(service: Certification) -> APIRouter:
     @router.head("/verify/{certificate_id}", response_class=HTMLResponse, include_in_schema=False)
     async def verify_page(certificate_id: str, pool: Pool, lang: Lang = None,
                           accept_language: Annotated[str | None, Header()] = None) -> HTMLResponse:
-        row = await service.find(pool, UUID(certificate_id)) if _is_uuid(certificate_id) else None
+        row = await service.find(pool, certificate_id)
         chosen = page.language(lang, accept_language)
         if row is None:
             return _page_answer(_not_found_page(service, chosen), 404, chosen)
@@ -242,7 +248,7 @@ def public_routes(service: Certification) -> APIRouter:
     @router.head("/verify/{certificate_id}/pdf", response_class=Response, include_in_schema=False)
     async def public_pdf(certificate_id: str, pool: Pool, lang: Lang = None,
                          accept_language: Annotated[str | None, Header()] = None) -> Response:
-        row = await service.find(pool, UUID(certificate_id)) if _is_uuid(certificate_id) else None
+        row = await service.find(pool, certificate_id)
         if row is not None and not row["revoked_at"]:
             return await _pdf_answer(service, row)
         # The link is opened in a phone's browser (a cut-short SMS link too): the reader is told in their
@@ -340,9 +346,8 @@ def state_routes(service: Certification) -> APIRouter:
 
 
 async def _existing(service: Certification, pool, certificate_id: UUID | str):
-    """The certificate, or a 404. An id that is not a UUID (the public paths take any text, as a mistyped
-    link may hold) has no certificate either, so it is answered as an unknown one, as the page does."""
-    row = await service.find(pool, UUID(str(certificate_id))) if _is_uuid(str(certificate_id)) else None
+    """The certificate, or a 404: an id that is not a UUID is answered as an unknown one, as the page does."""
+    row = await service.find(pool, certificate_id)
     if row is None:
         raise Problem(404, f"No certificate {str(certificate_id)[:80]} exists.")
     return row
@@ -368,10 +373,3 @@ def _page_answer(html: str, status_code: int, lang: str) -> HTMLResponse:
     # Vary: a cache in between must not answer a Hindi reader with the page it kept for an English one.
     return HTMLResponse(html, status_code=status_code, headers={"Content-Language": lang, "Vary": "Accept-Language"})
 
-
-def _is_uuid(text: str) -> bool:
-    try:
-        UUID(text)
-        return True
-    except ValueError:
-        return False
