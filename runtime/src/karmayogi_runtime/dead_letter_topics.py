@@ -4,6 +4,7 @@ line over these; tests and the demo read dead letters with them too. What a dead
 a replay adds to it, is `dead_letter`'s."""
 
 import asyncio
+import functools
 import uuid
 from dataclasses import dataclass, fields
 
@@ -23,8 +24,9 @@ class DeadLetter:
     offset: int
     record: KafkaRecord
 
-    @property
+    @functools.cached_property
     def why(self) -> dict[str, str]:
+        """What its headers say of the failure (read once: filters, listings and replays all ask)."""
         return dead_letter.description(self.record.headers)
 
     @property
@@ -52,6 +54,10 @@ class Filters:
                 and (self.group is None or why.get("consumer_group") == self.group)
                 and (self.tenant is None or letter.tenant == self.tenant.removesuffix(":"))
                 and (self.key is None or letter.key == self.key))
+
+    def given(self) -> bool:
+        """Whether any filter is given."""
+        return any(getattr(self, f.name) is not None for f in fields(self))
 
     def __str__(self) -> str:
         return " ".join(f"--{f.name.replace('_', '-')} {getattr(self, f.name)}" for f in fields(self)

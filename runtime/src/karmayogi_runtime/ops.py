@@ -233,7 +233,7 @@ def replay_command(
 ) -> None:
     """Publish dead letters back to their original topics after a fix."""
     filters = Filters(error_class, group, tenant, key)
-    if offset is None and partition is None and not str(filters) and not everything:
+    if offset is None and partition is None and not filters.given() and not everything:
         _refuse("Say which dead letters to replay: --partition with --offset, --error-class, --group, --tenant, "
                 "--key, or --all.", status=2)
     if (offset is None) != (partition is None) or (offset is not None and len(topics or ()) != 1):

@@ -18,6 +18,6 @@ def completion_problem(completed: CourseCompleted, now: datetime) -> str | None:
         return (f"completion_id {completed.completion_id} is not the id of the completion of enrolment "
                 f"{completed.enrolment_id} in {completed.tenant} (ids.completion_id gives {expected}).")
     if completed.completed_at > now + CLOCK_SKEW:
-        return (f"The course is completed at {completed.completed_at.isoformat()}, in the future (more than 5 "
-                "minutes ahead of this service's clock): check the sender's clock.")
+        return (f"The course is completed at {completed.completed_at.isoformat()}, in the future (more than "
+                f"{CLOCK_SKEW // timedelta(minutes=1)} minutes ahead of this service's clock): check the sender's clock.")
     return None

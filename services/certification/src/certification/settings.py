@@ -59,7 +59,8 @@ class CertificationSettings(ServiceSettings):
     def _no_deployment_wide_issuer(self) -> "CertificationSettings":
         # These were read before ISSUERS; left set, they would now be ignored without a word, and the state
         # they were for would be certified in the default issuer's name, or not at all.
-        retired = [name for name in RETIRED_SETTINGS if {name, f"CERTIFICATION_{name}"} & os.environ.keys()]
+        prefix, present = self.model_config["env_prefix"].upper(), {name.upper() for name in os.environ}
+        retired = [name for name in RETIRED_SETTINGS if {name, prefix + name} & present]
         if retired:
             raise ValueError(f"{', '.join(retired)} {'is' if len(retired) == 1 else 'are'} no longer read: the "
                              f"issuer is set per state, in ISSUERS, such as {issuers.EXAMPLE}.")
