@@ -2,13 +2,15 @@
 rule-by-rule way gives, and takes no record that way would refuse."""
 
 import re
+import sys
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+import contract_samples as samples
 import contract_strategies as strategies
-from karmayogi_contracts import encode
+from karmayogi_contracts import encode, fields, new_event
 from karmayogi_contracts.decoding import MAX_BYTES, _decode, _Rejected, _valid_binary
 
 pytestmark = pytest.mark.unit
@@ -49,3 +51,36 @@ def test_the_short_way_gives_what_the_rules_give(event, offset, case, repeat_a_h
         assert short.data.model_dump_json() == exact.data.model_dump_json()
         assert short.time.utcoffset().total_seconds() == 0
 
+
+
+SAMPLES = [samples.sunita_enrolled(), samples.sunita_attended(), samples.sunita_completed(), samples.sunita_certified(),
+           samples.anjali_certificate_revoked(), samples.priya_withdrawn()]
+
+
+@pytest.mark.parametrize("data", SAMPLES, ids=lambda data: data.event_type)
+def test_the_short_way_reads_every_date_time_without_calling_python(data):
+    """Nested models' date-times included: pydantic-core would reuse a model's own validator there."""
+    event = new_event(data, source="urn:state:IN-HR:hrms")
+    record = encode(event)
+    calls = []
+
+    def note(frame, what, _argument):
+        if what == "call" and frame.f_code in (fields._to_utc.__code__, fields._no_numbers.__code__):
+            calls.append(frame.f_code.co_name)
+
+    sys.setprofile(note)
+    try:
+        short = _valid_binary(record.value, record.headers, MAX_BYTES)
+    finally:
+        sys.setprofile(None)
+    assert short == event
+    assert calls == []
+
+
+@pytest.mark.parametrize("field", [b"start_date", b"enrolled_at"])
+def test_a_date_written_as_a_number_is_left_to_the_rules_that_refuse_it(field):
+    record = encode(new_event(samples.sunita_enrolled(), source="urn:state:IN-HR:hrms"))
+    value = re.sub(rb'"' + field + rb'":"[^"]*"', b'"' + field + b'":1741000000', record.value)
+    assert value != record.value
+    assert _valid_binary(value, record.headers, MAX_BYTES) is None
+    assert _rule_by_rule(value, record.headers).reason == "invalid_payload"

@@ -13,7 +13,7 @@ from .attributes import OPTIONAL, REQUIRED, Attributes, header_name
 from .encoding import CLOUDEVENTS_JSON, JSON
 from .envelope import SPEC_VERSION, CloudEvent
 from .errors import DecodeError, describe
-from .fields import with_compiled_datetimes
+from .fields import models_built_anew, with_compiled_dates
 from .registry import EVENT_TYPES
 
 MAX_BYTES = 1_048_576
@@ -30,7 +30,7 @@ _VALUE = "\x00value"
 # Each CloudEvent field and the attribute header that carries it in binary mode.
 _FIELDS = {"id": "id", "source": "source", "type": "type", "time": "time", "subject": "subject", "tenant": "tenant",
            "correlation_id": "correlationid", "causation_id": "causationid", "traceparent": "traceparent"}
-_COMPILED_ATTRIBUTES = with_compiled_datetimes(Attributes.__pydantic_core_schema__)["schema"]["fields"]
+_COMPILED_ATTRIBUTES = with_compiled_dates(Attributes.__pydantic_core_schema__)["schema"]["fields"]
 _FROM_HEADERS = [core_schema.dataclass_field(name, _COMPILED_ATTRIBUTES[attribute]["schema"],
                                              validation_alias=header_name(attribute)) for name, attribute in _FIELDS.items()]
 
@@ -38,13 +38,14 @@ _FROM_HEADERS = [core_schema.dataclass_field(name, _COMPILED_ATTRIBUTES[attribut
 def _short_way(model: type[BaseModel]) -> SchemaValidator:
     """A binary record's headers (by name, as text) and value (`_VALUE`) straight into its CloudEvent of
     `model`, in one step inside pydantic-core: each attribute read by `Attributes`' rule from its header,
-    the payload parsed and validated by `model`'s, with date-times in UTC read without calls into Python.
+    the payload parsed and validated by `model`'s, with dates and date-times read without calls into Python.
     It accepts what the rules accept, or less, into equal values; only its success counts (a failure
     takes the exact path). Left to `_valid_binary`: specversion, the tenants' equality, the defaults."""
-    payload = core_schema.json_schema(with_compiled_datetimes(model.__pydantic_core_schema__))
-    fields = [*_FROM_HEADERS, core_schema.dataclass_field("data", payload, validation_alias=_VALUE)]
+    payload = with_compiled_dates(model.__pydantic_core_schema__)
+    fields = [*_FROM_HEADERS, core_schema.dataclass_field("data", core_schema.json_schema(payload), validation_alias=_VALUE)]
     arguments = core_schema.dataclass_args_schema(CloudEvent.__name__, fields)
-    return SchemaValidator(core_schema.dataclass_schema(CloudEvent, arguments, [f["name"] for f in fields]))
+    with models_built_anew(payload):
+        return SchemaValidator(core_schema.dataclass_schema(CloudEvent, arguments, [f["name"] for f in fields]))
 
 
 _SHORT_WAYS = {name: _short_way(event_type.model) for name, event_type in EVENT_TYPES.items()}

@@ -21,8 +21,10 @@ Error messages name the rule but never echo the input: an event can carry one em
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Annotated, Any
@@ -174,21 +176,55 @@ _UTC_STRING = core_schema.chain_schema(
 )
 
 
-def with_compiled_datetimes(schema: Any) -> Any:
-    """A copy of the core `schema` in which every `UtcDatetime` first tries `_UTC_STRING`.
+def with_compiled_dates(schema: Any) -> Any:
+    """A copy of the core `schema` in which every `UtcDatetime` first tries `_UTC_STRING`, and every
+    `Date` (and `UtcDatetime` otherwise) a string read by the same rule without `_no_numbers`.
 
     A string `UtcDatetime` accepts with a zero offset is then read without its two calls into Python,
-    giving the same instant in UTC (pydantic-core's own UTC tzinfo, equal to `timezone.utc`); any other
-    input takes the rule as written. Only for input expected to be valid: when both tries fail, both are
-    reported, so a caller re-validates with the model's own schema to say why (see `decoding`)."""
+    giving the same instant in UTC (pydantic-core's own UTC tzinfo, equal to `timezone.utc`), and a string
+    `Date` accepts without its one call (which only refuses numbers); any other input takes the rule as
+    written. Only for input expected to be valid: when both tries fail, both are reported, so a caller
+    re-validates with the model's own schema to say why (see `decoding`)."""
     if isinstance(schema, list):
-        return [with_compiled_datetimes(item) for item in schema]
+        return [with_compiled_dates(item) for item in schema]
     if not isinstance(schema, dict):
         return schema
-    copy = {key: with_compiled_datetimes(value) for key, value in schema.items()}
-    if schema.get("type") == "function-after" and schema.get("function", {}).get("function") is _to_utc:
+    copy = {key: with_compiled_dates(value) for key, value in schema.items()}
+    function = schema.get("function", {}).get("function") if isinstance(schema.get("function"), dict) else None
+    if schema.get("type") == "function-after" and function is _to_utc:
         return core_schema.union_schema([_UTC_STRING, copy], mode="left_to_right")
+    if schema.get("type") == "function-before" and function is _no_numbers:
+        string = core_schema.chain_schema([core_schema.str_schema(strict=True), copy["schema"]])
+        return core_schema.union_schema([string, copy], mode="left_to_right")
     return copy
+
+
+@contextlib.contextmanager
+def models_built_anew(schema: Any) -> Iterator[None]:
+    """While in this block, a validator built of `schema` (a copy from `with_compiled_dates`) builds
+    each model in it as the copy says. pydantic-core otherwise reuses the validator a complete model class
+    already has (unless it ends in a model validator) wherever that class appears, and the compiled
+    dates of a nested model, or of a whole payload, would never be used. The classes are marked
+    incomplete only for that time, which no validation reads."""
+    classes = {node["cls"] for node in _nodes(schema)
+               if node.get("type") == "model" and vars(node["cls"]).get("__pydantic_complete__")}
+    for cls in classes:
+        cls.__pydantic_complete__ = False
+    try:
+        yield
+    finally:
+        for cls in classes:
+            cls.__pydantic_complete__ = True
+
+
+def _nodes(schema: Any) -> Iterator[dict]:
+    if isinstance(schema, list):
+        for item in schema:
+            yield from _nodes(item)
+    elif isinstance(schema, dict):
+        yield schema
+        for value in schema.values():
+            yield from _nodes(value)
 
 
 StateCode = _pattern_string(
