@@ -82,11 +82,33 @@ def test_datetimes_with_an_offset_are_stored_in_utc():
     assert SessionAttended.model_validate(event).marked_at.tzinfo == timezone.utc
 
 
-@pytest.mark.parametrize("value, rule", [(datetime(2025, 3, 3, 13, 1), "timezone"), (1741000000, "not a number")])
-def test_naive_datetimes_and_epoch_numbers_are_rejected(value, rule):
+RFC_3339 = "RFC 3339 date-time string with seconds and an offset"
+
+
+@pytest.mark.parametrize("value, rule", [
+    (datetime(2025, 3, 3, 13, 1), "timezone"), (1741000000, RFC_3339), (1741000000.5, RFC_3339),
+    ("1740987060", RFC_3339), ("1740987060000", RFC_3339), ("0", RFC_3339),  # not read as Unix time
+    ("2025-03-03T13:01+05:30", RFC_3339), ("2025-03-03T13:01:00+0530", RFC_3339), ("2025-03-03 13:01:00Z", RFC_3339),
+    ("2025-03-03", RFC_3339), ("2025-03-03T13:01:00", RFC_3339), ("२०२५-03-03T13:01:00Z", RFC_3339),
+])
+def test_naive_datetimes_epoch_times_and_other_writings_are_rejected(value, rule):
     event = {**samples.sunita_attended().model_dump(), "marked_at": value}
     with pytest.raises(ValidationError, match=rule):
         SessionAttended.model_validate(event)
+
+
+@pytest.mark.parametrize("value", ["2025-03-03T13:01:00+05:30", "2025-03-03t07:31:00.123456z", "2025-03-03T07:31:00-00:00"])
+def test_rfc_3339_date_times_are_read(value):
+    event = {**samples.sunita_attended().model_dump(), "marked_at": value}
+    assert SessionAttended.model_validate(event).marked_at.replace(microsecond=0) == datetime(2025, 3, 3, 7, 31, tzinfo=timezone.utc)
+
+
+@pytest.mark.parametrize("value", [20250303, "20250303", "1740987060", "2025-03-03T00:00:00Z", "2025-3-3"])
+def test_dates_are_read_only_as_yyyy_mm_dd(value):
+    event = samples.sunita_enrolled().model_dump()
+    event["batch"]["start_date"] = value
+    with pytest.raises(ValidationError, match="YYYY-MM-DD"):
+        EmployeeEnrolled.model_validate(event)
 
 
 def test_numbers_and_flags_are_not_coerced_from_strings():

@@ -41,8 +41,18 @@ def test_identities_match_the_published_vectors_other_languages_test_against():
     enrolment = ids.enrolment_id("IN-HR", "HR0412345", BATCH)
     assert enrolment == UUID("2b6ce336-5fd0-5aa8-a15b-afc65e38ac3a")
     assert ids.attendance_id("IN-HR", "HR0412345", SESSION) == UUID("a30a4f5c-8e7d-575f-a89e-1ab920339849")
+    report = ids.attendance_report_id(UUID("a30a4f5c-8e7d-575f-a89e-1ab920339849"), 90, "biometric")
+    assert report == UUID("cd8c1b3a-c7e7-5d71-bac2-37b2b0c92350")
     assert ids.completion_id("IN-HR", enrolment) == UUID("b74f50ac-11d6-561c-8a86-f20094e9819f")
     assert ids.certificate_id("IN-HR", enrolment) == UUID("5319c043-7f52-52fc-9e74-43749269f1c7")
+
+
+def test_a_report_is_one_event_whatever_its_time_and_a_report_of_more_minutes_another():
+    attendance = ids.attendance_id("IN-HR", "HR0412345", SESSION)
+    assert ids.attendance_report_id(attendance, 45, "trainer") == ids.attendance_report_id(str(attendance).upper(), 45, "trainer")
+    assert len({ids.attendance_report_id(attendance, 45, "trainer"), ids.attendance_report_id(attendance, 90, "trainer"),
+                ids.attendance_report_id(attendance, 45, "biometric"),
+                ids.attendance_report_id(ids.attendance_id("IN-HR", "HR0412346", SESSION), 45, "trainer")}) == 4
 
 
 def test_enrolling_the_same_employee_in_the_same_batch_twice_gives_one_identity():

@@ -65,7 +65,8 @@ def test_the_short_way_reads_every_date_time_without_calling_python(data):
     calls = []
 
     def note(frame, what, _argument):
-        if what == "call" and frame.f_code in (fields._to_utc.__code__, fields._no_numbers.__code__):
+        if what == "call" and frame.f_code in (fields._to_utc.__code__, fields._date_time_written.__code__,
+                                                             fields._date_written.__code__):
             calls.append(frame.f_code.co_name)
 
     sys.setprofile(note)
@@ -84,3 +85,14 @@ def test_a_date_written_as_a_number_is_left_to_the_rules_that_refuse_it(field):
     assert value != record.value
     assert _valid_binary(value, record.headers, MAX_BYTES) is None
     assert _rule_by_rule(value, record.headers).reason == "invalid_payload"
+
+
+@pytest.mark.parametrize("written", [b"1740987060", b"0", b"2025-03-03T13:01+05:30", b"2025-03-03T07:31:00+0000"])
+def test_a_date_time_not_written_as_rfc_3339_is_left_to_the_rules_that_refuse_it(written):
+    """pydantic-core reads "1740987060" as Unix time: the short way checks the writing first, as the rules do."""
+    record = encode(new_event(samples.sunita_attended(), source="urn:state:IN-HR:biometric"))
+    value = re.sub(rb'"marked_at":"[^"]*"', b'"marked_at":"' + written + b'"', record.value)
+    headers = [(name, written if name == "ce_time" else raw) for name, raw in record.headers]
+    for value, headers, reason in ((value, record.headers, "invalid_payload"), (record.value, headers, "invalid_header")):
+        assert _valid_binary(value, headers, MAX_BYTES) is None
+        assert _rule_by_rule(value, headers).reason == reason

@@ -155,12 +155,32 @@ def text(max_length: int, description: str) -> Any:
     ]
 
 
-def _no_numbers(value: Any) -> Any:
-    # Lax pydantic would read a JSON number as a Unix timestamp; a publisher sending one has a
-    # bug that should surface here, not as a date in 1970.
-    if isinstance(value, (int, float)):
-        raise PydanticCustomError("not_a_string", "must be an RFC 3339 string, not a number")
-    return value
+# How a date-time and a date are written (RFC 3339 section 5.6): seconds and an offset are required. Lax
+# pydantic would also read "1740987060" or a JSON number as a Unix timestamp, "2025-03-03T07:31+0530", or a
+# date-time at midnight as a date: a publisher sending one has a bug that should surface here, not as a
+# date in 1970. [0-9], not \d: in both regex engines \d takes the digits of every script.
+DATE_TIME_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})"
+DATE_PATTERN = r"[0-9]{4}-[0-9]{2}-[0-9]{2}"
+
+
+def _written_as(pattern: str, rule: str) -> Any:
+    """A check before pydantic's own: a string must be written as `pattern` says; a number is refused;
+    anything else (a `datetime` or `date` a Python producer passes) is left to pydantic."""
+    compiled = re.compile(pattern)
+
+    def check(value: Any) -> Any:
+        if isinstance(value, str) and compiled.fullmatch(value) or not isinstance(value, (str, int, float)):
+            return value
+        raise PydanticCustomError("date_format", rule)
+
+    check.pattern = pattern  # for `with_compiled_dates`, which checks the same pattern inside pydantic-core
+    return check
+
+
+_date_time_written = _written_as(
+    DATE_TIME_PATTERN, "must be an RFC 3339 date-time string with seconds and an offset, e.g. '2025-03-03T13:01:00+05:30'"
+)
+_date_written = _written_as(DATE_PATTERN, "must be a date string written YYYY-MM-DD, e.g. '2025-03-03'")
 
 
 def _to_utc(value: datetime) -> datetime:
@@ -172,18 +192,17 @@ def _to_utc(value: datetime) -> datetime:
 
 # An RFC 3339 string whose offset is already zero ("Z" or "+00:00"), parsed inside pydantic-core.
 _UTC_STRING = core_schema.chain_schema(
-    [core_schema.str_schema(strict=True), core_schema.datetime_schema(tz_constraint=0)]
+    [core_schema.str_schema(strict=True, pattern=f"^{DATE_TIME_PATTERN}$"), core_schema.datetime_schema(tz_constraint=0)]
 )
 
 
 def with_compiled_dates(schema: Any) -> Any:
     """A copy of the core `schema` in which every `UtcDatetime` first tries `_UTC_STRING`, and every
-    `Date` (and `UtcDatetime` otherwise) a string read by the same rule without `_no_numbers`.
+    `Date` (and `UtcDatetime` otherwise) a string checked against its pattern inside pydantic-core.
 
     A string `UtcDatetime` accepts with a zero offset is then read without its two calls into Python,
     giving the same instant in UTC (pydantic-core's own UTC tzinfo, equal to `timezone.utc`), and a string
-    `Date` accepts without its one call (which only refuses numbers); any other input takes the rule as
-    written. Only for input expected to be valid: when both tries fail, both are reported, so a caller
+    `Date` accepts without its one call; any other input takes the rule as written. Only for input expected to be valid: when both tries fail, both are reported, so a caller
     re-validates with the model's own schema to say why (see `decoding`)."""
     if isinstance(schema, list):
         return [with_compiled_dates(item) for item in schema]
@@ -193,8 +212,9 @@ def with_compiled_dates(schema: Any) -> Any:
     function = schema.get("function", {}).get("function") if isinstance(schema.get("function"), dict) else None
     if schema.get("type") == "function-after" and function is _to_utc:
         return core_schema.union_schema([_UTC_STRING, copy], mode="left_to_right")
-    if schema.get("type") == "function-before" and function is _no_numbers:
-        string = core_schema.chain_schema([core_schema.str_schema(strict=True), copy["schema"]])
+    if schema.get("type") == "function-before" and function in (_date_time_written, _date_written):
+        string = core_schema.chain_schema([core_schema.str_schema(strict=True, pattern=f"^{function.pattern}$"),
+                                           copy["schema"]])
         return core_schema.union_schema([string, copy], mode="left_to_right")
     return copy
 
@@ -275,11 +295,11 @@ PersonName = Annotated[
 Email = Annotated[EmailStr, Field(max_length=254, description="E-mail address (RFC 5321 length limit).")]
 UtcDatetime = Annotated[
     AwareDatetime,
-    BeforeValidator(_no_numbers),
+    BeforeValidator(_date_time_written),
     AfterValidator(_to_utc),
     Field(description="RFC 3339 date-time with an offset; normalised to UTC."),
 ]
-Date = Annotated[date, BeforeValidator(_no_numbers), Field(description="Calendar date, YYYY-MM-DD.")]
+Date = Annotated[date, BeforeValidator(_date_written), Field(description="Calendar date, YYYY-MM-DD.")]
 Count = Annotated[int, Strict()]
 Flag = Annotated[bool, Strict()]
 Percent = Annotated[float, Strict(), Field(ge=0, le=100, allow_inf_nan=False)]

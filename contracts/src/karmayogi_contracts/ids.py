@@ -5,6 +5,7 @@ Each id is UUIDv5 (RFC 9562, SHA-1) under NAMESPACE over a colon-joined UTF-8 na
 
     enrolment    "enrolment:<tenant>:<employee_id>:<batch_id>"
     attendance   "attendance:<tenant>:<employee_id>:<session_id>"
+    report       "attendance-report:<attendance_id>:<minutes>:<marked_by>"  (the event id of a session.attended)
     completion   "completion:<tenant>:<enrolment_id>"
     certificate  "certificate:<tenant>:<enrolment_id>"
 
@@ -34,6 +35,14 @@ def enrolment_id(tenant: str, employee_id: str, batch_id: UUID | str) -> UUID:
 
 def attendance_id(tenant: str, employee_id: str, session_id: UUID | str) -> UUID:
     return _id("attendance", tenant, employee_id, _uuid(session_id))
+
+
+def attendance_report_id(attendance_id: UUID | str, minutes: int, marked_by: str) -> UUID:
+    """The event id of a `session.attended`: one per report of an attendance, by its minutes and its source,
+    not by when it was sent. The same report sent again is the same event (consumers skip it); a report of
+    more minutes, a correction, is another event. (`attendance_id` as the event id would make every
+    correction a duplicate, skipped.)"""
+    return _id("attendance-report", _uuid(attendance_id), str(minutes), marked_by)
 
 
 def completion_id(tenant: str, enrolment_id: UUID | str) -> UUID:

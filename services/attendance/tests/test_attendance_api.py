@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime, timedelta, timezone
 
 import pytest
-from attendance import bulk, events
+from attendance import bulk
 from attendance_samples import (
     IST, TENANT, TODAY, BatchPlan, attended, employee_id, enrolled, session_start, withdrawn,
 )
@@ -142,7 +142,7 @@ async def test_a_trainer_marks_a_list_and_repeats_are_reported_as_duplicates(att
     half = next(e for e in published if e.data.employee_id == people[1])
     assert isinstance(half.data, SessionAttended)
     assert half.data.attendance_id == ids.attendance_id(TENANT, people[1], uuid.UUID(session["id"]))
-    assert half.id == events.report_id(half.data.attendance_id, 45, "trainer")
+    assert half.id == ids.attendance_report_id(half.data.attendance_id, 45, "trainer")
     assert again.json()["rows"][2]["reason"] == "Line 2 already marks this attendance with 90 minutes."
     assert (half.data.minutes_attended, half.data.marked_by, half.data.enrolment_id) == (
         45, "trainer", ids.enrolment_id(TENANT, people[1], batch.id))

@@ -297,8 +297,7 @@ def parse(number: int, row: dict[str, Any]) -> Mark | BadLine:
 
 # A file's marked_at is read as the contract reads session.attended's (RFC 3339 with an offset), in words for a file.
 _MARKED_AT = TypeAdapter(UtcDatetime)
-_NOT_A_DATE_TIME = "marked_at must be an RFC 3339 date-time with an offset."
+_NOT_A_DATE_TIME = "marked_at must be an RFC 3339 date-time with seconds and a UTC offset, e.g. 2026-11-20T10:30:00+05:30."
 _MARKED_AT_PROBLEMS = {
-    "timezone_aware": "marked_at must carry a UTC offset, e.g. 2026-11-20T10:30:00+05:30.",
     "datetime_out_of_range": "marked_at is not a date-time an attendance can have.",  # 0001-01-01T00:00:00+05:30
 }

@@ -1,9 +1,9 @@
 """Building the two events this service publishes, with their deterministic ids.
 
 `session.attended` carries the attendance's identity, `ids.attendance_id(tenant, employee, session)`, in
-its payload; its event id is that of the report (`report_id`): the same report sent again is the same
-event, filtered by every consumer's inbox, while a report of more minutes is a new event that raises what
-is recorded. `course.completed` has the id `ids.completion_id(tenant, enrolment)`: one per enrolment, by
+its payload; its event id is that of the report (`ids.attendance_report_id`): the same report sent again is
+the same event, filtered by every consumer's inbox, while a report of more minutes is a new event that
+raises what is recorded. `course.completed` has the id `ids.completion_id(tenant, enrolment)`: one per enrolment, by
 construction.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from karmayogi_contracts import CloudEvent, CourseCompleted, SessionAttended, ids, new_event
 from karmayogi_contracts.events import Session
@@ -21,11 +21,6 @@ from karmayogi_contracts.parts import AttendanceBasis, BatchRef, CourseSummary, 
 from attendance.domain import Progress
 
 SOURCE = "/services/attendance"
-
-
-def report_id(attendance_id: UUID, minutes: int, marked_by: str) -> UUID:
-    """One event per report of an attendance: its minutes and its source, not the time it was sent."""
-    return uuid5(ids.NAMESPACE, f"attendance-report:{attendance_id}:{minutes}:{marked_by}")
 
 
 def attended(
@@ -48,7 +43,7 @@ def attended(
                         mode=session["mode"]),
         minutes_attended=minutes, marked_by=marked_by, marked_at=marked_at,
     )
-    return new_event(data, source=SOURCE, id=report_id(attendance_id, minutes, marked_by),
+    return new_event(data, source=SOURCE, id=ids.attendance_report_id(attendance_id, minutes, marked_by),
                      correlation_id=correlation_id)
 
 
