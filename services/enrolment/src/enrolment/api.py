@@ -238,6 +238,10 @@ async def update_batch(tenant: Tenant, batch_id: UUID, patch: BatchPatch, pool: 
 
 @router.put("/states/{tenant}/employees/{employee_id}", response_model=EmployeeOut, tags=["employees"],
             summary="Add or update an employee's directory entry (as the state HRMS knows them)",
+            description="The entry is what the employee's next enrolments carry to the other services. Their "
+            "enrolments made before keep the details they were made with: notifications writes to the e-mail "
+            "and mobile of the employee's latest enrolment until the next one (no event carries a change of the "
+            "directory alone).",
             responses={201: {"description": "Added to the directory"}, 200: {"description": "Updated"}})
 async def upsert_employee(tenant: Tenant, employee_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")],
                           employee: EmployeeIn, pool: Pool, response: Response) -> EmployeeOut:

@@ -1,5 +1,6 @@
 """What a notification is, decided without I/O: who gets what on which channel, the identity of each
-delivery, SMS segment arithmetic, and the retry schedule. Time is passed in; nothing here reads a clock."""
+delivery, and the retry schedule (what an SMS can hold is `sms`). Time is passed in; nothing here reads a
+clock."""
 
 from __future__ import annotations
 
@@ -13,13 +14,6 @@ FALLBACK_LANGUAGE = "en"
 
 # The namespace of delivery ids; an id is also the Message-ID of the e-mail, so it must never change.
 DELIVERY_NAMESPACE = uuid.UUID("6d1c2a52-0f5e-5b8e-9a49-2b0a6f1f7a01")
-
-# GSM 03.38 basic character set; the extension table's characters take two septets each.
-GSM7_BASIC = set(
-    "@£$¥èéùìòÇ\nØø\rÅåΔ_ΦΓΛΩΠΨΣΘΞÆæßÉ !\"#¤%&'()*+,-./0123456789:;<=>?"
-    "¡ABCDEFGHIJKLMNOPQRSTUVWXYZÄÖÑÜ§¿abcdefghijklmnopqrstuvwxyzäöñüà"
-)
-GSM7_EXTENDED = set("^{}\\[~]|€\f")
 
 
 @dataclass(frozen=True)
@@ -141,39 +135,6 @@ class Directory:
         if certificate not in self.certificates:
             self.certificates[certificate] = self.issued[certificate] = {
                 "course_title": course_title, "verify_url": verify_url}
-
-
-# Typographic punctuation that text pasted from a word processor carries (a revocation's reason, a course
-# title), as GSM-7 writes it: one such character would make a whole SMS Unicode, and each segment then holds
-# 67 characters rather than 153.
-_PLAIN_PUNCTUATION = str.maketrans({
-    "\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
-    "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"',
-    "\u2010": "-", "\u2011": "-", "\u2012": "-", "\u2013": "-", "\u2014": "-", "\u2212": "-",
-    "\u2026": "...", "\u00a0": " ", "\u2009": " ", "\u202f": " ",
-})
-
-
-def plain_punctuation(text: str) -> str:
-    """`text` with typographic quotes, dashes, ellipses and spaces written as GSM-7 has them."""
-    return text.translate(_PLAIN_PUNCTUATION)
-
-
-def is_gsm7(text: str) -> bool:
-    return all(char in GSM7_BASIC or char in GSM7_EXTENDED for char in text)
-
-
-def sms_units(text: str) -> int:
-    """Length as the network counts it: septets for GSM-7, UTF-16 code units for Unicode (UCS-2)."""
-    if is_gsm7(text):
-        return sum(2 if char in GSM7_EXTENDED else 1 for char in text)
-    return len(text.encode("utf-16-le")) // 2
-
-
-def sms_segments(text: str) -> int:
-    """Segments an SMS takes: one up to 160 (GSM-7) or 70 (Unicode); concatenated parts hold 153 or 67."""
-    units, (single, part) = sms_units(text), ((160, 153) if is_gsm7(text) else (70, 67))
-    return 1 if units <= single else -(-units // part)
 
 
 def retry_delay(attempts: int, base_seconds: float, max_seconds: float) -> timedelta:

@@ -1,15 +1,18 @@
 """Rendering: templates per event kind x language x channel under `templates/<kind>/<language>/`.
 
 Each kind and language has `subject.txt`, `email.txt`, `email.html` (autoescaped) and `sms.txt`. An SMS
-is rendered in full first; when that takes more than one segment it is rendered again with `brief=True`,
-where templates leave out the long, variable parts (titles, centre names), so it fits in one segment
-whenever the facts allow. A certificate SMS to someone without e-mail is their only message, so it has no
-brief form: it carries the link (and for a revocation the course and the reason) in more segments. An SMS
-writes typographic quotes and dashes as GSM-7 has them, so an English one stays GSM-7.
+may take the segments `sms_segments_allowed` gives: one, except the only message of an employee without
+e-mail, which carries what they cannot read elsewhere. It is measured in the encoding it will be sent in (one
+Devanagari letter makes it Unicode: 70 characters a segment rather than 160). Its variable parts (titles,
+centre names, reasons: `shorten(width, room)` and `shorten_centre` in the templates) are shortened as far as
+needed to fit, and when even their least does not, it is rendered again with `brief=True`, where templates
+leave out what can be left out (the title when an e-mail says the rest). An SMS writes typographic quotes and
+dashes as GSM-7 has them, so an English one stays GSM-7.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, tzinfo
 from functools import lru_cache
 from pathlib import Path
@@ -18,7 +21,8 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from karmayogi_runtime import calendar
 
-from .domain import Contact, Message, plain_punctuation, sms_segments, template_language
+from .domain import Contact, Message, template_language
+from .sms import fit, plain_punctuation, shorten, single_stops, sms_units
 
 TEMPLATES = Path(__file__).parent / "templates"
 KINDS = {
@@ -48,8 +52,36 @@ def _mode_in(mode: str, language: str) -> str:
     return MODE_NAMES.get(language, {}).get(mode, mode)
 
 
-def _shorten(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 3].rstrip() + "..."  # GSM-7 has no ellipsis character
+# Segments the only SMS of an employee without e-mail may take (README "Messages"); every other SMS takes one.
+SEGMENTS_WITHOUT_EMAIL = {
+    ("enrolled", "en"): 2, ("enrolled", "hi"): 3,  # the course and the centre: where to attend
+    ("certificate_issued", "hi"): 2,  # the link alone is longer than a Unicode segment
+    ("certificate_revoked", "en"): 2, ("certificate_revoked", "hi"): 3,  # the course and the reason
+}
+LEAST_WIDTH = 12  # a title or a name cut shorter than this no longer tells which it is
+
+
+def sms_segments_allowed(kind: str, language: str, has_email: bool) -> int:
+    return 1 if has_email else SEGMENTS_WITHOUT_EMAIL.get((kind, language), 1)
+
+
+def _width(width: int, room: float) -> int:
+    """`width` characters when the SMS has all its room, down to LEAST_WIDTH when it has none."""
+    return max(min(width, LEAST_WIDTH), round(width * room))
+
+
+def _shorten(text: str, width: int, room: float = 1.0) -> str:
+    return shorten(text, _width(width, room))
+
+
+def shorten_centre(name: str, district: str, width: int, room: float = 1.0) -> str:
+    """The centre with its district (centre_with_district), shortened from its name: the district is what
+    tells an employee without e-mail where to go ("Haryana Institute of Public..., Gurugram")."""
+    whole, width = centre_with_district(name, district), _width(width, room)
+    if len(whole) <= width:
+        return whole
+    place = shorten(district, max(width // 2, LEAST_WIDTH))
+    return centre_with_district(shorten(name, max(width - len(place) - 2, LEAST_WIDTH)), place)
 
 
 @lru_cache(maxsize=1)
@@ -64,6 +96,7 @@ def environment() -> Environment:
     )
     env.filters["day"] = _day
     env.filters["shorten"] = _shorten
+    env.filters["shorten_centre"] = shorten_centre
     env.filters["mode_in"] = _mode_in
     return env
 
@@ -81,11 +114,22 @@ def render(kind: str, language_tag: str, context: dict[str, Any]) -> list[Messag
         subject=" ".join(_render(kind, language, "subject.txt", context).split()),
         html=_render(kind, language, "email.html", context),
     )
-    sms = plain_punctuation(_render(kind, language, "sms.txt", {**context, "brief": False}))
-    if sms_segments(sms) > 1:
-        brief = plain_punctuation(_render(kind, language, "sms.txt", {**context, "brief": True}))
-        sms = brief if len(brief) < len(sms) else sms
-    return [email, Message("sms", language, text=" ".join(sms.split()))]
+    return [email, Message("sms", language, text=_sms(kind, language, context))]
+
+
+def _sms(kind: str, language: str, context: dict[str, Any]) -> str:
+    """The full form fitted to the segments allowed, else the brief form fitted; when neither fits (a
+    verification link of hundreds of characters), the shorter of the two at their least."""
+    segments = sms_segments_allowed(kind, language, context["has_email"])
+
+    def form(brief: bool) -> Callable[[float], str]:
+        def at(room: float) -> str:
+            text = _render(kind, language, "sms.txt", {**context, "brief": brief, "room": room})
+            return single_stops(" ".join(plain_punctuation(text).split()))
+        return at
+
+    full, brief = form(False), form(True)
+    return fit(full, segments) or fit(brief, segments) or min(full(0.0), brief(0.0), key=sms_units)
 
 
 def context_for(event_type: str, data: Any, contact: Contact, extra: dict[str, Any],
@@ -98,6 +142,7 @@ def context_for(event_type: str, data: Any, contact: Contact, extra: dict[str, A
     if kind == "enrolled":
         batch = data.batch
         return {**base, "course_title": data.course.title, "centre_name": batch.centre.name,
+                "district": batch.centre.district,
                 "centre": centre_with_district(batch.centre.name, batch.centre.district), "start_date": batch.start_date,
                 "end_date": batch.end_date, "mode": batch.mode, "sessions_planned": batch.sessions_planned,
                 "trains_trainers": data.course.trains_trainers}
