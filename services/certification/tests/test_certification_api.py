@@ -129,7 +129,7 @@ async def test_the_pdf_link_of_a_revoked_certificate_is_a_410_page_in_the_reader
     hindi = await client.get(path, headers={"Accept-Language": "en;q=0.5, hi-IN"})
     assert hindi.status_code == 410 and hindi.headers["content-type"] == "text/html; charset=utf-8"
     assert hindi.headers["content-language"] == "hi" and hindi.headers["vary"] == "Accept-Language"
-    assert f"यह प्रमाण पत्र {revoked_on:%d-%m-%Y} को रद्द कर दिया गया" in hindi.text
+    assert f"यह प्रमाणपत्र {revoked_on:%d-%m-%Y} को रद्द कर दिया गया" in hindi.text
     assert "Issued for the wrong employee." in hindi.text and f'href="{certificate["verify_url"]}?lang=hi"' in hindi.text
     english = await client.get(f"{path}?lang=en", headers={"Accept-Language": "hi"})
     assert english.status_code == 410 and english.headers["content-language"] == "en"
@@ -138,3 +138,27 @@ async def test_the_pdf_link_of_a_revoked_certificate_is_a_410_page_in_the_reader
     assert head.status_code == 410
     for header in ("content-type", "content-length", "content-language", "vary"):
         assert head.headers.get(header) == hindi.headers.get(header), header
+
+
+async def test_a_name_no_font_of_the_pdf_draws_gets_no_pdf_but_a_501_sentence_pointing_to_the_page(certifier):
+    runtime, client = certifier
+    event = completed("王秀英")  # letters, as the name rule allows, of a script the PDF has no font for
+    await publish(runtime, [event])
+    certificate = await issued_certificate(client, event)
+    own = f"/v1/certificates/{certificate['certificate_id']}/pdf"  # a state system's: a Problem
+    refused = await client.get(own)
+    assert refused.status_code == 501 and refused.headers["content-type"] == "application/json"
+    assert refused.json()["detail"] == [
+        f"Certificate {certificate['certificate_id']} cannot be made into a PDF, as no font of it draws 王 (U+738B), "
+        f"秀 (U+79C0), 英 (U+82F1); its verification page shows it in full: {certificate['verify_url']}"]
+
+    path = f"/verify/{certificate['certificate_id']}/pdf"  # the link in the e-mail and the SMS: a page
+    hindi = await client.get(path, headers={"Accept-Language": "hi"})
+    assert hindi.status_code == 501 and hindi.headers["content-type"] == "text/html; charset=utf-8"
+    assert hindi.headers["content-language"] == "hi" and "इसके फ़ॉन्ट 王秀英 नहीं लिख सकते" in hindi.text
+    assert 'id="name">王秀英<' in hindi.text and f'href="{certificate["verify_url"]}?lang=hi"' in hindi.text
+    english = await client.get(f"{path}?lang=en")
+    assert english.status_code == 501 and "its fonts cannot draw 王秀英" in english.text
+    assert (await client.head(path, headers={"Accept-Language": "hi"})).status_code == 501
+    shown = await client.get(f"/verify/{certificate['certificate_id']}")  # the page shows the name in full
+    assert shown.status_code == 200 and 'id="name">王秀英<' in shown.text

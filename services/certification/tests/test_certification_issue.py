@@ -216,7 +216,7 @@ async def test_the_pdf_shows_the_name_in_devanagari_and_its_qr_code_opens_the_ve
     # Extraction puts spaces between shaped clusters; the letters and their order must all be there.
     assert "क्षितिजद्विवेदी" in text.replace(" ", "") and "Ethics in Governance" in text
     issued_on = calendar.day_of(datetime.fromisoformat(certificate["issued_at"]))  # the state's day, not UTC's
-    assert f"on {issued_on:%d %B %Y}" in text
+    assert f"on {issued_on:%d-%m-%Y}" in text  # as the e-mail, the SMS and the page write it
     fonts = subprocess.run([tool("pdffonts"), str(tmp_path / "c.pdf")], capture_output=True, text=True, check=True).stdout
     assert "NotoSansDevanagari" in fonts and "emb" in fonts
 

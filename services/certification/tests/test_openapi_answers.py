@@ -16,11 +16,11 @@ def test_each_route_documents_its_not_found_gone_unauthorised_and_conflict_answe
     expected = {
         ("/verify/{certificate_id}", "get"): {"200", "404"},
         ("/verify/{certificate_id}/status", "get"): {"200", "404"},
-        ("/verify/{certificate_id}/pdf", "get"): {"200", "404", "410"},
+        ("/verify/{certificate_id}/pdf", "get"): {"200", "404", "410", "501"},
         ("/.well-known/jwks.json", "get"): {"200"},
         ("/v1/credentials/verify", "post"): {"200", "422"},
         ("/v1/certificates/{certificate_id}", "get"): {"200", "400", "401", "403", "404", "422"},
-        ("/v1/certificates/{certificate_id}/pdf", "get"): {"200", "400", "401", "403", "404", "410"},
+        ("/v1/certificates/{certificate_id}/pdf", "get"): {"200", "400", "401", "403", "404", "410", "501"},
         ("/v1/certificates/{certificate_id}/revocation", "post"): {"200", "401", "404", "409", "422"},
         ("/v1/states/{tenant}/certificates", "get"): {"200", "400", "401", "403", "422"},
         ("/v1/states/{tenant}/certificates/count", "get"): {"200", "400", "401", "403", "422"},
@@ -32,6 +32,10 @@ def test_each_route_documents_its_not_found_gone_unauthorised_and_conflict_answe
     # The PDF's public link is opened in a browser: a page; a state system's route keeps its Problem.
     assert set(paths["/verify/{certificate_id}/pdf"]["get"]["responses"]["410"]["content"]) == {"text/html"}
     assert set(paths["/v1/certificates/{certificate_id}/pdf"]["get"]["responses"]["410"]["content"]) == {
+        "application/json"}
+    # A name its fonts cannot draw: a page on the public link, a Problem for a state system.
+    assert set(paths["/verify/{certificate_id}/pdf"]["get"]["responses"]["501"]["content"]) == {"text/html"}
+    assert set(paths["/v1/certificates/{certificate_id}/pdf"]["get"]["responses"]["501"]["content"]) == {
         "application/json"}
     # A cut-short SMS link gets the NOT FOUND page, as the verification page answers it.
     assert set(paths["/verify/{certificate_id}/pdf"]["get"]["responses"]["404"]["content"]) == {"text/html"}

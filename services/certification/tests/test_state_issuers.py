@@ -118,7 +118,7 @@ async def test_a_bihar_certificate_issued_in_haryana_s_name_is_refused_once_biha
         for lang, why in (("en", "It was issued in the name of Haryana Institute of Public Administration, on behalf "
                                  "of the Government of Haryana, which is not the issuer of IN-BR&#39;s certificates."),
                           ("hi", "यह Haryana Institute of Public Administration, on behalf of the Government of "
-                                 "Haryana के नाम से जारी किया गया है, जो IN-BR के प्रमाण पत्रों के जारीकर्ता नहीं हैं।")):
+                                 "Haryana के नाम से जारी किया गया है, जो IN-BR के प्रमाणपत्रों के जारीकर्ता नहीं हैं।")):
             shown = (await client.get(f"/verify/{certificate_id}?lang={lang}")).text
             assert why in shown and 'class="status valid"' not in shown
         assert (await client.get(f"/verify/{ids.certificate_id('IN-HR', haryana.data.enrolment_id)}/status")

@@ -43,7 +43,7 @@ def _certificate(**changes) -> dict:
 
 @pytest.mark.parametrize(("lang", "number", "download"), [
     ("en", "Certificate number", "Download the certificate (PDF)"),
-    ("hi", "प्रमाण पत्र संख्या", "प्रमाण पत्र डाउनलोड करें (PDF)"),
+    ("hi", "प्रमाणपत्र संख्या", "प्रमाणपत्र डाउनलोड करें (PDF)"),
 ])
 def test_the_page_shows_the_certificate_number_and_links_its_pdf_until_it_is_revoked(lang, number, download):
     certificate = _certificate()
@@ -58,7 +58,7 @@ def test_the_page_shows_the_certificate_number_and_links_its_pdf_until_it_is_rev
 
 @pytest.mark.parametrize(("lang", "status", "why"), [
     ("en", "NOT VALID", "It was issued in the name of HIPA, which is not the issuer of IN-BR&#39;s certificates."),
-    ("hi", "मान्य नहीं", "यह HIPA के नाम से जारी किया गया है, जो IN-BR के प्रमाण पत्रों के जारीकर्ता नहीं हैं।"),
+    ("hi", "मान्य नहीं", "यह HIPA के नाम से जारी किया गया है, जो IN-BR के प्रमाणपत्रों के जारीकर्ता नहीं हैं।"),
 ])
 def test_a_certificate_not_in_its_state_s_issuer_s_name_is_not_shown_as_valid_and_the_page_says_why(lang, status, why):
     shown = page.render(_certificate(), lang=lang, issuer="HIPA", status="wrong_issuer", pdf_url=PDF, state=INDIA)
@@ -68,7 +68,7 @@ def test_a_certificate_not_in_its_state_s_issuer_s_name_is_not_shown_as_valid_an
 
 @pytest.mark.parametrize(("lang", "revoked", "link"), [
     ("en", "This certificate was revoked on 02-12-2026, so its PDF is no longer offered.", "Open the verification page"),
-    ("hi", "यह प्रमाण पत्र 02-12-2026 को रद्द कर दिया गया, इसलिए इसका PDF अब उपलब्ध नहीं है।", "सत्यापन पृष्ठ खोलें"),
+    ("hi", "यह प्रमाणपत्र 02-12-2026 को रद्द कर दिया गया, इसलिए इसका PDF अब उपलब्ध नहीं है।", "सत्यापन पृष्ठ खोलें"),
 ])
 def test_the_pdf_link_of_a_revoked_certificate_says_when_and_why_and_links_the_verification_page(lang, revoked, link):
     certificate = _certificate(revoked_at=datetime(2026, 12, 1, 20, tzinfo=timezone.utc),  # 2 December in India

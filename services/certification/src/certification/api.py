@@ -3,6 +3,7 @@ revocation (the administrator's token); a certificate's credential and the listi
 training officers (behind a state's key, karmayogi_runtime.access)."""
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Annotated, Literal
@@ -23,6 +24,8 @@ from certification.handlers import Issuer
 from certification.keys import KeyRing
 from certification.pdf_cache import PdfCache
 from certification.settings import CertificationSettings
+
+log = logging.getLogger(__name__)
 
 Tenant = Annotated[str, Path(pattern=STATE_CODE_PATTERN, description="The state's ISO 3166-2 code.", examples=["IN-HR"])]
 EmployeeFilter = Annotated[str | None, Query(pattern=EMPLOYEE_ID_PATTERN, description="One employee's certificates: "
@@ -49,6 +52,10 @@ NOT_FOUND = {404: problem_answer("No certificate has this id")}
 # answered as an unknown one, as the page does, not with a 422.
 PUBLIC_NOT_FOUND = {404: problem_answer("No certificate has this id, or the id is not a certificate's")}
 REVOKED = {410: problem_answer("The certificate was revoked, so it is no longer offered as a PDF")}
+# The server cannot make this PDF (501): a text holds a character none of its fonts draws. Not a fault of the
+# request, nor one a retry mends; the verification page shows the certificate in full.
+UNPRINTABLE = {501: problem_answer("The PDF cannot be made: its fonts cannot draw a character of the certificate's "
+                                   "text; its verification page shows it")}
 REVOCATION = {**NOT_FOUND, 401: problem_answer("The administrator's bearer token is missing or wrong",
                                                headers=admin.CHALLENGE),
               409: problem_answer("The certificate was revoked before, with another reason")}
@@ -62,6 +69,10 @@ PDF = {200: {"description": "The certificate as a PDF (A4, with its QR code)",
 PDF_REVOKED_PAGE = {410: {"description": "The certificate was revoked, so it is no longer offered as a PDF: a page "
                           "in the reader's language says when and why, and links the verification page",
                           "content": {"text/html": {"schema": {"type": "string"}}}}}
+PDF_UNPRINTABLE_PAGE = {501: {"description": "The PDF cannot be made, as its fonts cannot draw a character of the "
+                              "certificate's text: a page in the reader's language says which, and links the "
+                              "verification page, which shows the certificate in full",
+                              "content": {"text/html": {"schema": {"type": "string"}}}}}
 
 
 class RevocationIn(BaseModel):
@@ -175,21 +186,32 @@ class Certification:
         return (f"Certificate {row['certificate_id']} was already revoked on {self.revoked_on(row)} (reason: "
                 f"{row['revocation_reason']}), and a revocation's reason cannot be changed.")
 
+    def unprintable_sentence(self, row, unprintable: "pdf.Unprintable") -> str:
+        return (f"Certificate {row['certificate_id']} cannot be made into a PDF, as no font of it draws "
+                f"{unprintable}; its verification page shows it in full: {self.issuer.verify_url(row['certificate_id'])}")
+
     def signatory(self, row) -> str:
         """Who signs for the certificate's state now; none (a blank line) for a state no longer configured."""
         issuer = self.settings.issuers.get(row["tenant"])
         return issuer.signatory if issuer else ""
 
     async def pdf(self, row) -> bytes:
+        """The certificate's PDF; `pdf.Unprintable` when a text of it holds a character that no font of the PDF
+        draws (logged with the script, not the letters, which may be a name: a font to add to the image)."""
         certificate_id = str(row["certificate_id"])
         content = await asyncio.to_thread(self.pdfs.get, certificate_id)
         if content is None:
-            content = await asyncio.to_thread(
-                pdf.render, name=row["employee_name"], course=row["course_title"],
-                competencies=list(row["competencies"]), centre=row["centre"],
-                issued_on=calendar.day_of(row["issued_at"], self.settings.zone()),
-                issuer=credential.issuer_name(row["credential"]), signatory=self.signatory(row),
-                verify_url=self.issuer.verify_url(row["certificate_id"]), certificate_id=certificate_id)
+            try:
+                content = await asyncio.to_thread(
+                    pdf.render, name=row["employee_name"], course=row["course_title"],
+                    competencies=list(row["competencies"]), centre=row["centre"],
+                    issued_on=calendar.day_of(row["issued_at"], self.settings.zone()),
+                    issuer=credential.issuer_name(row["credential"]), signatory=self.signatory(row),
+                    verify_url=self.issuer.verify_url(row["certificate_id"]), certificate_id=certificate_id)
+            except pdf.Unprintable as unprintable:
+                log.warning("certificate %s is not made into a PDF: no font of it draws its letters of the %s "
+                            "script (the PDF's public link says so)", certificate_id, unprintable.scripts)
+                raise
             await asyncio.to_thread(self.pdfs.put, certificate_id, content)
         return content
 
@@ -241,24 +263,28 @@ def public_routes(service: Certification) -> APIRouter:
         return service.keys.jwks()
 
     @router.get("/verify/{certificate_id}/pdf", tags=["public"], response_class=Response,
-                responses={**PDF, **PAGE_NOT_FOUND, **PDF_REVOKED_PAGE},
+                responses={**PDF, **PAGE_NOT_FOUND, **PDF_REVOKED_PAGE, **PDF_UNPRINTABLE_PAGE},
                 summary="The certificate as a PDF, beside its verification page (the link in the e-mail and SMS); "
-                "once revoked, or for an unknown id, a page in English or Hindi (`?lang=`, `Accept-Language`) "
-                "saying so; HEAD too")
+                "once revoked, for an unknown id, or when its fonts cannot draw a character of it, a page in "
+                "English or Hindi (`?lang=`, `Accept-Language`) saying so; HEAD too")
     @router.head("/verify/{certificate_id}/pdf", response_class=Response, include_in_schema=False)
     async def public_pdf(certificate_id: str, pool: Pool, lang: Lang = None,
                          accept_language: Annotated[str | None, Header()] = None) -> Response:
         row = await service.find(pool, certificate_id)
-        if row is not None and not row["revoked_at"]:
-            return await _pdf_answer(service, row)
         # The link is opened in a phone's browser (a cut-short SMS link too): the reader is told in their
         # language, as the page would.
         chosen = page.language(lang, accept_language)
         if row is None:
             return _page_answer(_not_found_page(service, chosen), 404, chosen)
-        html = page.render_pdf_revoked(row, lang=chosen, page_url=service.issuer.verify_url(row["certificate_id"]),
-                                       state=service.settings.zone())
-        return _page_answer(html, 410, chosen)
+        page_url = service.issuer.verify_url(row["certificate_id"])
+        if row["revoked_at"]:
+            html = page.render_pdf_revoked(row, lang=chosen, page_url=page_url, state=service.settings.zone())
+            return _page_answer(html, 410, chosen)
+        try:
+            return _pdf_response(row, await service.pdf(row))
+        except pdf.Unprintable as unprintable:
+            html = page.render_pdf_unprintable(row, lang=chosen, page_url=page_url, characters=unprintable.characters)
+            return _page_answer(html, 501, chosen)
 
     return router
 
@@ -305,7 +331,7 @@ def state_routes(service: Certification) -> APIRouter:
         return {**service.public(row), "credential": row["credential"]}
 
     @router.get("/v1/certificates/{certificate_id}/pdf", tags=["internal"], response_class=Response,
-                responses={**PDF, **PUBLIC_NOT_FOUND, **REVOKED, **ANOTHER_STATES_KEY},
+                responses={**PDF, **PUBLIC_NOT_FOUND, **REVOKED, **UNPRINTABLE, **ANOTHER_STATES_KEY},
                 summary="The certificate as a PDF (rendered on first request, then cached); 410 once revoked")
     async def certificate_pdf(certificate_id: str, pool: Pool, scope: StateScope) -> Response:
         row = await _existing(service, pool, certificate_id)
@@ -354,11 +380,17 @@ async def _existing(service: Certification, pool, certificate_id: UUID | str):
 
 
 async def _pdf_answer(service: Certification, row) -> Response:
-    """The certificate's PDF, or a 410 `Problem` once it is revoked (what a state's system reads; the public
-    link, opened in a browser, answers a revoked certificate with a page before it gets here)."""
+    """The certificate's PDF, a 410 `Problem` once it is revoked, or a 501 one when its fonts cannot draw a
+    character of it: what a state's system reads (the public link, opened in a browser, answers with pages)."""
     if row["revoked_at"]:  # before the cache: another pod may still hold the PDF rendered before
         raise Problem(410, service.revoked_sentence(row))
-    content = await service.pdf(row)
+    try:
+        return _pdf_response(row, await service.pdf(row))
+    except pdf.Unprintable as unprintable:
+        raise Problem(501, service.unprintable_sentence(row, unprintable)) from None
+
+
+def _pdf_response(row, content: bytes) -> Response:
     return Response(content, media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="certificate-{row["certificate_id"]}.pdf"'})
 

@@ -1,6 +1,7 @@
 """The public verification page, in English and Hindi: VALID, NOT VALID (not in its state's issuer's name),
 REVOKED or NOT FOUND; the certificate's number, and the link to its PDF for an employee with only a phone. Also
-what that link answers once the certificate is revoked, in the same language and layout (templates/layout.html)."""
+what that link answers once the certificate is revoked, or when the PDF's fonts cannot draw its text, in the same
+language and layout (templates/layout.html)."""
 
 from datetime import tzinfo
 from pathlib import Path
@@ -17,16 +18,20 @@ TEXT = {
            "wrong_issuer_help": "It was issued in the name of {issuer}, which is not the issuer of {state}'s certificates.",
            "number": "Certificate number", "pdf": "Download the certificate (PDF)",
            "pdf_revoked": "This certificate was revoked on {date}, so its PDF is no longer offered.",
-           "reason": "Reason", "see_page": "Open the verification page"},
-    "hi": {"title": "प्रमाण पत्र सत्यापन", "heading": "कर्मयोगी प्रशिक्षण प्रमाण पत्र",
+           "reason": "Reason", "see_page": "Open the verification page",
+           "pdf_unprintable": "This certificate cannot be made into a PDF: its fonts cannot draw {characters}. "
+                              "Its verification page shows it in full and proves it."},
+    "hi": {"title": "प्रमाणपत्र सत्यापन", "heading": "कर्मयोगी प्रशिक्षण प्रमाणपत्र",
            "valid": "मान्य", "revoked": "रद्द", "revoked_on": "रद्द करने की तिथि", "not_found": "नहीं मिला",
-           "not_found_help": "इस संख्या का कोई प्रमाण पत्र नहीं है। लिंक या स्कैन किया गया QR कोड जाँचें।",
+           "not_found_help": "इस संख्या का कोई प्रमाणपत्र नहीं है। लिंक या स्कैन किया गया QR कोड जाँचें।",
            "name": "नाम", "course": "पाठ्यक्रम", "competencies": "दक्षताएँ", "issuer": "जारीकर्ता", "date": "तिथि",
            "wrong_issuer": "मान्य नहीं",
-           "wrong_issuer_help": "यह {issuer} के नाम से जारी किया गया है, जो {state} के प्रमाण पत्रों के जारीकर्ता नहीं हैं।",
-           "number": "प्रमाण पत्र संख्या", "pdf": "प्रमाण पत्र डाउनलोड करें (PDF)",
-           "pdf_revoked": "यह प्रमाण पत्र {date} को रद्द कर दिया गया, इसलिए इसका PDF अब उपलब्ध नहीं है।",
-           "reason": "कारण", "see_page": "सत्यापन पृष्ठ खोलें"},
+           "wrong_issuer_help": "यह {issuer} के नाम से जारी किया गया है, जो {state} के प्रमाणपत्रों के जारीकर्ता नहीं हैं।",
+           "number": "प्रमाणपत्र संख्या", "pdf": "प्रमाणपत्र डाउनलोड करें (PDF)",
+           "pdf_revoked": "यह प्रमाणपत्र {date} को रद्द कर दिया गया, इसलिए इसका PDF अब उपलब्ध नहीं है।",
+           "reason": "कारण", "see_page": "सत्यापन पृष्ठ खोलें",
+           "pdf_unprintable": "इस प्रमाणपत्र का PDF नहीं बन सकता: इसके फ़ॉन्ट {characters} नहीं लिख सकते। "
+                              "इसका सत्यापन पृष्ठ इसे पूरा दिखाता है और प्रमाणित करता है।"},
 }
 
 _environment = Environment(
@@ -84,3 +89,11 @@ def render_pdf_revoked(certificate, *, lang: str, page_url: str, state: tzinfo) 
     return _environment.get_template("pdf_revoked.html").render(
         certificate=certificate, lang=lang, t=TEXT[lang], page_url=page_url,
         revoked_on=calendar.day_of(certificate["revoked_at"], state))
+
+
+def render_pdf_unprintable(certificate, *, lang: str, page_url: str, characters: str) -> str:
+    """What the PDF's link answers when the PDF's fonts cannot draw `characters` of `certificate`'s text (a
+    script the PDF has no font for): which, in the reader's language, with the link to its verification page
+    (`page_url`), which shows the certificate in full (a browser has fonts the PDF does not)."""
+    return _environment.get_template("pdf_unprintable.html").render(
+        certificate=certificate, lang=lang, t=TEXT[lang], page_url=page_url, characters=characters)

@@ -3,20 +3,87 @@ fpdf2, embedded Noto fonts), and a QR code that opens the verification page. Ren
 at issue time."""
 
 import io
+import unicodedata
 from dataclasses import dataclass
 from datetime import date
+from functools import cache
 from pathlib import Path
 from typing import NamedTuple
 
 import qrcode
+from fontTools.ttLib import TTFont
 from fpdf import FPDF
+from fpdf.unicode_script import get_unicode_script
 
-FONTS = Path("/usr/share/fonts/truetype/noto")
-_FAMILIES = {  # family: (regular, bold)
-    "NotoSans": ("NotoSans-Regular.ttf", "NotoSans-Bold.ttf"),
-    "NotoDeva": ("NotoSansDevanagari-Regular.ttf", "NotoSansDevanagari-Bold.ttf"),
-    "NotoGuru": ("NotoSansGurmukhi-Regular.ttf", "NotoSansGurmukhi-Regular.ttf"),
+FONTS = Path("/usr/share/fonts/truetype/noto")  # Debian's fonts-noto-core
+LATIN = ("NotoSans-Regular.ttf", "NotoSans-Bold.ttf")  # regular, bold: the certificate's own text
+# The scripts of India's scheduled languages, one Noto family each (regular, bold), in the order a character
+# several of them have (the danda, say) is looked for. A family is loaded only for a style in which a text
+# needs it, so a PDF embeds the subsets of the fonts it draws with and no other.
+SCRIPTS = {
+    "NotoDeva": ("NotoSansDevanagari-Regular.ttf", "NotoSansDevanagari-Bold.ttf"),  # Hindi, Marathi, Nepali, ...
+    "NotoBeng": ("NotoSansBengali-Regular.ttf", "NotoSansBengali-Bold.ttf"),  # Bengali, Assamese
+    "NotoGuru": ("NotoSansGurmukhi-Regular.ttf", "NotoSansGurmukhi-Bold.ttf"),  # Punjabi
+    "NotoGujr": ("NotoSansGujarati-Regular.ttf", "NotoSansGujarati-Bold.ttf"),
+    "NotoOrya": ("NotoSansOriya-Regular.ttf", "NotoSansOriya-Bold.ttf"),  # Odia
+    "NotoTaml": ("NotoSansTamil-Regular.ttf", "NotoSansTamil-Bold.ttf"),
+    "NotoTelu": ("NotoSansTelugu-Regular.ttf", "NotoSansTelugu-Bold.ttf"),
+    "NotoKnda": ("NotoSansKannada-Regular.ttf", "NotoSansKannada-Bold.ttf"),
+    "NotoMlym": ("NotoSansMalayalam-Regular.ttf", "NotoSansMalayalam-Bold.ttf"),
+    "NotoOlck": ("NotoSansOlChiki-Regular.ttf", "NotoSansOlChiki-Bold.ttf"),  # Santali
+    "NotoMtei": ("NotoSansMeeteiMayek-Regular.ttf", "NotoSansMeeteiMayek-Bold.ttf"),  # Manipuri
+    "NotoArab": ("NotoNaskhArabic-Regular.ttf", "NotoNaskhArabic-Bold.ttf"),  # Urdu, Kashmiri, Sindhi
 }
+HEADING = "Certificate of Completion  ·  प्रमाणपत्र"
+
+
+class Unprintable(ValueError):
+    """A text of the certificate holds characters that no embedded font draws: rather than a PDF that leaves
+    them out without a word (a name with letters missing), no PDF."""
+
+    def __init__(self, characters: str) -> None:
+        super().__init__(", ".join(f"{c} (U+{ord(c):04X})" for c in characters))  # a lone mark is hard to read
+        self.characters = characters
+
+    @property
+    def scripts(self) -> str:
+        """The Unicode scripts of the characters, e.g. "HAN, SINHALA": which fonts are missing, for the log,
+        which must not hold a person's name."""
+        return ", ".join(sorted({get_unicode_script(c).name for c in self.characters}))
+
+
+class _Document(FPDF):
+    """fpdf2's document, loading a script's font the first time a text needs it in a style (fpdf2 embeds
+    every font loaded, used or not, and each one loaded and subset costs some 50 ms)."""
+
+    def get_fallback_font(self, char: str, style: str = "") -> str | None:
+        """The font of `char`'s script in `style` (fpdf2 asks for each character NotoSans has not)."""
+        family = next((name for name, (regular, _) in SCRIPTS.items() if ord(char) in _drawn_by(regular)), None)
+        if family is None:
+            return None
+        key = family.lower() + style  # fpdf2's name for the font of `family` in `style`
+        if key not in self.fonts:
+            self.add_font(family, style, str(FONTS / SCRIPTS[family][1 if "B" in style else 0]))
+            # fpdf2 keeps the page's own font apart from the fallback fonts it knows of: tell it of this one
+            loaded = {loaded_key.rstrip("BI") for loaded_key in self.fonts}
+            self.set_fallback_fonts([name for name in SCRIPTS if name.lower() in loaded])
+        return key
+
+
+@cache
+def _drawn_by(font: str) -> frozenset[int]:
+    """The characters `font` (a file in FONTS) has a glyph for: its cmap, read once."""
+    return frozenset(TTFont(FONTS / font, lazy=True).getBestCmap())
+
+
+def unprintable(*texts: str) -> str:
+    """The characters of `texts` that no font of the certificate draws, each once, in order. Spaces and
+    format characters (the zero-width joiners) are shaping instructions, not glyphs. (Each script's bold face
+    covers what its regular one does.)"""
+    fonts = [LATIN[0], *(regular for regular, _ in SCRIPTS.values())]
+    missing = dict.fromkeys(c for text in texts for c in text if not c.isspace() and unicodedata.category(c) != "Cf"
+                            and not any(ord(c) in _drawn_by(font) for font in fonts))
+    return "".join(missing)
 
 
 WIDTH = 257  # mm between the side margins of A4 landscape: what a line may take
@@ -47,6 +114,9 @@ class _Text(NamedTuple):
 
 def render(*, name: str, course: str, competencies: list[str], centre: str | None, issued_on: date,
            issuer: str, signatory: str, verify_url: str, certificate_id: str) -> bytes:
+    """The certificate's PDF; `Unprintable` when a text holds a character that no font of it draws."""
+    if missing := unprintable(name, course, *competencies, centre or "", issuer, signatory):
+        raise Unprintable(missing)
     pdf = document()
     pdf.set_draw_color(*BLUE)
     pdf.set_line_width(1.2)
@@ -74,15 +144,16 @@ def render(*, name: str, course: str, competencies: list[str], centre: str | Non
 
 
 def document() -> FPDF:
-    """An empty A4 landscape page with the fonts loaded: where lines are measured and drawn."""
-    pdf = FPDF(orientation="landscape", format="A4")
+    """An empty A4 landscape page with the Latin fonts loaded (a script's font is loaded when a text needs it):
+    where lines are measured and drawn."""
+    pdf = _Document(orientation="landscape", format="A4")
     pdf.set_margins(_LEFT, 18, _LEFT)
     pdf.set_auto_page_break(False)
-    for family, (regular, bold) in _FAMILIES.items():
-        pdf.add_font(family, "", str(FONTS / regular))
-        pdf.add_font(family, "B", str(FONTS / bold))
-    pdf.set_fallback_fonts(["NotoDeva", "NotoGuru"])
-    pdf.set_text_shaping(True)  # HarfBuzz: Devanagari conjuncts and matras as a reader expects
+    pdf.add_font("NotoSans", "", str(FONTS / LATIN[0]))
+    pdf.add_font("NotoSans", "B", str(FONTS / LATIN[1]))
+    # HarfBuzz: conjuncts, vowel signs and joined Arabic letters as a reader expects, right to left where
+    # the script runs so
+    pdf.set_text_shaping(True)
     pdf.add_page()
     return pdf
 
@@ -95,7 +166,7 @@ def layout(pdf: FPDF, *, issuer: str, name: str, course: str, competencies: list
     where = f"at {centre}, " if centre else ""
     texts = [
         _Text(issuer, "B", 14, 9, 22, BLUE),
-        _Text("Certificate of Completion  ·  प्रमाण पत्र", "B", 26, 26, 38, BLUE),
+        _Text(HEADING, "B", 26, 26, 38, BLUE),
         _Text("This certifies that", "", 13, 13, 58),
         _Text(name, "B", 30, 16, 68),
         _Text("has completed the course", "", 13, 13, 88),
@@ -103,7 +174,7 @@ def layout(pdf: FPDF, *, issuer: str, name: str, course: str, competencies: list
         # fifty competencies would fill the page: two lines at most, the full list is in the credential and
         # on the verification page
         *([_Text("Competencies: " + ", ".join(competencies), "", 11, 9, 112, most_lines=2)] if competencies else []),
-        _Text(f"{where}on {issued_on:%d %B %Y}", "", 12, 9, 122),
+        _Text(f"{where}on {issued_on:%d-%m-%Y}", "", 12, 9, 122),  # the day as the e-mail, SMS and page write it
     ]
     lines: list[Line] = []
     moved = 0.0  # how far the wrapped texts so far pushed the rest down
