@@ -173,7 +173,6 @@ def _written_as(pattern: str, rule: str) -> Any:
             return value
         raise PydanticCustomError("date_format", rule)
 
-    check.pattern = pattern  # for `with_compiled_dates`, which checks the same pattern inside pydantic-core
     return check
 
 
@@ -181,6 +180,8 @@ _date_time_written = _written_as(
     DATE_TIME_PATTERN, "must be an RFC 3339 date-time string with seconds and an offset, e.g. '2025-03-03T13:01:00+05:30'"
 )
 _date_written = _written_as(DATE_PATTERN, "must be a date string written YYYY-MM-DD, e.g. '2025-03-03'")
+# Each check and its pattern, which `with_compiled_dates` checks inside pydantic-core instead.
+_PATTERN_OF = {_date_time_written: DATE_TIME_PATTERN, _date_written: DATE_PATTERN}
 
 
 def _to_utc(value: datetime) -> datetime:
@@ -212,8 +213,8 @@ def with_compiled_dates(schema: Any) -> Any:
     function = schema.get("function", {}).get("function") if isinstance(schema.get("function"), dict) else None
     if schema.get("type") == "function-after" and function is _to_utc:
         return core_schema.union_schema([_UTC_STRING, copy], mode="left_to_right")
-    if schema.get("type") == "function-before" and function in (_date_time_written, _date_written):
-        string = core_schema.chain_schema([core_schema.str_schema(strict=True, pattern=f"^{function.pattern}$"),
+    if schema.get("type") == "function-before" and function in _PATTERN_OF:
+        string = core_schema.chain_schema([core_schema.str_schema(strict=True, pattern=f"^{_PATTERN_OF[function]}$"),
                                            copy["schema"]])
         return core_schema.union_schema([string, copy], mode="left_to_right")
     return copy
