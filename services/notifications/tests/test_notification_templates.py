@@ -162,6 +162,17 @@ def test_the_revocation_e_mail_gives_the_verification_link_where_it_names_the_pa
     assert f"सत्यापन पृष्ठ पर यह रद्द दिखाई देगा: {url}\n\n" in hindi.text
 
 
+def test_the_completion_e_mail_gives_the_attendance_as_it_was_when_the_course_was_completed():
+    """The basis is taken when the rule is met: an employee who attends more sessions afterwards has more in
+    their record than the message says, which it must not pass off as their attendance."""
+    event = vector(EXAMPLES / "course.completed" / "valid" / "haryana-hub-by-attendance.json")
+    percent = event.data.basis.attendance_percent
+    said = {"en": f"Your attendance when you completed it: {percent}%", "hi": f"पूरा करते समय आपकी उपस्थिति: {percent}%"}
+    for language, words in said.items():
+        mail, _ = render("completed", language, context_for(event.type, event.data, contact(event, language, True), {}))
+        assert words in mail.text and words in mail.html, language
+
+
 def test_the_centre_is_named_with_its_district_once():
     assert centre_with_district("District Training Centre, Faridabad", "Faridabad") == "District Training Centre, Faridabad"
     assert centre_with_district("HIPA", "Gurugram") == "HIPA, Gurugram"
