@@ -1,5 +1,6 @@
 """An officer finds one employee's, one course's or the revoked certificates among a state's ~100,000, each with
-when and why it was revoked; the indexes that make it fast at that scale (0002), against the real PostgreSQL."""
+when and why it was revoked; the order they are paged in and the indexes that make it fast at that scale (0002,
+0003), against the real PostgreSQL."""
 
 import asyncio
 import json
@@ -25,6 +26,16 @@ def test_only_the_filters_given_become_conditions_on_the_state_s_certificates():
         "tenant = $1 AND employee_id = $2 AND course_id = $3 AND revoked_at IS NOT NULL", ["IN-HR", "HR0412345", course])
     assert repository.Filters("IN-HR", course_id=course, revoked=False).where() == (
         "tenant = $1 AND course_id = $2 AND revoked_at IS NULL", ["IN-HR", course])
+
+
+@pytest.mark.unit
+def test_a_page_resumes_below_the_last_certificate_of_the_page_before_in_the_order_they_were_recorded():
+    first, first_arguments = repository.page_of(repository.Filters("IN-HR", "HR0412345"), None, 51)
+    assert "WHERE tenant = $1 AND employee_id = $2\n" in first and "ORDER BY seq DESC LIMIT $3" in first
+    assert first_arguments == ["IN-HR", "HR0412345", 51]
+    following, arguments = repository.page_of(repository.Filters("IN-HR", "HR0412345"), -7, 51)
+    assert "WHERE tenant = $1 AND employee_id = $2 AND seq < $3\n" in following and "LIMIT $4" in following
+    assert arguments == ["IN-HR", "HR0412345", -7, 51]
 
 
 @pytest.mark.integration
@@ -84,6 +95,8 @@ ADD_CERTIFICATES = """
            CASE WHEN g % 10 = 0 THEN now() END, CASE WHEN g % 10 = 0 THEN 'Issued in error.' END
     FROM generate_series(1, 200) g
 """
+WRITE_ORDER_INDEXES = ("certificates_in_write_order", "certificates_by_employee_in_write_order",
+                       "certificates_by_course_in_write_order", "certificates_revoked_in_write_order")
 INDEXES = """
     SELECT c.relname, i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
     WHERE i.indrelid = 'certificates'::regclass ORDER BY c.relname
@@ -99,32 +112,45 @@ async def database_at_0001(postgres_url, tmp_path):
 
 
 @pytest.mark.integration
-@pytest.mark.parametrize("stopped_part_way", [False, True], ids=["from 0001", "after a run stopped part-way"])
-async def test_0002_indexes_each_filter_and_a_filtered_page_is_read_from_its_index(database_at_0001, stopped_part_way):
+@pytest.mark.parametrize("stopped_part_way", [False, True], ids=["from 0001", "after runs stopped part-way"])
+async def test_0003_numbers_the_certificates_in_write_order_and_a_filtered_page_is_read_from_its_index(
+        database_at_0001, stopped_part_way):
     url, connection = database_at_0001
-    if stopped_part_way:  # a concurrent build failed and left an INVALID index
-        with pytest.raises(asyncpg.UniqueViolationError):  # any failed build: here, on duplicate tenants
-            await connection.execute("CREATE UNIQUE INDEX CONCURRENTLY certificates_by_employee ON certificates (tenant)")
+    if stopped_part_way:  # concurrent builds of 0002 and 0003 failed and left INVALID indexes
+        await connection.execute("ALTER TABLE certificates ADD COLUMN seq bigint")
+        for name in ("certificates_by_employee", "certificates_in_write_order"):
+            with pytest.raises(asyncpg.UniqueViolationError):  # any failed build: here, on duplicate tenants
+                await connection.execute(f"CREATE UNIQUE INDEX CONCURRENTLY {name} ON certificates (tenant)")
 
     await asyncio.to_thread(upgrade_to_head, url, MIGRATIONS_DIR, wait_seconds=0)
 
     indexes = {r["relname"]: r["indisvalid"] for r in await connection.fetch(INDEXES)}
-    assert [indexes.get(name) for name in ("certificates_by_employee", "certificates_by_course",
-                                           "certificates_revoked")] == [True, True, True]
+    assert [indexes.get(name) for name in ("certificates_by_employee", "certificates_by_course", "certificates_revoked",
+                                           *WRITE_ORDER_INDEXES)] == [True] * 7
+    # The certificates already there, newest issued highest, all below one written after.
+    numbered = await connection.fetch("SELECT seq FROM certificates ORDER BY issued_at DESC, certificate_id DESC")
+    assert [r["seq"] for r in numbered] == list(range(0, -200, -1))
+    await connection.execute(ADD_CERTIFICATES.replace("generate_series(1, 200)", "generate_series(1, 1)"))
+    assert await connection.fetchval("SELECT max(seq) FROM certificates") == 1
+    with pytest.raises(asyncpg.NotNullViolationError):
+        await connection.execute("UPDATE certificates SET seq = NULL WHERE seq = 1")
+
     await connection.execute("ANALYZE certificates")  # as autovacuum would have, on a state's table
     # 200 rows: the planner would read them all, or a bitmap of them, and sort; not so at a state's scale.
     await connection.execute("SET enable_seqscan = off; SET enable_bitmapscan = off")
     course = uuid.UUID("c0a8e0d2-3b1f-5c4e-9a7d-1e2f3a4b5c6d")
-    for filters, index in ((repository.Filters("IN-HR", employee_id="HR1"), "certificates_by_employee"),
-                           (repository.Filters("IN-HR", course_id=course), "certificates_by_course"),
-                           (repository.Filters("IN-HR", revoked=True), "certificates_revoked")):
-        where, arguments = filters.where()
-        query = repository.LIST.format(where=where, limit=len(arguments) + 1, offset=len(arguments) + 2)
-        [plan] = json.loads(await connection.fetchval(f"EXPLAIN (FORMAT JSON) {query}", *arguments, 50, 0))
-        nodes, found = [plan["Plan"]], []
-        while nodes:
-            node = nodes.pop()
-            found.append((node["Node Type"], node.get("Index Name")))
-            nodes += node.get("Plans", [])
-        assert ("Index Scan", index) in found, (index, found)
-        assert not any("Sort" in node_type for node_type, _ in found), (index, found)
+    for filters, index in ((repository.Filters("IN-HR"), "certificates_in_write_order"),
+                           (repository.Filters("IN-HR", revoked=False), "certificates_in_write_order"),
+                           (repository.Filters("IN-HR", employee_id="HR1"), "certificates_by_employee_in_write_order"),
+                           (repository.Filters("IN-HR", course_id=course), "certificates_by_course_in_write_order"),
+                           (repository.Filters("IN-HR", revoked=True), "certificates_revoked_in_write_order")):
+        for after in (None, -20):
+            statement, arguments = repository.page_of(filters, after, 51)
+            [plan] = json.loads(await connection.fetchval(f"EXPLAIN (FORMAT JSON) {statement}", *arguments))
+            nodes, found = [plan["Plan"]], []
+            while nodes:
+                node = nodes.pop()
+                found.append((node["Node Type"], node.get("Index Name")))
+                nodes += node.get("Plans", [])
+            assert ("Index Scan", index) in found, (index, after, found)
+            assert not any("Sort" in node_type for node_type, _ in found), (index, after, found)

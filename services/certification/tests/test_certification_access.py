@@ -28,7 +28,7 @@ async def test_bihars_key_is_refused_haryanas_certificate_and_list_and_is_told_n
         assert refused.json() == {"detail": ["The key sent is a key of IN-BR; it cannot read or change the records "
                                              "of IN-HR."]}, path
     # Bihar's own list does not hold Haryana's certificate either.
-    assert (await send_with_key(client, "GET", "/v1/states/IN-BR/certificates", BIHAR)).json() == {"items": []}
+    assert (await send_with_key(client, "GET", "/v1/states/IN-BR/certificates", BIHAR)).json() == {"items": [], "next": None}
 
 
 async def test_haryanas_key_and_the_all_states_key_read_haryanas_certificate(certifier):

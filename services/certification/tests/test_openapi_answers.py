@@ -81,8 +81,10 @@ def test_the_officers_lists_and_the_pages_language_are_described_for_a_client_ge
 
     listed = paths["/v1/states/{tenant}/certificates"]["get"]
     described = {parameter["name"]: parameter.get("description") for parameter in listed["parameters"]}
-    assert described["limit"] and described["offset"]
-    assert "newest first, then by certificate id" in listed["description"] and "shifts the next page" in listed["description"]
+    assert described["limit"] and "`next` of the page before" in described["after"] and "offset" not in described
+    assert "Pass a page's `next` as `after`" in listed["description"] and "none twice, none missed" in listed["description"]
+    assert "offset" not in listed["description"]
+    assert listing["required"] == ["items", "next"] and "null on the last page" in listing["properties"]["next"]["description"]
 
     # Any text is taken (a language the page lacks is answered in English), so no enum and no 422.
     for path in ("/verify/{certificate_id}", "/verify/{certificate_id}/pdf"):

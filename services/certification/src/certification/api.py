@@ -4,6 +4,7 @@ training officers (behind a state's key, karmayogi_runtime.access)."""
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Annotated, Literal
@@ -17,7 +18,7 @@ from karmayogi_contracts.parts import Reason
 from karmayogi_runtime import access, calendar
 from karmayogi_runtime.access import ANOTHER_STATES_KEY, StateScope
 from karmayogi_runtime.http import Pool, Problem, problem_answer
-from pydantic import BaseModel, Field
+from pydantic import AfterValidator, BaseModel, Field
 
 from certification import admin, credential, handlers, page, pdf, repository
 from certification.handlers import Issuer
@@ -38,9 +39,21 @@ STATUS_FILTER = ("`status=revoked`: the revoked certificates; `status=valid`: th
                  "name of its state's issuer (see the item's `status`).")
 StatusFilter = Annotated[Literal["valid", "revoked"] | None, Query(description=STATUS_FILTER)]
 Limit = Annotated[int, Query(ge=1, le=500, description="How many certificates a page holds, at most 500.")]
-# A million is past the last page of any state's certificates, and keeps the offset within PostgreSQL's bigint.
-Offset = Annotated[int, Query(ge=0, le=1_000_000, description="How many certificates to skip: the page's position "
-                              "in the list, e.g. 50 for the second page of 50.")]
+# A page's `next`: the place of its last certificate in the order certificates were written (repository.LIST),
+# negative for those written before migration 0003 numbered them. 18 digits at most: within PostgreSQL's bigint.
+NEXT = re.compile(r"-?[0-9]{1,18}")
+
+
+def checked_after(after: str | None) -> str | None:
+    """The `after` of a request, refused with a sentence when it is no page's `next` (a 422)."""
+    if after is None or NEXT.fullmatch(after):
+        return after
+    raise ValueError(f"{after[:40]!r} is not the `next` of a page; pass the `next` of the page before as it was "
+                     "given, or no `after` for the first page.")
+
+
+After = Annotated[str | None, Query(description="The `next` of the page before; none for the first page.",
+                                    examples=["1042"]), AfterValidator(checked_after)]
 # Any text: the page answers in English for a language it does not have rather than refusing a shared link.
 Lang = Annotated[str | None, Query(description="The page's language: `en` or `hi` (`hi-IN` and any case too); "
                                    "otherwise the reader's `Accept-Language` decides, and English without one.",
@@ -109,9 +122,10 @@ class CertificateItem(BaseModel):
 
 
 class CertificatePage(BaseModel):
-    """A page of a state's certificates, newest first (then by certificate id)."""
+    """A page of a state's certificates, the newest written first."""
 
     items: list[CertificateItem]
+    next: str | None = Field(description="Pass as `after` for the next page; null on the last page.")
 
 
 class CertificateCount(BaseModel):
@@ -342,17 +356,25 @@ def state_routes(service: Certification) -> APIRouter:
                 summary="Certificates of a state, newest first",
                 description="Each with the `status` its verification page shows (valid, wrong_issuer or revoked), and "
                 "when and why it was revoked. `employee_id`, `course_id` and `status` narrow the list; `status=valid` "
-                "means not revoked (see `status`). The order is newest first, then by certificate id; pages are read "
-                "by `offset`, so a certificate issued between two pages (or, with `status`, revoked) shifts the next "
-                "page by one: an item may show twice or be missed. The count says how many there are.")
+                "means not revoked (see `status`). The order is newest first: the certificate recorded last first "
+                "(a completion reported late, with an earlier `issued_at`, is listed where it was recorded). Pass a "
+                "page's `next` as `after` for the next page; `next` is null on the last page. A page resumes past the "
+                "last certificate of the page before, so however many certificates are issued while a state system "
+                "reads page after page, it gets each certificate recorded before its first page once: none twice, "
+                "none missed (with `status`, one revoked meanwhile is given as its status is when its page is read). "
+                "Those issued meanwhile are newer than the first page: the next read from the first page gives them. "
+                "The count says how many there are.")
     async def list_certificates(tenant: Tenant, pool: Pool, employee_id: EmployeeFilter = None,
                                 course_id: CourseFilter = None, status: StatusFilter = None,
-                                limit: Limit = 50, offset: Offset = 0) -> CertificatePage:
+                                limit: Limit = 50, after: After = None) -> CertificatePage:
         revoked = None if status is None else status == "revoked"
         filters = repository.Filters(tenant, employee_id, course_id, revoked)
         async with pool.acquire() as connection:
-            rows = await repository.certificates(connection, filters, limit, offset)
-        return CertificatePage(items=[CertificateItem(
+            # The one row past the page tells whether another follows, so the last page says so (`next` null).
+            rows = await repository.certificates(connection, filters, None if after is None else int(after),
+                                                limit + 1)
+        more, rows = len(rows) > limit, rows[:limit]
+        return CertificatePage(next=str(rows[-1]["seq"]) if more else None, items=[CertificateItem(
             certificate_id=r["certificate_id"], employee_id=r["employee_id"], employee_name=r["employee_name"],
             course_id=r["course_id"], course_title=r["course_title"], issued_at=r["issued_at"].isoformat(),
             status=service.verdict(r)[0], revoked_at=r["revoked_at"].isoformat() if r["revoked_at"] else None,

@@ -20,12 +20,15 @@ REVOKE = """
     RETURNING *
 """
 # With what the status is decided from (`api.Certification.verdict`), as the page and the check decide it.
-# `{where}` is `Filters.where()`; the page's $n follow its arguments.
+# Newest first by `seq`, the order certificates were written (migration 0003), not by `issued_at`: a page
+# resumes below the last `seq` read, and a certificate written later always numbers above it, whatever its
+# completion date, so reading page after page gives each certificate written before the first page once.
+# `{where}` is `Filters.where()` and the `after` condition; `{limit}` the $n that follows their arguments.
 LIST = """
-    SELECT certificate_id, tenant, employee_id, employee_name, course_id, course_title, issued_at, revoked_at,
+    SELECT seq, certificate_id, tenant, employee_id, employee_name, course_id, course_title, issued_at, revoked_at,
            revocation_reason, credential
     FROM certificates WHERE {where}
-    ORDER BY issued_at DESC, certificate_id LIMIT ${limit} OFFSET ${offset}
+    ORDER BY seq DESC LIMIT ${limit}
 """
 COUNT = "SELECT count(*) AS issued, count(revoked_at) AS revoked FROM certificates WHERE {where}"
 
@@ -52,11 +55,20 @@ class Filters:
         return " AND ".join(conditions), arguments
 
 
-async def certificates(connection: Connection, filters: Filters, limit: int, offset: int) -> list[Record]:
-    """A page of the certificates `filters` selects, newest first."""
+def page_of(filters: Filters, after: int | None, limit: int) -> tuple[str, list]:
+    """The statement reading `limit` certificates of `filters` written before the one numbered `after` (from the
+    newest, None), and its arguments."""
     where, arguments = filters.where()
-    page = LIST.format(where=where, limit=len(arguments) + 1, offset=len(arguments) + 2)
-    return await connection.fetch(page, *arguments, limit, offset)
+    if after is not None:
+        arguments.append(after)
+        where += f" AND seq < ${len(arguments)}"
+    return LIST.format(where=where, limit=len(arguments) + 1), [*arguments, limit]
+
+
+async def certificates(connection: Connection, filters: Filters, after: int | None, limit: int) -> list[Record]:
+    """Up to `limit` of the certificates `filters` selects, newest first, past the one numbered `after`."""
+    statement, arguments = page_of(filters, after, limit)
+    return await connection.fetch(statement, *arguments)
 
 
 async def count(connection: Connection, filters: Filters) -> Record:
