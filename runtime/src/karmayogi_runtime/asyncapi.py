@@ -8,6 +8,7 @@ and every topic a service consumes gets a second message, the same event in stru
 event as one JSON document), which the consumers accept too.
 """
 
+import dataclasses
 import json
 from typing import Any
 
@@ -51,6 +52,12 @@ STRUCTURED_HEADERS: dict[str, Any] = {
 
 
 def document(definition: ServiceDefinition) -> dict[str, Any]:
+    """The document; its server is the brokers of KAFKA_BOOTSTRAP_SERVERS, and it names none when that is not
+    set (FastStream always names one: it is given a placeholder, removed once the document is made)."""
+    brokers = definition.settings.kafka_bootstrap_servers
+    if brokers is None:
+        settings = definition.settings.model_copy(update={"kafka_bootstrap_servers": "unnamed:9092"})
+        definition = dataclasses.replace(definition, settings=settings)
     broker = build_broker(definition)
     ConsumerRunner(None, definition.subscriptions).register(broker)  # type: ignore[arg-type]
     specification = AsyncAPI(
@@ -59,6 +66,10 @@ def document(definition: ServiceDefinition) -> dict[str, Any]:
     ).to_specification()
     doc = json.loads(specification.to_json())
     _attach_contracts(doc, definition.settings.kafka_topic_prefix)
+    if brokers is None:
+        doc.pop("servers", None)
+        for channel in doc.get("channels", {}).values():
+            channel.pop("servers", None)
     return doc
 
 

@@ -94,15 +94,7 @@ def service_cli(name: str, build: Callable[..., ServiceDefinition]) -> typer.Typ
         brokers of KAFKA_BOOTSTRAP_SERVERS as its server when that is set)."""
         from karmayogi_runtime.asyncapi import document
 
-        service = description()
-        brokers = service.settings.kafka_bootstrap_servers
-        if brokers is None:  # FastStream always names a server; there is none to name, so it is removed below
-            service = dataclasses.replace(service, settings=service.settings.model_copy(
-                update={"kafka_bootstrap_servers": "unnamed:9092"}))
-        doc = document(service)
-        if brokers is None:
-            _without_servers(doc)
-        json.dump(doc, sys.stdout, indent=2, ensure_ascii=False)
+        json.dump(document(description()), sys.stdout, indent=2, ensure_ascii=False)
         sys.stdout.write("\n")
 
     @app.command("kafka-access")
@@ -162,9 +154,3 @@ def _errors_only() -> Iterator[None]:
         yield
     finally:
         root.setLevel(level)
-
-
-def _without_servers(doc: dict[str, Any]) -> None:
-    doc.pop("servers", None)
-    for channel in doc.get("channels", {}).values():
-        channel.pop("servers", None)
