@@ -28,7 +28,7 @@ ANSWERS = {
         (f"{STATE}/batches", "post"): {201}, (f"{STATE}/batches", "get"): {200},
         (f"{STATE}/batches/{{batch_id}}", "get"): {200, 404}, (f"{STATE}/batches/{{batch_id}}", "patch"): {200, 404, 409},
         (f"{STATE}/employees/{{employee_id}}", "put"): {200, 201}, (f"{STATE}/employees/{{employee_id}}", "get"): {200, 404},
-        (f"{STATE}/enrolments", "post"): {200, 201}, (f"{STATE}/enrolments", "get"): {200},
+        (f"{STATE}/enrolments", "post"): {200, 201, 409}, (f"{STATE}/enrolments", "get"): {200},
         (f"{STATE}/enrolments/{{enrolment_id}}", "get"): {200, 404},
         (f"{STATE}/enrolments/{{enrolment_id}}/withdrawal", "post"): {200, 404, 409},
         (f"{STATE}/bulk-enrolments", "post"): {201, 400, 415, 500}, (f"{STATE}/bulk-jobs", "get"): {200},

@@ -461,3 +461,115 @@ async def test_rosters_are_searchable_by_batch_centre_district_and_course_page_b
     assert len(await ids_of(district="Gurugram")) == 5
     assert len(await ids_of(course_id=course["id"])) == 5
     assert len(set(await ids_of())) == 10
+
+
+async def test_a_batch_s_trainer_cannot_be_enrolled_in_it_singly_or_in_bulk_and_its_trainee_cannot_be_named_its_trainer(enrolment):
+    course, hub = await enrolment.course(), await enrolment.hub()
+    trainer, seated, waiting, gone = [await enrolment.employee() for _ in range(4)]
+    batch = await enrolment.batch(course, hub, capacity=1, trainers=[trainer])
+
+    refused = await enrolment.post("enrolments", {"employee_id": trainer, "batch_id": batch["id"]}, expect=409)
+    rows = [{"employee_id": who, "name": "Asha Rani", "preferred_language": "hi", "department": "Revenue",
+             "designation": "Patwari", "district": "Hisar", "batch_id": batch["id"]} for who in (trainer, seated)]
+    job = (await enrolment.http.post(enrolment.path("bulk-enrolments"), content="\n".join(map(json.dumps, rows)).encode(),
+                                     headers={"content-type": "application/x-ndjson"})).json()
+    report = (await enrolment.http.get(enrolment.path(f"bulk-jobs/{job['id']}/rows"), params={"outcome": "rejected"})).json()
+
+    said = (f"Employee {trainer} is a trainer of batch {batch['id']} and cannot also be enrolled in it as a trainee; "
+            "enrol them in another batch of the course, or remove them from this batch's trainers first.")
+    assert refused["detail"] == [said]
+    assert (job["accepted"], job["rejected"]) == (1, 1)  # the import went on past the trainer's row
+    assert [(r["line"], r["reason"]) for r in report["items"]] == [(1, said)]
+    assert await enrolment.sql("SELECT count(*) FROM enrolments WHERE employee_id = $1", trainer) == 0
+
+    await enrolment.post("enrolments", {"employee_id": waiting, "batch_id": batch["id"]})
+    withdrawn = await enrolment.post("enrolments", {"employee_id": gone, "batch_id": batch["id"]})
+    await enrolment.post(f"enrolments/{withdrawn['id']}/withdrawal", {"reason": "Transferred."}, expect=200)
+    path = enrolment.path(f"batches/{batch['id']}")
+    as_trainer = {who: await enrolment.http.patch(path, json={"trainers": [trainer, who]}) for who in (seated, waiting)}
+    after_withdrawing = await enrolment.http.patch(path, json={"trainers": [trainer, gone]})
+
+    for who, status in ((seated, "enrolled"), (waiting, "waitlisted")):
+        assert as_trainer[who].status_code == 409, as_trainer[who].text
+        assert as_trainer[who].json()["detail"] == [
+            f"Employee {who} is a trainee of batch {batch['id']} ({status}) and cannot also be its trainer; withdraw "
+            "their enrolment first, or name another trainer."]
+    assert after_withdrawing.status_code == 200, after_withdrawing.text
+    assert after_withdrawing.json()["trainers"] == [trainer, gone]
+    operations = (await enrolment.http.get("/openapi.json")).json()["paths"]
+    assert "409" in operations["/v1/states/{tenant}/enrolments"]["post"]["responses"]
+
+
+async def test_naming_an_employee_trainer_while_they_enrol_in_the_same_batch_lets_only_one_of_the_two_through(enrolment):
+    course, hub = await enrolment.course(), await enrolment.hub()
+    for _ in range(5):
+        batch, employee = await enrolment.batch(course, hub), await enrolment.employee()
+
+        named, enrolled = await asyncio.gather(
+            enrolment.http.patch(enrolment.path(f"batches/{batch['id']}"), json={"trainers": [employee]}),
+            enrolment.http.post(enrolment.path("enrolments"), json={"employee_id": employee, "batch_id": batch["id"]}))
+
+        assert sorted((named.status_code, enrolled.status_code)) in ([200, 409], [201, 409]), (named.text, enrolled.text)
+        trainers = (await enrolment.http.get(enrolment.path(f"batches/{batch['id']}"))).json()["trainers"]
+        enrolments = await enrolment.sql("SELECT count(*) FROM enrolments WHERE batch_id = $1", uuid.UUID(batch["id"]))
+        assert (trainers, enrolments) in (([employee], 0), ([], 1))
+
+
+async def test_a_batch_that_has_started_shows_and_lists_as_closed_for_enrolment_and_its_flag_still_changes(enrolment):
+    course, hub = await enrolment.course(), await enrolment.hub()
+    started = await enrolment.batch(course, hub, start_date=(date.today() - timedelta(days=2)).isoformat(),
+                                    end_date=(date.today() + timedelta(days=3)).isoformat())
+    upcoming, closed = await enrolment.batch(course, hub), await enrolment.batch(course, hub, enrolment_open=False)
+
+    async def listed(open_: bool) -> set[str]:
+        page = (await enrolment.http.get(enrolment.path("batches"), params={"enrolment_open": str(open_).lower()})).json()
+        return {item["id"] for item in page["items"]}
+
+    assert started["enrolment_open"] is False  # as created: it refuses enrolment from the start
+    assert await listed(True) == {upcoming["id"]}
+    assert await listed(False) == {started["id"], closed["id"]}
+    assert (await enrolment.http.get(enrolment.path(f"batches/{started['id']}"))).json()["enrolment_open"] is False
+    refused = await enrolment.post("enrolments", {"employee_id": await enrolment.employee(), "batch_id": started["id"]},
+                                   expect=422)
+    assert "enrolment closes on the start date" in refused["detail"][0]
+    upcoming_path = enrolment.path(f"batches/{upcoming['id']}")
+    assert (await enrolment.http.patch(upcoming_path, json={"enrolment_open": False})).json()["enrolment_open"] is False
+    assert await listed(True) == set()
+    assert (await enrolment.http.patch(upcoming_path, json={"enrolment_open": True})).json()["enrolment_open"] is True
+    reopened = await enrolment.http.patch(enrolment.path(f"batches/{started['id']}"), json={"enrolment_open": True})
+    assert (reopened.status_code, reopened.json()["enrolment_open"]) == (200, False)
+    assert await listed(True) == {upcoming["id"]}
+    document = (await enrolment.http.get("/openapi.json")).json()
+    [flag] = [p for p in document["paths"]["/v1/states/{tenant}/batches"]["get"]["parameters"] if p["name"] == "enrolment_open"]
+    assert "not started" in flag["description"]
+    assert "has not started" in document["components"]["schemas"]["BatchOut"]["properties"]["enrolment_open"]["description"]
+
+
+async def test_a_list_whose_last_page_is_full_ends_there_without_a_next_page(enrolment):
+    courses = [await enrolment.course() for _ in range(4)]
+    hub = await enrolment.hub()
+    [await enrolment.spoke(hub) for _ in range(3)]
+    batch = await enrolment.batch(courses[0], hub)
+    [await enrolment.batch(course, hub) for course in courses[1:]]
+
+    def row(employee_id: str, batch_id: str) -> str:
+        return json.dumps({"employee_id": employee_id, "name": "Asha Rani", "preferred_language": "hi",
+                           "department": "Revenue", "designation": "Patwari", "district": "Hisar", "batch_id": batch_id})
+
+    files = [[row(f"HRP{n}", batch["id"])] for n in range(3)]  # three jobs of one enrolment each
+    files.append([row("HRP3", batch["id"])] + [row(f"HRQ{n}", str(uuid.uuid4())) for n in range(3)])  # 1 enrolled, 3 rejected
+    jobs = [(await enrolment.http.post(enrolment.path("bulk-enrolments"), content="\n".join(lines).encode(),
+                                       headers={"content-type": "application/x-ndjson"})).json() for lines in files]
+    listings = {  # four items each, in pages of two
+        "courses": "offset", "centres": "offset", "batches": "offset", "bulk-jobs": "offset", "enrolments": "after",
+        f"bulk-jobs/{jobs[-1]['id']}/rows": "after"}
+
+    for listing, parameter in listings.items():
+        first = (await enrolment.http.get(enrolment.path(listing), params={"limit": 2})).json()
+        last = (await enrolment.http.get(enrolment.path(listing), params={"limit": 2, parameter: first["next"]})).json()
+        assert (len(first["items"]), len(last["items"])) == (2, 2), listing
+        assert first["next"] is not None and last["next"] is None, listing
+    completed_none = (await enrolment.http.get(enrolment.path("enrolments"), params={"status": "completed"})).json()
+    assert completed_none == {"items": [], "next": None}
+    whole = (await enrolment.http.get(enrolment.path("enrolments"), params={"status": "enrolled", "limit": 4})).json()
+    assert (len(whole["items"]), whole["next"]) == (4, None)

@@ -370,3 +370,39 @@ def test_only_a_row_that_is_not_rejected_updates_the_directory():
 
 def test_a_trainer_named_twice_is_reported_once():
     assert len(domain.ineligible_trainers("spoke", "gem-procurement", ["BR1", "BR1", "BR2"], [])) == 2
+
+
+def test_a_batch_s_trainer_is_refused_as_its_trainee_but_may_be_a_trainee_of_another_batch():
+    taught, other = batch(trainers=("BR7",)), batch(course_id=uuid.uuid4())
+    outcomes, seated = decide([req(2, "BR7", taught.id), req(3, "BR7", other.id), req(4, "BR8", taught.id)], [taught, other])
+
+    assert [(o.outcome, o.conflict) for o in outcomes] == [("rejected", True), ("accepted", False), ("accepted", False)]
+    assert outcomes[0].reason == (
+        f"Employee BR7 is a trainer of batch {taught.id} and cannot also be enrolled in it as a trainee; enrol them in "
+        "another batch of the course, or remove them from this batch's trainers first.")
+    assert seated[taught.id].enrolled_count == 1
+
+
+def test_a_batch_s_trainee_is_refused_as_its_trainer_unless_they_withdrew_or_their_waitlist_lapsed():
+    batch_id = uuid.uuid4()
+    trainees = {"BR1": "enrolled", "BR2": "waitlisted", "BR3": "completed", "BR4": "withdrawn", "BR5": "lapsed"}
+
+    problems = domain.trainees_named_trainers(batch_id, trainees)
+
+    assert problems == [
+        f"Employee BR1 is a trainee of batch {batch_id} (enrolled) and cannot also be its trainer; withdraw their "
+        "enrolment first, or name another trainer.",
+        f"Employee BR2 is a trainee of batch {batch_id} (waitlisted) and cannot also be its trainer; withdraw their "
+        "enrolment first, or name another trainer.",
+        f"Employee BR3 is a trainee of batch {batch_id} (completed) and cannot also be its trainer; name another trainer."]
+
+
+@pytest.mark.parametrize(("open_", "today", "takes"), [
+    (True, date(2026, 3, 10), True),  # the start date itself
+    (True, date(2026, 3, 11), False),  # started: the flag no longer opens it
+    (False, TODAY, False),
+])
+def test_a_batch_shows_as_open_for_enrolment_exactly_when_an_enrolment_would_be_accepted(open_, today, takes):
+    b = batch(enrolment_open=open_)
+    assert domain.takes_enrolments(b.enrolment_open, b.start_date, today) is takes
+    assert (domain.closed_reason(b, today) is None) is takes

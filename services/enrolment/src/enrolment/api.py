@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import contextlib
 from dataclasses import replace
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime, timezone, tzinfo
 from typing import Annotated, Any, Literal
 from uuid import UUID, uuid4
@@ -23,7 +23,7 @@ from enrolment import repository as sql
 from enrolment.handlers import Clock, Refused
 from enrolment.schemas import (
     BatchIn, BatchOut, BatchPatch, CentreIn, CentreOut, CentrePatch, CourseIn, CourseOut, CoursePatch, EmployeeIn,
-    EmployeeOut, OffsetPage, course_out,
+    EmployeeOut, OffsetPage, Page, batch_out, course_out,
 )
 
 router = APIRouter(prefix="/v1")
@@ -69,8 +69,16 @@ def not_found(what: str) -> dict[int | str, dict[str, Any]]:
     return {404: problem_answer(f"No {what} has this id in the state")}
 
 
+# Lists are read one item beyond the page (`limit + 1`), so that `next` is given only when another item
+# follows: a full last page then ends the list instead of leading to an empty one.
 def page(items: list[Any], limit: int, offset: int) -> OffsetPage:
-    return OffsetPage(items=items, next=str(offset + limit) if len(items) == limit else None)
+    """A page by position of `items`, read with `limit + 1`."""
+    return OffsetPage(items=items[:limit], next=str(offset + limit) if len(items) > limit else None)
+
+
+def keyset_page(rows: list[Any], limit: int, item: Callable[[Any], Any], key: str) -> Page:
+    """A page of `rows`, read with `limit + 1` in the order of `key`; `next` is the last shown row's `key`."""
+    return Page(items=[item(row) for row in rows[:limit]], next=str(rows[limit - 1][key]) if len(rows) > limit else None)
 
 
 # --- courses ---------------------------------------------------------------------------------------------
@@ -86,7 +94,7 @@ async def create_course(tenant: Tenant, course: CourseIn, pool: Pool) -> CourseO
 @router.get("/states/{tenant}/courses", response_model=OffsetPage, tags=["courses"], summary="List courses")
 async def list_courses(tenant: Tenant, pool: Pool, family: str | None = None, limit: Limit = 100, offset: Offset = 0) -> OffsetPage:
     async with pool.acquire() as connection:
-        rows = await connection.fetch(sql.LIST_COURSES, tenant, family, limit, offset)
+        rows = await connection.fetch(sql.LIST_COURSES, tenant, family, limit + 1, offset)
     return page([course_out(row) for row in rows], limit, offset)
 
 
@@ -131,7 +139,7 @@ async def list_centres(tenant: Tenant, pool: Pool, tier: Literal["hub", "spoke"]
                        district: str | None = None, hub_id: UUID | None = None, limit: Limit = 100,
                        offset: Offset = 0) -> OffsetPage:
     async with pool.acquire() as connection:
-        rows = await connection.fetch(sql.LIST_CENTRES, tenant, tier, district, hub_id, limit, offset)
+        rows = await connection.fetch(sql.LIST_CENTRES, tenant, tier, district, hub_id, limit + 1, offset)
     return page([CentreOut.model_validate(dict(row)) for row in rows], limit, offset)
 
 
@@ -178,24 +186,32 @@ async def create_batch(tenant: Tenant, batch: BatchIn, pool: Pool, request: Requ
             raise Refused(*(p for p in problems if p))
         await handlers.check_trainers(connection, tenant, centre, course, batch.trainers, state_zone(request))
         row = await connection.fetchrow(sql.INSERT_BATCH, tenant, uuid4(), *batch.model_dump().values())
-        return BatchOut.model_validate(dict(row))
+        return batch_out(row, clock(request).today)
 
 
 @router.get("/states/{tenant}/batches", response_model=OffsetPage, tags=["batches"],
             summary="List batches by course, centre, the centre's district, or open for enrolment")
-async def list_batches(tenant: Tenant, pool: Pool, course_id: UUID | None = None, centre_id: UUID | None = None,
-                       district: str | None = None, enrolment_open: bool | None = None, limit: Limit = 100,
-                       offset: Offset = 0) -> OffsetPage:
+async def list_batches(
+    tenant: Tenant, pool: Pool, request: Request, course_id: UUID | None = None, centre_id: UUID | None = None,
+    district: str | None = None,
+    enrolment_open: Annotated[bool | None, Query(description=
+        "true: the batches that accept an enrolment today (open, and not started: the state's calendar day is not "
+        "after the start date); false: those that do not (closed by the training centre, or started).")] = None,
+    limit: Limit = 100, offset: Offset = 0,
+) -> OffsetPage:
+    today = clock(request).today
     async with pool.acquire() as connection:
-        rows = await connection.fetch(sql.LIST_BATCHES, tenant, course_id, centre_id, district, enrolment_open, limit, offset)
-    return page([BatchOut.model_validate(dict(row)) for row in rows], limit, offset)
+        rows = await connection.fetch(sql.LIST_BATCHES, tenant, course_id, centre_id, district, enrolment_open, today,
+                                      limit + 1, offset)
+    return page([batch_out(row, today) for row in rows], limit, offset)
 
 
 @router.get("/states/{tenant}/batches/{batch_id}", response_model=BatchOut, tags=["batches"], summary="Read a batch",
             responses=not_found("batch"))
-async def get_batch(tenant: Tenant, batch_id: UUID, pool: Pool) -> BatchOut:
+async def get_batch(tenant: Tenant, batch_id: UUID, pool: Pool, request: Request) -> BatchOut:
     async with pool.acquire() as connection:
-        return BatchOut.model_validate(dict(found(await connection.fetchrow(sql.GET_BATCH, tenant, batch_id), f"batch {batch_id}", tenant)))
+        row = found(await connection.fetchrow(sql.GET_BATCH, tenant, batch_id), f"batch {batch_id}", tenant)
+    return batch_out(row, clock(request).today)
 
 
 @router.patch("/states/{tenant}/batches/{batch_id}", response_model=BatchOut, tags=["batches"],
@@ -203,9 +219,13 @@ async def get_batch(tenant: Tenant, batch_id: UUID, pool: Pool) -> BatchOut:
               description="Dates and sessions planned change only while the batch has no enrolment of any status "
               "(409 otherwise): attendance measures each enrolled employee against the plan and dates they were "
               "enrolled with. To change them later, create a new batch and move the employees by withdrawing them "
-              "here and enrolling them there. Sending the values the batch already has is no change.",
+              "here and enrolling them there. Sending the values the batch already has is no change. A trainer "
+              "added must not be a trainee of the batch (enrolled, waitlisted, completed or revoked there; 409). "
+              "`enrolment_open` sets the training centre's flag; the batch answers `enrolment_open: false` once "
+              "it has started, whatever the flag.",
               responses={**not_found("batch"),
-                         409: problem_answer("The batch has enrolments, so its dates and plan cannot change")})
+                         409: problem_answer("The batch has enrolments, so its dates and plan cannot change; or a "
+                                             "trainer added is a trainee of the batch")})
 async def update_batch(tenant: Tenant, batch_id: UUID, patch: BatchPatch, pool: Pool, request: Request) -> BatchOut:
     async with transaction(pool) as connection:
         # The batch stays locked to the end: an enrolment made meanwhile would otherwise miss the plan check.
@@ -222,6 +242,7 @@ async def update_batch(tenant: Tenant, batch_id: UUID, patch: BatchPatch, pool: 
         if added := [trainer for trainer in changed.trainers if trainer not in current["trainers"]]:
             # A trainer already on the batch keeps it, certificate revoked since or not, as when its capacity
             # or open flag changes: sending the batch's trainers again is no change.
+            await handlers.check_trainers_are_not_trainees(connection, tenant, batch_id, added)
             course = await connection.fetchrow(sql.GET_COURSE, tenant, current["course_id"])
             centre = await connection.fetchrow(sql.GET_CENTRE, tenant, current["centre_id"])
             await handlers.check_trainers(connection, tenant, centre, course, added, state_zone(request))
@@ -229,8 +250,9 @@ async def update_batch(tenant: Tenant, batch_id: UUID, patch: BatchPatch, pool: 
         await connection.execute(sql.UPDATE_BATCH, tenant, batch_id, *(values[k] for k in (
             "start_date", "end_date", "capacity", "mode", "sessions_planned", "trainers", "enrolment_open")))
         seats = replace(seats, capacity=changed.capacity, start_date=changed.start_date)
-        await handlers.promote_waitlisted(connection, tenant, seats, clock(request), correlation_id.get())
-        return BatchOut.model_validate(dict(await connection.fetchrow(sql.GET_BATCH, tenant, batch_id)))
+        now = clock(request)
+        await handlers.promote_waitlisted(connection, tenant, seats, now, correlation_id.get())
+        return batch_out(await connection.fetchrow(sql.GET_BATCH, tenant, batch_id), now.today)
 
 
 # --- employees -------------------------------------------------------------------------------------------

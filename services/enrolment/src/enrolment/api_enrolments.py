@@ -14,7 +14,7 @@ from starlette.requests import ClientDisconnect
 
 from enrolment import bulk, bulk_file, handlers
 from enrolment import repository as sql
-from enrolment.api import Limit, Offset, Tenant, clock, found, not_found, page, transaction
+from enrolment.api import Limit, Offset, Tenant, clock, found, keyset_page, not_found, page, transaction
 from enrolment.bulk_rows import COLUMNS, BulkRow
 from enrolment.domain import Status
 from enrolment.schemas import BulkJobOut, BulkRowOut, EnrolIn, EnrolmentOut, OffsetPage, Page, WithdrawIn, job_out
@@ -26,7 +26,8 @@ router = APIRouter(prefix="/v1")
 @router.post("/states/{tenant}/enrolments", response_model=EnrolmentOut, tags=["enrolments"],
              summary="Enrol one employee in a batch (idempotent: a repeat returns the same enrolment)",
              responses={201: {"description": "Enrolled, or waitlisted when the batch is full"},
-                        200: {"description": "This employee already has this enrolment; it is returned unchanged"}})
+                        200: {"description": "This employee already has this enrolment; it is returned unchanged"},
+                        409: problem_answer("The employee is a trainer of the batch, so cannot be its trainee")})
 async def enrol(tenant: Tenant, body: EnrolIn, pool: Pool, request: Request, response: Response) -> EnrolmentOut:
     for attempt in (1, 2):
         try:
@@ -51,9 +52,8 @@ async def search(
 ) -> Page:
     async with pool.acquire() as connection:
         rows = await connection.fetch(sql.SEARCH_ENROLMENTS, tenant, batch_id, centre_id, course_id, district, status,
-                                      employee_id, int(after or 0), limit)
-    return Page(items=[EnrolmentOut.model_validate(dict(r)) for r in rows],
-                next=str(rows[-1]["seq"]) if len(rows) == limit else None)
+                                      employee_id, int(after or 0), limit + 1)
+    return keyset_page(rows, limit, lambda row: EnrolmentOut.model_validate(dict(row)), "seq")
 
 
 @router.get("/states/{tenant}/enrolments/{enrolment_id}", response_model=EnrolmentOut, tags=["enrolments"],
@@ -147,7 +147,7 @@ async def _import_chunk(pool: asyncpg.Pool, tenant: str, job_id: UUID, chunk: li
 @router.get("/states/{tenant}/bulk-jobs", response_model=OffsetPage, tags=["bulk"], summary="Bulk jobs, newest first")
 async def list_jobs(tenant: Tenant, pool: Pool, limit: Limit = 50, offset: Offset = 0) -> OffsetPage:
     async with pool.acquire() as connection:
-        rows = await connection.fetch(sql.LIST_JOBS, tenant, limit, offset)
+        rows = await connection.fetch(sql.LIST_JOBS, tenant, limit + 1, offset)
     return page([job_out(row) for row in rows], limit, offset)
 
 
@@ -167,6 +167,5 @@ async def job_rows(tenant: Tenant, job_id: UUID, pool: Pool,
                                                description="Line number: rows after it (`next`).")] = 0) -> Page:
     async with pool.acquire() as connection:
         found(await connection.fetchrow(sql.GET_JOB, tenant, job_id), f"bulk job {job_id}", tenant)
-        rows = await connection.fetch(sql.JOB_ROWS, tenant, job_id, outcome, after, limit)
-    return Page(items=[BulkRowOut.model_validate(dict(r)) for r in rows],
-                next=str(rows[-1]["line"]) if len(rows) == limit else None)
+        rows = await connection.fetch(sql.JOB_ROWS, tenant, job_id, outcome, after, limit + 1)
+    return keyset_page(rows, limit, lambda row: BulkRowOut.model_validate(dict(row)), "line")

@@ -10,6 +10,7 @@ The rules (README.md explains the choices):
 - the same employee and batch always give the same enrolment (`ids.enrolment_id`): a repeat is a
   duplicate, and a batch the employee withdrew from cannot be re-joined;
 - the trainers of a spoke batch must each be master trainers of the course's family;
+- a batch's trainers are never its trainees, and its trainees never its trainers;
 - a batch's plan and dates change only while it has no enrolment at all;
 - a bulk row's details refresh the employee's directory entry only when the row is accepted or a duplicate.
 """
@@ -38,6 +39,7 @@ class BatchSeats:
     enrolment_open: bool
     enrolled_count: int = 0
     waitlisted_count: int = 0
+    trainers: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,16 @@ class Outcome:
     outcome: Literal["accepted", "duplicate", "rejected"]
     status: Status | None = None
     reason: str | None = None
+    # Refused for who the employee already is in the batch (its trainer), not for what the request says:
+    # the API answers it 409 rather than 422.
+    conflict: bool = False
+
+
+def takes_enrolments(enrolment_open: bool, start_date: date, today: date) -> bool:
+    """Whether a batch accepts an enrolment today: its officer's flag is set and it has not started (its
+    start date itself still takes them). What a batch shows as `enrolment_open`, and what the list's filter of
+    that name selects, so an officer is never shown as open a batch that would refuse the enrolment."""
+    return enrolment_open and today <= start_date
 
 
 def closed_reason(batch: BatchSeats, today: date) -> str | None:
@@ -125,8 +137,8 @@ def _decide(
 ) -> Outcome:
     who, batch_id, enrolment_id = request.employee_id, request.batch_id, request.enrolment_id
 
-    def rejected(reason: str) -> Outcome:
-        return Outcome(request.line, who, batch_id, None, "rejected", reason=reason)
+    def rejected(reason: str, conflict: bool = False) -> Outcome:
+        return Outcome(request.line, who, batch_id, None, "rejected", reason=reason, conflict=conflict)
 
     batch = batches.get(batch_id)
     if batch is None:
@@ -139,6 +151,8 @@ def _decide(
                         "of the course to earn it again.")
     if before is not None:
         return Outcome(request.line, who, batch_id, enrolment_id, "duplicate", status=before.status)
+    if who in batch.trainers:
+        return rejected(trainer_as_trainee_reason(who, batch_id), conflict=True)
     other = active.get((who, batch.course_id))
     if other is not None and other.status == "completed":
         return rejected(f"Employee {who} has already completed this course, in batch {other.batch_id}.")
@@ -207,6 +221,30 @@ def ineligible_trainers(
         f"Trainer {trainer} holds no master-trainer certificate for course family '{family}'; {rule}"
         for trainer in dict.fromkeys(trainers) if trainer not in eligible  # a trainer named twice: one sentence
     ]
+
+
+def trainer_as_trainee_reason(employee_id: str, batch_id: UUID) -> str:
+    """A batch's trainer asked to be enrolled in it: its seats, attendance and certificates are its
+    trainees' (DESIGN.md section 1 separates master trainers from the people they train)."""
+    return (f"Employee {employee_id} is a trainer of batch {batch_id} and cannot also be enrolled in it as a trainee; "
+            "enrol them in another batch of the course, or remove them from this batch's trainers first.")
+
+
+# The enrolments that make an employee a trainee of their batch: a withdrawn one left it, a lapsed one never
+# had a seat. A completed or revoked one was trained there (attendance counted it).
+TRAINEE_STATUSES: frozenset[Status] = frozenset({"enrolled", "waitlisted", "completed", "revoked"})
+
+
+def trainees_named_trainers(batch_id: UUID, trainees: Mapping[str, Status]) -> list[str]:
+    """One sentence per employee named a trainer of the batch while its trainee (`trainees`: each one's
+    enrolment status in the batch); the reverse of `trainer_as_trainee_reason`."""
+    def what_to_do(status: Status) -> str:
+        if status in ("enrolled", "waitlisted"):
+            return "withdraw their enrolment first, or name another trainer."
+        return "name another trainer."
+    return [f"Employee {employee_id} is a trainee of batch {batch_id} ({status}) and cannot also be its trainer; "
+            f"{what_to_do(status)}"
+            for employee_id, status in trainees.items() if status in TRAINEE_STATUSES]
 
 
 def centre_problems(tenant: str, tier: str, hub_id: UUID | None, hub_tier: str | None) -> list[str]:

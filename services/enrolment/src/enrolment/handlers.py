@@ -10,7 +10,7 @@ from typing import Any
 from uuid import UUID
 
 import asyncpg
-from karmayogi_contracts import CertificateIssued, CertificateRevoked, CloudEvent
+from karmayogi_contracts import CertificateIssued, CertificateRevoked, CloudEvent, ids
 from karmayogi_runtime import calendar, outbox
 from karmayogi_runtime.consumer import EventContext
 from karmayogi_runtime.database import while_running
@@ -55,7 +55,7 @@ async def enrol_one(
     [outcome] = await _enrol(connection, tenant, [domain.request(tenant, 0, employee_id, batch_id)],
                              {0: events.profile_from_row(employee)}, channel, clock, correlation_id)
     if outcome.outcome == "rejected":
-        raise Refused(outcome.reason or "The enrolment was refused.")
+        raise Refused(outcome.reason or "The enrolment was refused.", status=409 if outcome.conflict else 422)
     return outcome, await connection.fetchrow(sql.GET_ENROLMENT, tenant, outcome.enrolment_id)
 
 
@@ -200,6 +200,18 @@ async def check_trainers(connection: asyncpg.Connection, tenant: str, centre: An
                                           [r["employee_id"] for r in rows if r["eligible"]], revoked_on)
     if problems:
         raise Refused(*problems)
+
+
+async def check_trainers_are_not_trainees(connection: asyncpg.Connection, tenant: str, batch_id: UUID,
+                                         trainers: Sequence[str]) -> None:
+    """Refuses (409) naming a batch's trainee its trainer. The caller holds the batch's lock, which enrolling
+    takes too (`_enrol`), so of an enrolment and a change of trainers naming the same employee only the first
+    passes its check."""
+    by_enrolment = {ids.enrolment_id(tenant, trainer, batch_id): trainer for trainer in trainers}
+    enrolments = await sql.find_enrolments(connection, tenant, list(by_enrolment))
+    trainees = {by_enrolment[e.id]: e.status for e in enrolments.values()}
+    if problems := domain.trainees_named_trainers(batch_id, trainees):
+        raise Refused(*problems, status=409)
 
 
 # --- consumed events -------------------------------------------------------------------------------------

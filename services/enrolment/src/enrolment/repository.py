@@ -83,8 +83,9 @@ LOCK_BATCHES = "SELECT * FROM batches WHERE tenant = $1 AND id = ANY($2::uuid[])
 LIST_BATCHES = """
     SELECT b.* FROM batches b JOIN centres c ON c.tenant = b.tenant AND c.id = b.centre_id
     WHERE b.tenant = $1 AND ($2::uuid IS NULL OR b.course_id = $2) AND ($3::uuid IS NULL OR b.centre_id = $3)
-        AND ($4::text IS NULL OR c.district = $4) AND ($5::boolean IS NULL OR b.enrolment_open = $5)
-    ORDER BY b.start_date, b.id LIMIT $6 OFFSET $7
+        AND ($4::text IS NULL OR c.district = $4)
+        AND ($5::boolean IS NULL OR (b.enrolment_open AND b.start_date >= $6::date) = $5)  -- domain.takes_enrolments
+    ORDER BY b.start_date, b.id LIMIT $7 OFFSET $8
 """
 # A batch joined with what `employee.enrolled` snapshots of its course and centre.
 BATCH_SNAPSHOT = """
@@ -240,7 +241,7 @@ JOB_ROWS = """
 
 def batch_seats(row: Any) -> BatchSeats:
     return BatchSeats(row["id"], row["course_id"], row["start_date"], row["capacity"], row["enrolment_open"],
-                      row["enrolled_count"], row["waitlisted_count"])
+                      row["enrolled_count"], row["waitlisted_count"], tuple(row["trainers"]))
 
 
 async def lock_batches(connection: Connection, tenant: str, batch_ids: Sequence[UUID]) -> dict[UUID, BatchSeats]:

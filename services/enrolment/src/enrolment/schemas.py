@@ -11,6 +11,7 @@ from karmayogi_contracts.fields import Email, EmployeeId, LanguageTag, Mobile, P
 from karmayogi_contracts.parts import Competency, District, Mode, Reason, Title
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from enrolment import domain
 from enrolment.domain import Status
 
 Capacity = Annotated[int, Field(ge=1, le=100_000, description="Seats; beyond them enrolments are waitlisted.")]
@@ -115,7 +116,8 @@ class BatchIn(BaseModel):
     mode: Mode
     sessions_planned: Sessions
     trainers: Trainers = Field(default_factory=list)
-    enrolment_open: bool = Field(True, description="Enrolment is accepted while open and until the start date.")
+    enrolment_open: bool = Field(True, description="The training centre's flag: enrolment is accepted while it is "
+                                 "set and until the start date (inclusive); false closes the batch early.")
 
 
 class BatchPatch(Patch):
@@ -131,6 +133,9 @@ class BatchPatch(Patch):
 
 class BatchOut(BatchIn):
     model_config = ConfigDict(extra="ignore")
+    enrolment_open: bool = Field(description="Whether the batch accepts an enrolment today: the training centre's "
+                                 "flag is set and the batch has not started (the state's calendar day is not after "
+                                 "the start date). A started batch shows false whatever its flag.")
     id: UUID
     tenant: str
     enrolled_count: int
@@ -237,6 +242,12 @@ def course_out(row: Any) -> CourseOut:
     return CourseOut.model_validate({
         **dict(row), "completion_rule": {"minimum_attendance_percent": row["minimum_attendance_percent"],
                                          "mandatory_session_ids": row["mandatory_session_ids"]}})
+
+
+def batch_out(row: Any, today: date) -> BatchOut:
+    """A batch as the officer sees it `today` (the state's calendar day): open only while it takes enrolments."""
+    return BatchOut.model_validate({
+        **dict(row), "enrolment_open": domain.takes_enrolments(row["enrolment_open"], row["start_date"], today)})
 
 
 def job_out(row: Any) -> BulkJobOut:
