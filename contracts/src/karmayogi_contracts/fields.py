@@ -210,7 +210,7 @@ def with_compiled_dates(schema: Any) -> Any:
     if not isinstance(schema, dict):
         return schema
     copy = {key: with_compiled_dates(value) for key, value in schema.items()}
-    function = schema.get("function", {}).get("function") if isinstance(schema.get("function"), dict) else None
+    function = schema["function"].get("function") if isinstance(schema.get("function"), dict) else None
     if schema.get("type") == "function-after" and function is _to_utc:
         return core_schema.union_schema([_UTC_STRING, copy], mode="left_to_right")
     if schema.get("type") == "function-before" and function in _PATTERN_OF:

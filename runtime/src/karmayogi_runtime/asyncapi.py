@@ -50,6 +50,10 @@ STRUCTURED_HEADERS: dict[str, Any] = {
     },
 }
 
+_KEY = {"kafka": {"key": {"type": "string", "description": "<tenant>:<employee_id>"}}}
+# The CloudEvents attributes of a structured-mode event, as its JSON document names them.
+_ATTRIBUTES = Attributes.model_json_schema()["properties"]
+
 
 def document(definition: ServiceDefinition) -> dict[str, Any]:
     """The document; its server is the brokers of KAFKA_BOOTSTRAP_SERVERS, and it names none when that is not
@@ -102,13 +106,9 @@ def _attach_contracts(doc: dict[str, Any], prefix: str) -> None:
         del schemas[name]  # FastStream's empty placeholder payloads
 
 
-_KEY = {"kafka": {"key": {"type": "string", "description": "<tenant>:<employee_id>"}}}
-
-
 def _add_structured(doc: dict[str, Any], channel_name: str, key: str, message_name: str, event_type: EventType) -> None:
     """Beside binary message `key` of a channel the service consumes, the same event in structured mode, in the
     channel and in the operations that receive it."""
-    attributes = Attributes.model_json_schema()["properties"]
     doc["components"]["messages"][f"{message_name}Structured"] = {
         "name": f"{event_type.type} (structured)",
         "title": f"{event_type.type}, structured mode",
@@ -117,7 +117,7 @@ def _add_structured(doc: dict[str, Any], channel_name: str, key: str, message_na
         "payload": {
             "type": "object",
             "required": [*REQUIRED, "data"],
-            "properties": {**attributes, "type": {"const": event_type.type},
+            "properties": {**_ATTRIBUTES, "type": {"const": event_type.type},
                            "datacontenttype": {"const": "application/json"},
                            "data": {"$ref": f"#/components/schemas/{event_type.model.__name__}"}},
         },
