@@ -11,7 +11,9 @@ and its own databases, cloned from a migrated template, so tests never see each 
 
 import asyncio
 import contextlib
+import functools
 import hashlib
+import inspect
 import os
 import re
 import shutil
@@ -38,6 +40,38 @@ TEST_PARTITIONS = 3
 ALL_STATES_KEY = "test-key-of-every-state-0123456789abcdef"
 STATE_KEYS = {"IN-HR": "test-key-of-haryana-0123456789abcdef01", "IN-BR": "test-key-of-bihar-0123456789abcdef0123"}
 TEST_API_KEYS = ",".join([f"*:{ALL_STATES_KEY}", *(f"{state}:{key}" for state, key in STATE_KEYS.items())])
+
+
+# A test that awaits something that never comes must fail, saying where it waited, and let the run go on.
+# pytest-timeout's signal cannot be relied on for that inside an event loop (raised in a callback, asyncio
+# logs its exception and carries on), so each coroutine test runs under an asyncio deadline this far inside
+# pytest-timeout's limit, which stays as the last resort (its thread method ends the run with every stack).
+DEADLINE_MARGIN_SECONDS = 60
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    seconds = float(config.getini("timeout") or 0) - DEADLINE_MARGIN_SECONDS
+    if seconds <= 0:
+        return
+    for item in items:
+        if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj):
+            item.obj = _with_deadline(item.obj, seconds)
+
+
+def _with_deadline(test: Callable[..., Awaitable[Any]], seconds: float) -> Callable[..., Awaitable[Any]]:
+    @functools.wraps(test)
+    async def run(*args: Any, **kwargs: Any) -> Any:
+        deadline = asyncio.timeout(seconds)
+        try:
+            async with deadline:
+                return await test(*args, **kwargs)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            raise AssertionError(f"the test did not finish within {seconds:.0f} s; the traceback above shows "
+                                 "what it was waiting for")
+    return run
 
 
 def missing(message: str) -> NoReturn:
