@@ -9,8 +9,8 @@ from datetime import date, datetime, timezone
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from karmayogi_contracts import (
-    CertificateIssued, CertificateRevoked, CourseCompleted, EmployeeEnrolled, EnrolmentWithdrawn, SessionAttended,
-    ids,
+    CertificateIssued, CertificateRevoked, CourseCompleted, EmployeeEnrolled, EmployeeUpdated, EnrolmentWithdrawn,
+    SessionAttended, ids,
 )
 from karmayogi_contracts.events import Batch, CompletionRule, EmployeeProfile, Session
 from karmayogi_contracts.parts import AttendanceBasis, BatchRef, Centre, Competency, CourseSummary, EmployeeRef, ExternalBasis
@@ -164,6 +164,14 @@ def rakesh_withdrawn() -> EnrolmentWithdrawn:
     )
 
 
+def sunita_promoted_and_transferred() -> EmployeeUpdated:
+    """After her master trainer course: a new designation, posting and mobile number."""
+    return EmployeeUpdated(
+        tenant="IN-HR", updated_at=at(2, 6, 45, month=4),
+        employee=SUNITA.model_copy(update={"designation": "Tehsildar", "district": "Jhajjar", "mobile": "+919812345679"}),
+    )
+
+
 ALL = (sunita_enrolled, rakesh_enrolled, sunita_attended, rakesh_attended_online, sunita_completed,
        anjali_completed_on_igot, sunita_certified, anjali_certified, anjali_certificate_revoked, priya_withdrawn,
-       rakesh_withdrawn)
+       rakesh_withdrawn, sunita_promoted_and_transferred)

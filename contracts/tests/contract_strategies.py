@@ -7,8 +7,8 @@ from datetime import date, datetime, timedelta, timezone
 from hypothesis import strategies as st
 
 from karmayogi_contracts import (
-    CertificateIssued, CertificateRevoked, CourseCompleted, EmployeeEnrolled, EnrolmentWithdrawn, SessionAttended,
-    new_event,
+    CertificateIssued, CertificateRevoked, CourseCompleted, EmployeeEnrolled, EmployeeUpdated, EnrolmentWithdrawn,
+    SessionAttended, new_event,
 )
 from karmayogi_contracts.events import Batch, CompletionRule, EmployeeProfile, Session
 from karmayogi_contracts.parts import AttendanceBasis, BatchRef, Centre, Competency, CourseSummary, EmployeeRef, ExternalBasis
@@ -90,7 +90,8 @@ revoked = st.builds(CertificateRevoked, tenant=tenants, certificate_id=st.uuids(
                     employee_id=employee_ids, course_id=st.uuids(), revoked_at=moments, reason=texts)
 withdrawn = st.builds(EnrolmentWithdrawn, tenant=tenants, enrolment_id=st.uuids(), employee_id=employee_ids,
                       batch_id=st.uuids(), withdrawn_at=moments, reason=texts)
-payloads = st.one_of(enrolled, attended(), completed, issued, revoked, withdrawn)
+updated = st.builds(EmployeeUpdated, tenant=tenants, employee=profiles, updated_at=moments)
+payloads = st.one_of(enrolled, attended(), completed, issued, revoked, withdrawn, updated)
 traceparents = st.from_regex(r"00-[0-9a-f]{32}-[0-9a-f]{16}-0[01]", fullmatch=True)
 sources = st.sampled_from(["/services/enrolment", "/services/attendance", "urn:state:IN-HR:hrms", "urn:igot:IN-BR:exports"])
 

@@ -13,9 +13,9 @@ BATCH = UUID("3f2b8c1e-9a4d-4e6f-8b7a-1c2d3e4f5a6b")
 SESSION = UUID("7c9e6679-7425-40de-944b-e07fc1f90ae7")
 
 
-def test_the_six_topics_of_the_design_are_registered_with_their_models():
+def test_the_seven_topics_of_the_design_are_registered_with_their_models():
     assert TOPICS == ("employee.enrolled", "session.attended", "course.completed", "certificate.issued",
-                      "certificate.revoked", "enrolment.withdrawn")
+                      "certificate.revoked", "enrolment.withdrawn", "employee.updated")
     for name, registered in EVENT_TYPES.items():
         assert (registered.type, registered.model.event_type) == (name, name)
         assert name == f"karmayogi.{registered.topic}.v1" and registered.model.topic == registered.topic

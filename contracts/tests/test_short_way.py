@@ -44,7 +44,9 @@ def test_the_short_way_gives_what_the_rules_give(event, offset, case, repeat_a_h
         headers.append(headers[0])
     short = _valid_binary(value, headers, MAX_BYTES)
     exact = _rule_by_rule(value, headers)
-    if offset == "Z" and case is str and not repeat_a_header:
+    # A value naming NaN or Infinity anywhere (a name "Infinity" too) takes the long way by design.
+    names_a_non_number = b"NaN" in value or b"Infinity" in value
+    if offset == "Z" and case is str and not repeat_a_header and not names_a_non_number:
         assert short is not None, "a record as encode writes it takes the short way"
     if short is not None:
         assert short == exact
@@ -54,7 +56,8 @@ def test_the_short_way_gives_what_the_rules_give(event, offset, case, repeat_a_h
 
 
 SAMPLES = [samples.sunita_enrolled(), samples.sunita_attended(), samples.sunita_completed(), samples.sunita_certified(),
-           samples.anjali_certificate_revoked(), samples.priya_withdrawn()]
+           samples.anjali_certificate_revoked(), samples.priya_withdrawn(),
+           samples.sunita_promoted_and_transferred()]
 
 
 @pytest.mark.parametrize("data", SAMPLES, ids=lambda data: data.event_type)

@@ -1,4 +1,4 @@
-"""The six v1 event payloads: self-contained facts in the past tense (DESIGN.md section 3).
+"""The seven v1 event payloads: self-contained facts in the past tense (DESIGN.md section 3).
 
 A consumer never calls back to act on one, so each carries the snapshot it needs: the enrolment
 carries the completion rule, the completion carries the course family that certification needs.
@@ -172,6 +172,24 @@ class EnrolmentWithdrawn(Event):
     reason: Reason
 
 
+class EmployeeUpdated(Event):
+    """An employee's directory entry changed (name, contact details, language, posting): the services that
+    keep them from the employee's enrolments take the new ones. Of two changes, or of a change and an
+    enrolment, the later `updated_at` or `enrolled_at` wins, whatever order they arrive in."""
+
+    event_type: ClassVar[str] = "karmayogi.employee.updated.v1"
+    topic: ClassVar[str] = "employee.updated"
+    subject_field: ClassVar[str] = "employee_id"
+
+    employee: EmployeeProfile = Field(description="The employee's directory entry as it is now, every field.")
+    updated_at: UtcDatetime = Field(description="When the change was recorded.")
+
+    @property
+    def employee_id(self) -> str:
+        return self.employee.id
+
+
 ALL_EVENTS: tuple[type[Event], ...] = (
     EmployeeEnrolled, SessionAttended, CourseCompleted, CertificateIssued, CertificateRevoked, EnrolmentWithdrawn,
+    EmployeeUpdated,
 )

@@ -23,7 +23,7 @@ Mode = Literal["classroom", "online", "blended"]
 
 
 class Event(BaseModel):
-    """Base of the six event payloads (the CloudEvent `data`)."""
+    """Base of the seven event payloads (the CloudEvent `data`)."""
 
     model_config = CONFIG
 
