@@ -18,7 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from karmayogi_runtime.http import Pool, Problem, problem_answer
 from karmayogi_runtime.logs import correlation_id
 
-from enrolment import domain, handlers
+from enrolment import directory, domain, handlers
 from enrolment import repository as sql
 from enrolment.handlers import Clock, Refused
 from enrolment.schemas import (
@@ -260,16 +260,19 @@ async def update_batch(tenant: Tenant, batch_id: UUID, patch: BatchPatch, pool: 
 
 @router.put("/states/{tenant}/employees/{employee_id}", response_model=EmployeeOut, tags=["employees"],
             summary="Add or update an employee's directory entry (as the state HRMS knows them)",
-            description="The entry is what the employee's next enrolments carry to the other services. Their "
-            "enrolments made before keep the details they were made with: notifications writes to the e-mail "
-            "and mobile of the employee's latest enrolment until the next one (no event carries a change of the "
-            "directory alone).",
-            responses={201: {"description": "Added to the directory"}, 200: {"description": "Updated"}})
+            description="A change of an existing entry is published as `employee.updated`, with the whole entry "
+            "and its new `updated_at`, so the other services write to the new e-mail and mobile and print the "
+            "new name from then on, for the employee's enrolments made before too. An employee added is not "
+            "published: their enrolments carry the entry. An entry sent as it is changes nothing (its "
+            "`updated_at` stays) and publishes nothing.",
+            responses={201: {"description": "Added to the directory"},
+                       200: {"description": "Updated, or already as sent"}})
 async def upsert_employee(tenant: Tenant, employee_id: Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")],
                           employee: EmployeeIn, pool: Pool, response: Response) -> EmployeeOut:
     async with transaction(pool) as connection:
-        row = await connection.fetchrow(sql.UPSERT_EMPLOYEE, tenant, employee_id, *employee.model_dump().values())
-    response.status_code = 201 if row["created"] else 200
+        created, row = await directory.record_entry(connection, tenant, employee_id, employee.model_dump(),
+                                                    correlation_id.get())
+    response.status_code = 201 if created else 200
     return EmployeeOut.model_validate(dict(row))
 
 

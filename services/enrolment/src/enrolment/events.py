@@ -1,8 +1,9 @@
-"""Building the two events this service publishes, from what its tables hold.
+"""Building the three events this service publishes, from what its tables hold.
 
 `employee.enrolled` carries a snapshot of the course, batch, centre and completion rule, so attendance
 and notifications never have to ask. Its id is the enrolment id: publishing one enrolment twice is one
-event. Parts shared by every enrolment of a batch are validated once (`BatchSnapshot`).
+event. Parts shared by every enrolment of a batch are validated once (`BatchSnapshot`). `employee.updated`
+carries an employee's whole directory entry after a change; each change is a new event.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
 
-from karmayogi_contracts import CloudEvent, EmployeeEnrolled, EnrolmentWithdrawn, new_event
+from karmayogi_contracts import CloudEvent, EmployeeEnrolled, EmployeeUpdated, EnrolmentWithdrawn, new_event
 from karmayogi_contracts.events import Batch, CompletionRule, EmployeeProfile
 from karmayogi_contracts.parts import CourseSummary
 
@@ -83,3 +84,10 @@ def withdrawn(
     # One withdrawal per enrolment, so the event id derives from it.
     return new_event(data, source=SOURCE, id=uuid5(enrolment_id, "withdrawn"), time=at, correlation_id=correlation_id)
 
+
+def updated(
+    tenant: str, profile: EmployeeProfile, *, at: datetime, correlation_id: str | None = None
+) -> CloudEvent:
+    data = EmployeeUpdated(tenant=tenant, employee=profile, updated_at=at)
+    # A change has no identity of its own (the contracts' README): each gets a new id.
+    return new_event(data, source=SOURCE, time=at, correlation_id=correlation_id)

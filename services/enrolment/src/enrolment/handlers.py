@@ -15,7 +15,7 @@ from karmayogi_runtime import calendar, outbox
 from karmayogi_runtime.consumer import EventContext
 from karmayogi_runtime.database import while_running
 
-from enrolment import domain, events
+from enrolment import directory, domain, events
 from enrolment import repository as sql
 from enrolment.bulk_rows import BulkRow
 from enrolment.domain import BatchSeats, Outcome, Request
@@ -48,7 +48,10 @@ async def enrol_one(
     connection: asyncpg.Connection, tenant: str, employee_id: str, batch_id: UUID, channel: str, clock: Clock,
     correlation_id: str | None = None,
 ) -> tuple[Outcome, Any]:
-    employee = await connection.fetchrow(sql.GET_EMPLOYEE, tenant, employee_id)
+    # The batch is locked before the employee's entry, in the order a bulk chunk takes them, so the two never
+    # deadlock; the entry is share-locked until the enrolment commits (see `directory`).
+    await sql.lock_batches(connection, tenant, [batch_id])
+    employee = await connection.fetchrow(sql.SHARE_EMPLOYEE, tenant, employee_id)
     if employee is None:
         raise Refused(f"Employee {employee_id} is not in the directory of {tenant}; add them with "
                       f"PUT /v1/states/{tenant}/employees/{employee_id} first.")
@@ -93,7 +96,8 @@ async def _enrol(
     active = await sql.active_in_courses(connection, tenant, list(pairs))
     outcomes, seated = domain.decide_enrolments(tenant, requests, batches, existing, active, clock.today)
     if from_file:
-        await _upsert_profiles(connection, tenant, [profiles[o.line] for o in outcomes if domain.updates_directory(o)])
+        written = [profiles[o.line] for o in outcomes if domain.updates_directory(o)]
+        await directory.record_entries(connection, tenant, written, correlation_id)
     accepted = [o for o in outcomes if o.outcome == "accepted"]
     if not accepted:
         return outcomes
@@ -108,15 +112,6 @@ async def _enrol(
     await sql.save_seats(connection, tenant, [b for b in seated.values() if b != batches[b.id]])
     await outbox.add_many(connection, published)
     return outcomes
-
-
-async def _upsert_profiles(connection: asyncpg.Connection, tenant: str, profiles: Sequence[Any]) -> None:
-    latest = {p.id: p for p in profiles}  # one row per employee per statement; the last line wins
-    if not latest:
-        return
-    columns = ("id",) + events.PROFILE_FIELDS
-    await connection.execute(sql.UPSERT_EMPLOYEES, tenant,
-                             *([getattr(p, name) for p in latest.values()] for name in columns))
 
 
 async def _snapshots(connection: asyncpg.Connection, tenant: str, batch_ids: set[UUID]) -> dict[UUID, events.BatchSnapshot]:

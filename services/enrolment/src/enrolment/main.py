@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from karmayogi_contracts import EmployeeEnrolled, EnrolmentWithdrawn
+from karmayogi_contracts import EmployeeEnrolled, EmployeeUpdated, EnrolmentWithdrawn
 from karmayogi_runtime.cli import service_cli
 from karmayogi_runtime.service import ServiceDefinition
 
@@ -21,7 +21,7 @@ def definition(settings: EnrolmentSettings | None = None) -> ServiceDefinition:
         migrations_dir=MIGRATIONS_DIR,
         subscriptions=SUBSCRIPTIONS,
         routers=(api.router, api_enrolments.router),
-        publishes=(EmployeeEnrolled.event_type, EnrolmentWithdrawn.event_type),
+        publishes=(EmployeeEnrolled.event_type, EnrolmentWithdrawn.event_type, EmployeeUpdated.event_type),
         background=(lapse_waitlists_loop,),
         description="Courses, hub-and-spoke training centres, batches, single and bulk enrolment, withdrawal.",
     )

@@ -16,28 +16,40 @@ Connection = asyncpg.Connection
 
 # --- employees -------------------------------------------------------------------------------------------
 
-UPSERT_EMPLOYEE = """
-    INSERT INTO employees AS e (tenant, id, name, email, mobile, preferred_language, department, designation, district)
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+# How an entry sent for an employee already in the directory is written: only when it differs, so an entry
+# sent as it is changes nothing, and with `updated_at` read from the clock once the row is locked, not at the
+# start of the transaction: see `directory` for why the order of that time and an enrolment's matters.
+_CHANGE_ENTRY = """
     ON CONFLICT (tenant, id) DO UPDATE SET
         name = excluded.name, email = excluded.email, mobile = excluded.mobile,
         preferred_language = excluded.preferred_language, department = excluded.department,
-        designation = excluded.designation, district = excluded.district, updated_at = now()
-    RETURNING (xmax = 0) AS created, *
-"""
-# The same, for a chunk of a bulk file; an unchanged row is left alone (a re-run changes nothing).
-UPSERT_EMPLOYEES = """
-    INSERT INTO employees AS e (tenant, id, name, email, mobile, preferred_language, department, designation, district)
-    SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
-    ON CONFLICT (tenant, id) DO UPDATE SET
-        name = excluded.name, email = excluded.email, mobile = excluded.mobile,
-        preferred_language = excluded.preferred_language, department = excluded.department,
-        designation = excluded.designation, district = excluded.district, updated_at = now()
+        designation = excluded.designation, district = excluded.district, updated_at = clock_timestamp()
     WHERE (e.name, e.email, e.mobile, e.preferred_language, e.department, e.designation, e.district)
         IS DISTINCT FROM (excluded.name, excluded.email, excluded.mobile, excluded.preferred_language,
                           excluded.department, excluded.designation, excluded.district)
 """
+# The entry added or changed, and whether it was added; no row when it was sent as it is.
+UPSERT_EMPLOYEE = f"""
+    INSERT INTO employees AS e (tenant, id, name, email, mobile, preferred_language, department, designation, district)
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+    {_CHANGE_ENTRY}
+    RETURNING (xmax = 0) AS created, *
+"""
+# The same, for a chunk of a bulk file: the existing entries it changed (added ones are not returned).
+UPSERT_EMPLOYEES = f"""
+    WITH written AS (
+        INSERT INTO employees AS e (tenant, id, name, email, mobile, preferred_language, department, designation,
+                                    district)
+        SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[],
+                                 $9::text[])
+        {_CHANGE_ENTRY}
+        RETURNING (xmax = 0) AS created, *)
+    SELECT * FROM written WHERE NOT created
+"""
 GET_EMPLOYEE = "SELECT * FROM employees WHERE tenant = $1 AND id = $2"
+# Reading an entry to publish it with an enrolment: the share lock holds back a change of the entry until the
+# enrolment has committed (see `directory`). The GET route reads without it.
+SHARE_EMPLOYEE = GET_EMPLOYEE + " FOR SHARE"
 
 # --- courses, centres, batches -----------------------------------------------------------------------------
 
@@ -193,7 +205,9 @@ PROMOTE_OLDEST = """
     FROM chosen WHERE e.tenant = $1 AND e.id = chosen.id
     RETURNING e.id, e.employee_id, e.channel, e.seq
 """
-PROFILES = "SELECT * FROM employees WHERE tenant = $1 AND id = ANY($2::text[])"
+# The entries of promoted employees, share-locked as SHARE_EMPLOYEE, in the order of their ids (Python's
+# `sorted`, so by code point) that a bulk chunk writes entries in, so the two never deadlock.
+PROFILES = 'SELECT * FROM employees WHERE tenant = $1 AND id = ANY($2::text[]) ORDER BY id COLLATE "C" FOR SHARE'
 # The batches that started before $1 with employees still waitlisted; a batch another transaction holds is
 # left for the next sweep, so the sweep never waits for (or deadlocks with) an enrolment or a withdrawal.
 LOCK_STARTED_WITH_WAITLIST = """
