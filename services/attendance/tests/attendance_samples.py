@@ -13,7 +13,8 @@ from zoneinfo import ZoneInfo
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from karmayogi_contracts import (
-    CloudEvent, EmployeeEnrolled, EnrolmentWithdrawn, SessionAttended, decode, encode, ids, new_event,
+    CloudEvent, EmployeeEnrolled, EmployeeUpdated, EnrolmentWithdrawn, SessionAttended, decode, encode, ids,
+    new_event,
 )
 from karmayogi_runtime import topics as topics_admin
 from karmayogi_runtime.dead_letter_topics import read_records
@@ -22,6 +23,7 @@ from karmayogi_runtime.service import ServiceRuntime
 
 TENANT = "IN-HR"
 IST = ZoneInfo("Asia/Kolkata")
+ENROLLED_AT = datetime(2025, 1, 1, tzinfo=timezone.utc)
 TODAY = datetime.now(IST).date()
 BATCH_START = TODAY - timedelta(days=10)
 BATCH_END = TODAY + timedelta(days=5)
@@ -52,12 +54,18 @@ def employee_id(label: str = "HR") -> str:
     return f"{label}{uuid.uuid4().hex[:10]}"
 
 
-def enrolled(employee: str, batch: BatchPlan, *, name: str = "सुनीता देवी", tenant: str = TENANT) -> CloudEvent:
+def profile(employee: str, name: str = "सुनीता देवी", **changes: str) -> dict:
+    """The employee's directory entry as the enrolment service sends it."""
+    return {"id": employee, "name": name, "email": "sunita.devi@hry.gov.in", "mobile": "+919812345678",
+            "preferred_language": "hi", "department": "Revenue and Disaster Management",
+            "designation": "Naib Tehsildar", "district": "Rohtak", **changes}
+
+
+def enrolled(employee: str, batch: BatchPlan, *, name: str = "सुनीता देवी", tenant: str = TENANT,
+             enrolled_at: datetime = ENROLLED_AT) -> CloudEvent:
     data = EmployeeEnrolled.model_validate({
         "tenant": tenant, "enrolment_id": str(ids.enrolment_id(tenant, employee, batch.id)),
-        "employee": {"id": employee, "name": name, "email": "sunita.devi@hry.gov.in", "mobile": "+919812345678",
-                     "preferred_language": "hi", "department": "Revenue and Disaster Management",
-                     "designation": "Naib Tehsildar", "district": "Rohtak"},
+        "employee": profile(employee, name),
         "course": {"id": "6c0f6c52-8f5e-4d0a-9d55-2a1d1f7c0b11", "title": "Ethics and Integrity in Governance",
                    "competencies": [{"name": "Ethics and integrity", "kind": "behavioural"}],
                    "trains_trainers": False, "family": "ethics-in-governance"},
@@ -68,9 +76,16 @@ def enrolled(employee: str, batch: BatchPlan, *, name: str = "सुनीता
                   "sessions_planned": batch.sessions_planned},
         "completion_rule": {"minimum_attendance_percent": batch.minimum_percent,
                             "mandatory_session_ids": [str(s) for s in batch.mandatory]},
-        "enrolled_at": datetime(2025, 1, 1, tzinfo=timezone.utc).isoformat(), "channel": "api",
+        "enrolled_at": enrolled_at.isoformat(), "channel": "api",
     })
     return new_event(data, source="/services/enrolment", id=data.enrolment_id)
+
+
+def updated(employee: str, name: str, updated_at: datetime, *, tenant: str = TENANT, **changes: str) -> CloudEvent:
+    """A change to the employee's directory entry (a random event id)."""
+    data = EmployeeUpdated.model_validate({"tenant": tenant, "employee": profile(employee, name, **changes),
+                                           "updated_at": updated_at.isoformat()})
+    return new_event(data, source="/services/enrolment")
 
 
 def withdrawn(employee: str, batch: BatchPlan, tenant: str = TENANT) -> CloudEvent:
@@ -165,11 +180,14 @@ async def publish(bootstrap: str, prefix: str, events) -> None:
         await producer.stop()
 
 
+GROUP_TOPICS = (("attendance.roster", ("employee.enrolled", "enrolment.withdrawn", "employee.updated")),
+                ("attendance.marks", ("session.attended",)))
+
+
 async def rewind_consumer_groups(bootstrap: str, prefix: str) -> None:
     """Commit offset 0 for the service's groups: as if it had crashed after its effects but before every
     offset commit, so the next run receives every event again."""
-    for group, names in (("attendance.roster", ("employee.enrolled", "enrolment.withdrawn")),
-                         ("attendance.marks", ("session.attended",))):
+    for group, names in GROUP_TOPICS:
         partitions = await topics_admin.partitions(bootstrap, [prefix + n for n in names])
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=prefix + group, enable_auto_commit=False)
         await consumer.start()

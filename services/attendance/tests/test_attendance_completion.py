@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from attendance import handlers
 from attendance_samples import (
-    TENANT, BatchPlan, attended, employee_id, enrolled, rewind_consumer_groups, session_start, withdrawn,
+    GROUP_TOPICS, TENANT, BatchPlan, attended, employee_id, enrolled, rewind_consumer_groups, session_start,
+    withdrawn,
 )
 from karmayogi_contracts import CourseCompleted, ids
 
@@ -122,8 +123,7 @@ async def _lag(attendance) -> int:
     from karmayogi_runtime import topics as topics_admin
 
     lag = 0
-    for group, names in (("attendance.roster", ["employee.enrolled", "enrolment.withdrawn"]),
-                         ("attendance.marks", ["session.attended"])):
+    for group, names in GROUP_TOPICS:
         partitions = await topics_admin.partitions(attendance.bootstrap, [attendance.prefix + n for n in names])
         consumer = AIOKafkaConsumer(bootstrap_servers=attendance.bootstrap, group_id=attendance.prefix + group,
                                     enable_auto_commit=False)

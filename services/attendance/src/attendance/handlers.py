@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, tzinfo
 
-from karmayogi_contracts import CloudEvent, EmployeeEnrolled, EnrolmentWithdrawn, SessionAttended, ids
+from karmayogi_contracts import CloudEvent, EmployeeEnrolled, EmployeeUpdated, EnrolmentWithdrawn, SessionAttended, ids
 from karmayogi_runtime.consumer import DependencyMissing, EventContext, RuleViolation
 
 from attendance import domain, events
@@ -47,6 +47,7 @@ async def record_enrolment(context: EventContext, event: CloudEvent[EmployeeEnro
         data.completion_rule.minimum_attendance_percent, list(data.completion_rule.mandatory_session_ids),
         data.enrolled_at,
     )
+    await keep_newest_name(connection, data.tenant, data.employee.id, data.employee.name, data.enrolled_at)
     context.arrived(waiting_for(data.enrolment_id))
 
 
@@ -57,6 +58,23 @@ async def record_withdrawal(context: EventContext, event: CloudEvent[EnrolmentWi
     await connection.execute(sql.INSERT_WITHDRAWAL, data.tenant, data.enrolment_id, data.employee_id, data.batch_id,
                              data.withdrawn_at, data.reason)
     await connection.execute(sql.MARK_WITHDRAWN, data.enrolment_id, data.withdrawn_at)
+
+
+async def record_name_change(context: EventContext, event: CloudEvent[EmployeeUpdated]) -> None:
+    """Only the name: the district and centre an enrolment is counted under are its training centre's, not the
+    employee's posting. Kept for an employee with no enrolment here yet too: their enrolments take it."""
+    data = event.data
+    await keep_newest_name(context.connection, data.tenant, data.employee_id, data.employee.name, data.updated_at)
+
+
+async def keep_newest_name(connection, tenant: str, employee_id: str, name: str, as_of: datetime) -> None:
+    """Keep the employee's name if it is newer than the one kept, then put the newest onto their enrolments.
+
+    The first statement locks the employee's row in `employee_names`, even when it changes nothing, so two
+    writers of one employee's name (an enrolment and a change read from two topics) run one after the other,
+    and the second's rename, a statement of its own, sees the enrolment the first recorded."""
+    await connection.execute(sql.KEEP_NEWEST_NAME, tenant, employee_id, name, as_of)
+    await connection.execute(sql.RENAME_EMPLOYEE, tenant, employee_id)
 
 
 async def record_attendances(context: EventContext, batch: Sequence[CloudEvent[SessionAttended]], clock: Clock) -> None:

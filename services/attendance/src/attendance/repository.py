@@ -17,6 +17,23 @@ INSERT_ENROLMENT = """
             (SELECT withdrawn_at FROM withdrawals WHERE enrolment_id = $2))
     ON CONFLICT (enrolment_id) DO NOTHING
 """
+# The employee's newest name: of their enrolments and changes, the later time wins (`enrolled_at`,
+# `updated_at`), whatever order they arrive in. The same name and time again, or an older one, writes
+# nothing, but locks the row all the same: see `handlers.keep_newest_name`.
+KEEP_NEWEST_NAME = """
+    INSERT INTO employee_names AS kept (tenant, employee_id, name, as_of) VALUES ($1, $2, $3, $4)
+    ON CONFLICT (tenant, employee_id) DO UPDATE SET name = excluded.name, as_of = excluded.as_of
+    WHERE kept.as_of < excluded.as_of
+"""
+# Every enrolment of the employee in the state takes the name kept, completed and withdrawn ones too (a
+# certificate already issued keeps the name it was issued with). Only one enrolled after the name's time
+# keeps its own: recorded by a pod older than `employee_names`, its newer name is not kept there yet.
+# An enrolment already showing the name is not written.
+RENAME_EMPLOYEE = """
+    UPDATE enrolments e SET employee_name = kept.name FROM employee_names kept
+    WHERE kept.tenant = $1 AND kept.employee_id = $2 AND e.tenant = $1 AND e.employee_id = $2
+      AND e.enrolled_at <= kept.as_of AND e.employee_name <> kept.name
+"""
 INSERT_WITHDRAWAL = """
     INSERT INTO withdrawals (tenant, enrolment_id, employee_id, batch_id, withdrawn_at, reason)
     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (enrolment_id) DO NOTHING

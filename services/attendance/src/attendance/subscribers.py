@@ -1,7 +1,8 @@
 """The consumer groups: adapters from the topics to the handlers, nothing more.
 
-The roster group reads enrolments and withdrawals; the attendance group reads every `session.attended`,
-this service's own included (one write path). The clock is read here, at the edge, and passed in.
+The roster group reads enrolments, withdrawals and changes to an employee's directory entry; the attendance
+group reads every `session.attended`, this service's own included (one write path). The clock is read here,
+at the edge, and passed in.
 """
 
 from collections.abc import Sequence
@@ -16,13 +17,17 @@ from attendance.settings import AttendanceSettings
 ROSTER_GROUP = "attendance.roster"
 MARKS_GROUP = "attendance.marks"
 
+ROSTER_HANDLERS = {
+    "employee.enrolled": handlers.record_enrolment,
+    "enrolment.withdrawn": handlers.record_withdrawal,
+    "employee.updated": handlers.record_name_change,
+}
+
 
 async def on_roster_event(context: EventContext, event: CloudEvent) -> None:
-    """An enrolment or a withdrawal: the runner dead-letters a type of another topic (`wrong_topic`)."""
-    if event.topic == "employee.enrolled":
-        await handlers.record_enrolment(context, event)
-    else:
-        await handlers.record_withdrawal(context, event)
+    """An enrolment, a withdrawal or a change of name: the runner dead-letters a type of another topic
+    (`wrong_topic`)."""
+    await ROSTER_HANDLERS[event.topic](context, event)
 
 
 def subscriptions(settings: AttendanceSettings) -> tuple[Subscription, ...]:
@@ -36,8 +41,9 @@ def subscriptions(settings: AttendanceSettings) -> tuple[Subscription, ...]:
         await handlers.record_attendances(context, events, clock)
 
     return (
-        Subscription(ROSTER_GROUP, ("employee.enrolled", "enrolment.withdrawn"), on_roster_event,
-                     description="Keeps the roster: enrolments with their completion-rule snapshot, and withdrawals."),
+        Subscription(ROSTER_GROUP, tuple(ROSTER_HANDLERS), on_roster_event,
+                     description="Keeps the roster: enrolments with their completion-rule snapshot, withdrawals, "
+                                 "and the employee's current name."),
         Subscription(MARKS_GROUP, ("session.attended",), on_attended,
                      description="Records attendance from every source and publishes course.completed once.",
                      handle_many=on_attended_batch),
