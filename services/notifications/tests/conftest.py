@@ -25,8 +25,8 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 from karmayogi_contracts import (
-    CertificateIssued, CertificateRevoked, CloudEvent, CourseCompleted, EmployeeEnrolled, encode, encode_structured,
-    new_event,
+    CertificateIssued, CertificateRevoked, CloudEvent, CourseCompleted, EmployeeEnrolled, EmployeeUpdated, encode,
+    encode_structured, new_event,
 )
 from karmayogi_runtime.service import ServiceRuntime, running
 from karmayogi_runtime.testing import TEST_API_KEYS, free_port, service_client
@@ -220,6 +220,15 @@ def enrolled(who: Employee, enrolled_at: str = "2025-03-01T09:30:00Z") -> CloudE
     return new_event(EmployeeEnrolled.model_validate(data), source="/tests/notifications")
 
 
+def updated(who: Employee, updated_at: str = "2025-04-02T06:45:12Z") -> CloudEvent:
+    """`who`'s directory entry (name, addresses, language) as of `updated_at`: after `enrolled`'s default time."""
+    data = _vector("employee.updated", "haryana-promotion-and-transfer-hindi-name")
+    data.update(tenant=who.tenant, updated_at=updated_at)
+    data["employee"].update(id=who.id, name=who.name, email=who.email, mobile=who.mobile,
+                            preferred_language=who.language)
+    return new_event(EmployeeUpdated.model_validate(data), source="/tests/notifications")
+
+
 def completed(who: Employee) -> CloudEvent:
     data = _vector("course.completed", "haryana-hub-by-attendance")
     data.update(tenant=who.tenant, completion_id=str(uuid.uuid4()), enrolment_id=str(uuid.uuid4()))
@@ -258,8 +267,8 @@ def events():
     """The builders, for tests: `events.employee(...)`, `events.life_of(who)` ..."""
     import types
 
-    return types.SimpleNamespace(employee=employee, enrolled=enrolled, completed=completed, issued=issued,
-                                 revoked=revoked, repeated=repeated, life_of=life_of)
+    return types.SimpleNamespace(employee=employee, enrolled=enrolled, updated=updated, completed=completed,
+                                 issued=issued, revoked=revoked, repeated=repeated, life_of=life_of)
 
 
 @pytest.fixture

@@ -112,6 +112,31 @@ async def test_the_newest_enrolment_of_an_employee_wins_within_a_batch_and_a_lat
     assert together.arrivals == [f"contact:{who.key}"] * 4
 
 
+async def test_an_update_gives_its_contact_to_the_events_after_it_in_the_batch_unless_it_is_older_and_sends_nothing(
+        both_ways, events):
+    who, stranger = events.employee("en"), events.employee("hi")
+    moved = dataclasses.replace(who, email="moved@hry.gov.in", mobile="+919700000001", language="hi")
+    stale = dataclasses.replace(who, email="stale@hry.gov.in")
+    change, late = events.updated(moved, "2025-04-01T09:30:00Z"), events.updated(stale, "2025-02-01T09:30:00Z")
+    batch = [
+        events.enrolled(who, "2025-03-01T09:30:00Z"), events.completed(who),
+        change, events.completed(who),
+        late, events.completed(who),  # a change made before the enrolment, consumed late: changes nothing
+        events.updated(stranger), events.completed(stranger),  # an update is a contact of its own
+    ]
+
+    together, one_by_one = await both_ways([batch])
+
+    assert together == one_by_one
+    assert [addresses(together, batch[i])["email"] for i in (1, 3, 5, 7)] == [
+        who.email, moved.email, moved.email, stranger.email]
+    assert together.deliveries(batch[3])["sms"]["address"] == moved.mobile
+    assert together.deliveries(batch[3])["email"]["language"] == "hi"
+    assert together.deliveries(change) == together.deliveries(late) == together.deliveries(batch[6]) == {}
+    assert together.contact(who)["email"] == moved.email
+    assert together.arrivals == [f"contact:{who.key}"] * 3 + [f"contact:{stranger.key}"]
+
+
 async def test_a_revocation_names_the_course_of_a_certificate_issued_earlier_in_the_batch_only(both_ways, events):
     who = events.employee("en")
     # Two certificates (a second revocation of one certificate is a repeat: it would tell nothing).

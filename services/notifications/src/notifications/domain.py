@@ -24,7 +24,7 @@ class Contact:
     email: str | None
     mobile: str | None
     language: str
-    enrolled_at: datetime
+    as_of: datetime  # when these details were the employee's: an enrolment's enrolled_at, an update's updated_at
 
     @property
     def recipient(self) -> str:
@@ -104,8 +104,10 @@ def plan(event_id: uuid.UUID, event_type: str, fact: str, contact: Contact, mess
 
 
 def newer(current: Contact | None, candidate: Contact) -> bool:
-    """The directory keeps the details of the newest enrolment; an older one arriving late changes nothing."""
-    return current is None or candidate.enrolled_at >= current.enrolled_at
+    """The directory keeps the newest details by `as_of`, whether an enrolment or an update gave them: older
+    ones arriving late change nothing; details as of the same moment replace them (given again, the same
+    details change nothing)."""
+    return current is None or candidate.as_of >= current.as_of
 
 
 Employee = tuple[str, str]  # (tenant, employee_id)
@@ -120,13 +122,14 @@ class Directory:
     contacts: dict[Employee, Contact]
     opted_out: dict[Employee, set[str]]
     certificates: dict[Certificate, dict[str, str]]  # course_title and verify_url, as the templates name them
-    enrolled: list[Employee] = field(default_factory=list)  # every enrolment of the batch, in order
+    contacts_given: list[Employee] = field(default_factory=list)  # whose contact each enrolment or update gave
     recorded: dict[Employee, Contact] = field(default_factory=dict)  # contacts the batch changes
     issued: dict[Certificate, dict[str, str]] = field(default_factory=dict)  # to store; a stored one stays as it is
 
-    def enrol(self, contact: Contact) -> None:
+    def take_contact(self, contact: Contact) -> None:
+        """The details an enrolment or an update gave, kept when they are the newest (`newer`)."""
         employee = (contact.tenant, contact.employee_id)
-        self.enrolled.append(employee)
+        self.contacts_given.append(employee)
         if newer(self.contacts.get(employee), contact):
             self.contacts[employee] = self.recorded[employee] = contact
 

@@ -10,9 +10,13 @@ import asyncpg
 
 from .domain import Certificate, Contact, Delivery, Directory, Employee
 
-# One row per employee (the caller keeps the newest enrolment of each), in key order so that two
-# transactions lock the rows they share in the same order. The WHERE keeps the newest details however
-# the rows arrive (domain.newer).
+# One row per employee (the caller keeps the newest details of each), in key order so that two
+# transactions lock the rows they share in the same order. Column `enrolled_at` holds the details' "as of"
+# (Contact.as_of: an enrolment's enrolled_at or an update's updated_at); it keeps its first name because
+# pods of the previous release read and write it during a rollout. The WHERE keeps the newest details
+# however the rows arrive (domain.newer), also when two consumers (employee.enrolled, employee.updated)
+# write one employee at once: ON CONFLICT DO UPDATE waits for the other transaction's row and checks the
+# WHERE against its version as committed (PostgreSQL, "Read Committed Isolation Level").
 UPSERT_CONTACTS = """
     INSERT INTO contacts (tenant, employee_id, name, email, mobile, language, enrolled_at)
     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[])
@@ -117,7 +121,7 @@ BY_EVENT = f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE event_id = $1 ORDER
 def _contact(row: asyncpg.Record) -> Contact:
     return Contact(
         row["tenant"], row["employee_id"], row["name"], row["email"], row["mobile"], row["language"],
-        row["enrolled_at"],
+        row["enrolled_at"],  # the details' "as of" (UPSERT_CONTACTS)
     )
 
 
@@ -142,7 +146,7 @@ async def directory(connection: asyncpg.Connection, employees: Collection[Employ
 
 async def record_contacts(connection: asyncpg.Connection, contacts: Collection[Contact]) -> None:
     if contacts:
-        rows = [(c.tenant, c.employee_id, c.name, c.email, c.mobile, c.language, c.enrolled_at)
+        rows = [(c.tenant, c.employee_id, c.name, c.email, c.mobile, c.language, c.as_of)
                 for c in sorted(contacts, key=lambda c: (c.tenant, c.employee_id))]
         await connection.execute(UPSERT_CONTACTS, *_columns(rows, 7))
 
