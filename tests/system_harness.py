@@ -22,8 +22,11 @@ from unittest import mock
 import asyncpg
 import httpx
 import pytest
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
 from karmayogi_contracts import KafkaRecord
 from karmayogi_contracts.examples import load as load_example
+from karmayogi_runtime import topics as topics_admin
 from karmayogi_runtime import calendar
 from karmayogi_runtime.service import ServiceDefinition
 from karmayogi_runtime.testing import ALL_STATES_KEY, TEST_API_KEYS, free_port
@@ -330,3 +333,29 @@ def consumer_groups(system: System) -> dict[str, tuple[str, ...]]:
     checked under the name it really runs with."""
     return {subscription.group: subscription.topics
             for service in SERVICES for subscription in service_definition(system, service).subscriptions}
+
+
+async def consumer_lag(system: System, groups: dict[str, tuple[str, ...]]) -> tuple[int, list[str]]:
+    """How far every consumer group is behind the end of the topics it reads, and which groups have never
+    committed an offset although their topics hold records (a group running under another name than the
+    services' subscriptions say would otherwise look like one with nothing to read; a group whose topics
+    stayed empty, such as one reading only certificate.revoked here, has nothing to commit). A partition
+    a group never committed counts from the start of its log."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=system.kafka_bootstrap)
+    consumer = AIOKafkaConsumer(bootstrap_servers=system.kafka_bootstrap)
+    await admin.start()
+    await consumer.start()
+    try:
+        lag, never_committed = 0, []
+        for group, topics in sorted(groups.items()):
+            committed = await admin.list_consumer_group_offsets(system.prefix + group)
+            partitions = await topics_admin.partitions(system.kafka_bootstrap, [system.prefix + t for t in topics])
+            end = await consumer.end_offsets(partitions)
+            start = await consumer.beginning_offsets(partitions)
+            if not committed and any(end[tp] > start[tp] for tp in partitions):
+                never_committed.append(group)
+            lag += sum(end[tp] - (committed[tp].offset if tp in committed else start[tp]) for tp in partitions)
+        return lag, never_committed
+    finally:
+        await consumer.stop()
+        await admin.close()

@@ -11,13 +11,10 @@ from collections import Counter
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 from karmayogi_contracts import TOPICS, KafkaRecord, dead_letter_topic
-from karmayogi_runtime import topics as topics_admin
 from karmayogi_runtime.dead_letter_topics import read_dead_letters, read_records
 
-from system_harness import SERVICES, STATE, TENANT, consumer_groups, publish
+from system_harness import SERVICES, STATE, TENANT, consumer_groups, consumer_lag, publish
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -138,7 +135,7 @@ async def _figures(system, groups: dict[str, tuple[str, ...]]) -> dict:
         "notifications", "SELECT id FROM deliveries WHERE channel = 'sms' AND address IS NOT NULL")}
     issued = await read_records(system.kafka_bootstrap, [f"{system.prefix}certificate.issued"])
     letters = await read_dead_letters(system.kafka_bootstrap, [system.prefix + dead_letter_topic(t) for t in TOPICS])
-    lag, never_committed = await _lag(system, groups)
+    lag, never_committed = await consumer_lag(system, groups)
     async with system.client("certification") as client:
         certificates = (await client.get(f"/v1/states/{TENANT}/certificates/count")).json()
     return {
@@ -165,32 +162,6 @@ async def _figures(system, groups: dict[str, tuple[str, ...]]) -> dict:
         "consumer lag": lag,
         "groups that never committed": never_committed,
     }
-
-
-async def _lag(system, groups: dict[str, tuple[str, ...]]) -> tuple[int, list[str]]:
-    """How far every consumer group is behind the end of the topics it reads, and which groups have never
-    committed an offset although their topics hold records (a group running under another name than the
-    services' subscriptions say would otherwise look like one with nothing to read; a group whose topics
-    stayed empty, such as one reading only certificate.revoked here, has nothing to commit). A partition
-    a group never committed counts from the start of its log."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=system.kafka_bootstrap)
-    consumer = AIOKafkaConsumer(bootstrap_servers=system.kafka_bootstrap)
-    await admin.start()
-    await consumer.start()
-    try:
-        lag, never_committed = 0, []
-        for group, topics in sorted(groups.items()):
-            committed = await admin.list_consumer_group_offsets(system.prefix + group)
-            partitions = await topics_admin.partitions(system.kafka_bootstrap, [system.prefix + t for t in topics])
-            end = await consumer.end_offsets(partitions)
-            start = await consumer.beginning_offsets(partitions)
-            if not committed and any(end[tp] > start[tp] for tp in partitions):
-                never_committed.append(group)
-            lag += sum(end[tp] - (committed[tp].offset if tp in committed else start[tp]) for tp in partitions)
-        return lag, never_committed
-    finally:
-        await consumer.stop()
-        await admin.close()
 
 
 def _csv(people: dict[str, list[str]]) -> bytes:

@@ -15,7 +15,7 @@ from karmayogi_contracts import (
 from karmayogi_runtime import calendar
 from karmayogi_runtime.dead_letter_topics import read_dead_letters
 
-from system_harness import STATE, TENANT, consumer_groups, invalid_records, publish
+from system_harness import STATE, TENANT, consumer_groups, consumer_lag, invalid_records, publish
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 EXAMPLES = Path(__file__).parents[1] / "contracts" / "examples"
@@ -52,6 +52,41 @@ async def test_an_enrolment_ends_as_a_signed_certificate_and_mail_in_the_employe
     async with httpx.AsyncClient() as anyone:  # the e-mail's link needs no key
         page = await anyone.get(certificate["verify_url"])
     assert page.status_code == 200 and "सुनीता देवी" in page.text
+
+
+async def test_a_change_to_the_directory_reaches_the_certificate_and_the_messages_of_an_earlier_enrolment(
+    training, system
+):
+    """Her name corrected and a transfer (a new e-mail) after she enrolled: the certificate carries the corrected
+    name, and what is sent after the change goes to the new address."""
+    hub = await training.centre("hub", district="Gurugram")
+    batch = (await training.batch(await training.course(), hub)).json()
+    sunita = await training.employee("Sunita Devi", language="en")
+    enrolment = await training.enrol(sunita, batch["id"])
+    before = f"{sunita.lower()}@hry.example.in"
+    await training.mails(before, 1)  # the welcome
+    after = f"{sunita.lower()}@jhajjar.example.in"
+
+    await training.call("enrolment", "PUT", f"{STATE}/employees/{sunita}", json={
+        "name": "Sunita Devi Malik", "email": after, "mobile": "+919812345678", "preferred_language": "en",
+        "department": "Revenue", "designation": "Tehsildar", "district": "Jhajjar"}, expect=200)
+    readers = {group: ("employee.updated",) for group, topics in consumer_groups(system).items()
+               if "employee.updated" in topics}
+    assert len(readers) == 2  # attendance's roster and notifications
+
+    async def applied() -> bool:
+        lag, never_committed = await consumer_lag(system, readers)
+        return lag == 0 and not never_committed
+
+    await training.eventually(applied)
+    await _complete(training, batch["id"], [sunita], attended=5)
+
+    certificate = await training.certificate(str(ids.certificate_id(TENANT, enrolment["id"])))
+    assert certificate["employee_name"] == "Sunita Devi Malik"
+    mails = await training.mails(after, 2)  # completion and certificate
+    assert all("Dear Sunita Devi Malik" in m.get_body(("plain",)).get_content() for m in mails.values())
+    assert any(certificate["verify_url"] in m.get_body(("plain",)).get_content() for m in mails.values())
+    assert len(training.mails_to(before)) == 1
 
 
 async def test_a_state_system_publishing_structured_cloudevents_straight_to_the_topics_is_served(training, system):
