@@ -139,7 +139,7 @@ async def test_a_dead_letter_topic_the_cluster_does_not_have_is_refused_naming_t
     operator_env, kafka_bootstrap, topic_prefix
 ):
     known = ("employee.enrolled.dlq, session.attended.dlq, course.completed.dlq, certificate.issued.dlq, "
-             "certificate.revoked.dlq, enrolment.withdrawn.dlq")
+             "certificate.revoked.dlq, enrolment.withdrawn.dlq, employee.updated.dlq")
     sentence = (f"karmayogi-ops: Kafka at {kafka_bootstrap} has no topic session.atended.dlq (with KAFKA_TOPIC_PREFIX "
                 f"'{topic_prefix}'); the dead-letter topics it has are {known}.\n")
 
