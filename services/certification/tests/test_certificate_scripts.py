@@ -83,6 +83,27 @@ def test_characters_no_font_draws_are_named_once_each_in_order():
     assert pdf.unprintable(*(name for name, _ in NAMES.values()), "क्\u200dष", "O'Brien") == ""
 
 
+def _texts(**changes) -> dict:
+    return {"name": "Harjeet Singh", "course": "Ethics in Governance", "competencies": ["Integrity"],
+            "centre": "District Training Centre, Rewari", "issuer": "Haryana Institute of Public Administration",
+            "signatory": "Director General, HIPA", **changes}
+
+
+@pytest.mark.parametrize("name", [*(name for name, _ in NAMES.values()), "O'Brien", "तमिलसेल्वी Tamilselvi"])
+def test_a_certificate_in_any_script_the_pdf_draws_is_not_refused_without_rendering(name):
+    assert pdf.refusal(**_texts(name=name)) is None
+
+
+@pytest.mark.parametrize("text", ["name", "course", "centre", "competencies", "issuer", "signatory"])
+def test_the_refusal_asked_without_rendering_names_the_characters_the_pdf_refuses(text):
+    unprintable = {"name": "王秀英", "course": "Ethics 王", "centre": "王 Centre", "competencies": ["Integrity", "王"],
+                   "issuer": "王 Institute", "signatory": "王"}[text]
+    refused = pdf.refusal(**_texts(**{text: unprintable}))
+    with pytest.raises(pdf.Unprintable) as rendering:
+        _render(**{text: unprintable})
+    assert refused.characters == rendering.value.characters == ("王秀英" if text == "name" else "王")
+
+
 @pytest.mark.parametrize("text", ["name", "course", "centre", "competencies", "signatory"])
 def test_a_certificate_with_a_character_no_font_draws_is_not_made_rather_than_printed_without_it(text):
     unprintable = {"name": "王秀英", "course": "Ethics 王", "centre": "王 Centre", "competencies": ["Integrity", "王"],

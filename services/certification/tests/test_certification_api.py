@@ -6,6 +6,10 @@ from datetime import datetime
 import pytest
 from karmayogi_runtime import calendar
 
+from karmayogi_runtime.testing import service_client
+
+from certification import issuers
+from certification.main import MIGRATIONS_DIR, definition
 from certification_samples import ADMIN_TOKEN, completed, issued_certificate, publish
 
 pytestmark = pytest.mark.integration
@@ -151,5 +155,55 @@ async def test_a_name_no_font_of_the_pdf_draws_gets_no_pdf_but_a_501_sentence_po
     english = await client.get(f"{path}?lang=en")
     assert english.status_code == 501 and "its fonts cannot draw 王秀英" in english.text
     assert (await client.head(path, headers={"Accept-Language": "hi"})).status_code == 501
-    shown = await client.get(f"/verify/{certificate['certificate_id']}")  # the page shows the name in full
-    assert shown.status_code == 200 and 'id="name">王秀英<' in shown.text
+
+
+async def test_the_page_of_a_name_no_font_of_the_pdf_draws_offers_no_pdf_and_names_the_characters(certifier):
+    runtime, client = certifier
+    event = completed("王秀英 Wang")
+    await publish(runtime, [event])
+    certificate = await issued_certificate(client, event)
+    path = f"/verify/{certificate['certificate_id']}"
+
+    hindi = await client.get(path, headers={"Accept-Language": "hi"})
+    assert hindi.status_code == 200 and 'id="name">王秀英 Wang<' in hindi.text and 'id="status">मान्य<' in hindi.text
+    assert "इस प्रमाणपत्र का PDF नहीं बन सकता: इसके फ़ॉन्ट 王秀英 नहीं लिख सकते।" in hindi.text
+    english = await client.get(f"{path}?lang=en")
+    assert english.status_code == 200 and 'id="status">VALID<' in english.text
+    assert "No PDF can be made of this certificate: its fonts cannot draw 王秀英." in english.text
+    for shown in (hindi, english):
+        assert "/pdf" not in shown.text and 'id="pdf"' not in shown.text
+    assert (await client.head(path)).status_code == 200
+
+
+@pytest.mark.parametrize("name", ["क्षितिज द्विवेदी", "தமிழ்செல்வி", "Harjeet Singh"], ids=["Devanagari", "Tamil", "Latin"])
+async def test_the_page_of_a_name_the_pdf_draws_links_the_pdf_it_serves(certifier, name):
+    runtime, client = certifier
+    event = completed(name)
+    await publish(runtime, [event])
+    certificate = await issued_certificate(client, event)
+
+    for lang in ("en", "hi"):
+        shown = await client.get(f"/verify/{certificate['certificate_id']}?lang={lang}")
+        assert shown.status_code == 200 and f'href="{certificate["verify_url"]}/pdf"' in shown.text
+        assert 'id="no-pdf"' not in shown.text
+    served = await client.get(f"/verify/{certificate['certificate_id']}/pdf")
+    assert served.status_code == 200 and served.headers["content-type"] == "application/pdf"
+
+
+async def test_a_pdf_made_before_its_signatory_became_one_the_fonts_cannot_draw_is_no_longer_served(database_factory,
+                                                                                                 make_settings):
+    url = await database_factory(MIGRATIONS_DIR)
+    event = completed("Harjeet Singh")
+    async with service_client(definition(await make_settings(url))) as (runtime, client):
+        await publish(runtime, [event])
+        certificate = await issued_certificate(client, event)
+        path = f"/verify/{certificate['certificate_id']}"
+        assert (await client.get(f"{path}/pdf")).status_code == 200  # made, and kept in the pod's cache
+
+    # The operator names a signatory in Sinhala letters, which no font of the PDF has: the page and the PDF's
+    # link agree that there is no PDF, although one made before is still in the cache.
+    sinhala = {"IN-HR": {**vars(issuers.HARYANA), "signatory": "සුනිල්, Director General"}}
+    async with service_client(definition(await make_settings(url, issuers=sinhala))) as (_, client):
+        shown = await client.get(f"{path}?lang=en")
+        assert shown.status_code == 200 and "its fonts cannot draw සුනිල්." in shown.text and "/pdf" not in shown.text
+        assert (await client.get(f"{path}/pdf?lang=en")).status_code == 501

@@ -77,3 +77,17 @@ def test_the_pdf_link_of_a_revoked_certificate_says_when_and_why_and_links_the_v
     assert f'lang="{lang}"' in shown and revoked in shown and "Issued for &lt;the wrong&gt; employee." in shown
     assert f'href="https://verify.example/verify/x?lang={lang}"' in shown and link in shown
     assert str(certificate["certificate_id"]) in shown and "class=\"status revoked\"" in shown
+
+
+@pytest.mark.parametrize(("lang", "why", "download"), [
+    ("en", "No PDF can be made of this certificate: its fonts cannot draw 王秀英. This page shows it in full.",
+     "Download the certificate (PDF)"),
+    ("hi", "इस प्रमाणपत्र का PDF नहीं बन सकता: इसके फ़ॉन्ट 王秀英 नहीं लिख सकते। यह पृष्ठ इसे पूरा दिखाता है।",
+     "प्रमाणपत्र डाउनलोड करें (PDF)"),
+])
+def test_a_certificate_its_pdf_cannot_draw_has_no_pdf_link_and_the_page_names_the_characters(lang, why, download):
+    certificate = _certificate(employee_name="王秀英")
+    shown = page.render(certificate, lang=lang, issuer="BIPARD", status="valid", pdf_url=None, state=INDIA,
+                        unprintable="王秀英")
+    assert f'<p id="no-pdf">{why}</p>' in shown and download not in shown and "/pdf" not in shown
+    assert 'id="name">王秀英<' in shown and 'class="status valid"' in shown

@@ -209,23 +209,33 @@ class Certification:
         issuer = self.settings.issuers.get(row["tenant"])
         return issuer.signatory if issuer else ""
 
+    def printed(self, row) -> dict:
+        """The certificate's texts as its PDF prints them: the issuer signed into its credential, the state's
+        signatory now."""
+        return {"name": row["employee_name"], "course": row["course_title"], "competencies": list(row["competencies"]),
+                "centre": row["centre"], "issuer": credential.issuer_name(row["credential"]),
+                "signatory": self.signatory(row)}
+
+    def pdf_refusal(self, row) -> "pdf.Unprintable | None":
+        """Why the certificate gets no PDF (a character no font of the PDF draws), or None: what its PDF's links
+        refuse with (501) and its verification page says in place of the PDF's link, one check so they agree.
+        Asked before the cache too, so a PDF rendered before a change (of the signatory) is not served when the
+        page says there is none."""
+        return pdf.refusal(**self.printed(row))
+
     async def pdf(self, row) -> bytes:
         """The certificate's PDF; `pdf.Unprintable` when a text of it holds a character that no font of the PDF
         draws (logged with the script, not the letters, which may be a name: a font to add to the image)."""
         certificate_id = str(row["certificate_id"])
+        if refused := self.pdf_refusal(row):
+            log.warning("certificate %s is not made into a PDF: no font of it draws its letters of the %s "
+                        "script (the PDF's public link says so)", certificate_id, refused.scripts)
+            raise refused
         content = await asyncio.to_thread(self.pdfs.get, certificate_id)
         if content is None:
-            try:
-                content = await asyncio.to_thread(
-                    pdf.render, name=row["employee_name"], course=row["course_title"],
-                    competencies=list(row["competencies"]), centre=row["centre"],
-                    issued_on=calendar.day_of(row["issued_at"], self.settings.zone()),
-                    issuer=credential.issuer_name(row["credential"]), signatory=self.signatory(row),
-                    verify_url=self.issuer.verify_url(row["certificate_id"]), certificate_id=certificate_id)
-            except pdf.Unprintable as unprintable:
-                log.warning("certificate %s is not made into a PDF: no font of it draws its letters of the %s "
-                            "script (the PDF's public link says so)", certificate_id, unprintable.scripts)
-                raise
+            content = await asyncio.to_thread(
+                pdf.render, **self.printed(row), issued_on=calendar.day_of(row["issued_at"], self.settings.zone()),
+                verify_url=self.issuer.verify_url(row["certificate_id"]), certificate_id=certificate_id)
             await asyncio.to_thread(self.pdfs.put, certificate_id, content)
         return content
 
@@ -248,11 +258,14 @@ def public_routes(service: Certification) -> APIRouter:
         chosen = page.language(lang, accept_language)
         if row is None:
             return _page_answer(_not_found_page(service, chosen), 404, chosen)
-        # The PDF is offered as long as it is served: not once revoked (410).
-        pdf_url = None if row["revoked_at"] else f"{service.issuer.verify_url(row['certificate_id'])}/pdf"
+        # The PDF is offered as long as it is served: not once revoked (410, as the status says), nor when its
+        # fonts cannot draw a character of it (501), which the page says instead.
+        refused = None if row["revoked_at"] else service.pdf_refusal(row)
+        pdf_url = None if row["revoked_at"] or refused else f"{service.issuer.verify_url(row['certificate_id'])}/pdf"
         shown = service.public(row)  # what the status JSON says: the page says the same
         html = page.render(row, lang=chosen, state=service.settings.zone(), pdf_url=pdf_url,
-                           issuer=shown["issuer"], status=shown["status"])
+                           issuer=shown["issuer"], status=shown["status"],
+                           unprintable=refused.characters if refused else "")
         return _page_answer(html, 200, chosen)
 
     @router.get("/verify/{certificate_id}/status", tags=["public"], responses=PUBLIC_NOT_FOUND,

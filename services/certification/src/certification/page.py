@@ -1,7 +1,8 @@
 """The public verification page, in English and Hindi: VALID, NOT VALID (not in its state's issuer's name),
-REVOKED or NOT FOUND; the certificate's number, and the link to its PDF for an employee with only a phone. Also
-what that link answers once the certificate is revoked, or when the PDF's fonts cannot draw its text, in the same
-language and layout (templates/layout.html)."""
+REVOKED or NOT FOUND; the certificate's number, and the link to its PDF for an employee with only a phone (or,
+when the PDF's fonts cannot draw a character of it, which ones, in place of the link). Also what that link
+answers once the certificate is revoked, or when the PDF's fonts cannot draw its text, in the same language and
+layout (templates/layout.html)."""
 
 from datetime import tzinfo
 from pathlib import Path
@@ -20,7 +21,9 @@ TEXT = {
            "pdf_revoked": "This certificate was revoked on {date}, so its PDF is no longer offered.",
            "reason": "Reason", "see_page": "Open the verification page",
            "pdf_unprintable": "This certificate cannot be made into a PDF: its fonts cannot draw {characters}. "
-                              "Its verification page shows it in full and proves it."},
+                              "Its verification page shows it in full and proves it.",
+           "no_pdf": "No PDF can be made of this certificate: its fonts cannot draw {characters}. This page shows it "
+                     "in full."},
     "hi": {"title": "प्रमाणपत्र सत्यापन", "heading": "कर्मयोगी प्रशिक्षण प्रमाणपत्र",
            "valid": "मान्य", "revoked": "रद्द", "revoked_on": "रद्द करने की तिथि", "not_found": "नहीं मिला",
            "not_found_help": "इस संख्या का कोई प्रमाणपत्र नहीं है। लिंक या स्कैन किया गया QR कोड जाँचें।",
@@ -31,7 +34,9 @@ TEXT = {
            "pdf_revoked": "यह प्रमाणपत्र {date} को रद्द कर दिया गया, इसलिए इसका PDF अब उपलब्ध नहीं है।",
            "reason": "कारण", "see_page": "सत्यापन पृष्ठ खोलें",
            "pdf_unprintable": "इस प्रमाणपत्र का PDF नहीं बन सकता: इसके फ़ॉन्ट {characters} नहीं लिख सकते। "
-                              "इसका सत्यापन पृष्ठ इसे पूरा दिखाता है और प्रमाणित करता है।"},
+                              "इसका सत्यापन पृष्ठ इसे पूरा दिखाता है और प्रमाणित करता है।",
+           "no_pdf": "इस प्रमाणपत्र का PDF नहीं बन सकता: इसके फ़ॉन्ट {characters} नहीं लिख सकते। यह पृष्ठ इसे पूरा "
+                     "दिखाता है।"},
 }
 
 _environment = Environment(
@@ -71,15 +76,17 @@ def _quality(parameters: str) -> float:
 
 
 def render(certificate, *, lang: str, issuer: str | None, status: str | None, pdf_url: str | None,
-           state: tzinfo) -> str:
+           state: tzinfo, unprintable: str = "") -> str:
     """The page of `certificate` (None: not found), in the name of its `issuer`, with its `status` (valid,
     wrong_issuer or revoked: what the credential check answers), its dates as they were in the state (`state`,
-    its zone), and the link to its PDF (None once revoked, when the PDF is no longer offered)."""
+    its zone), and the link to its PDF (None when the PDF is not offered: once revoked, or when its fonts cannot
+    draw the `unprintable` characters, which the page then names)."""
     dates = {} if certificate is None else {
         "issued_on": calendar.day_of(certificate["issued_at"], state),
         "revoked_on": certificate["revoked_at"] and calendar.day_of(certificate["revoked_at"], state)}
     return _environment.get_template("verify.html").render(certificate=certificate, lang=lang, t=TEXT[lang],
-                                                           issuer=issuer, status=status, pdf_url=pdf_url, **dates)
+                                                           issuer=issuer, status=status, pdf_url=pdf_url,
+                                                           unprintable=unprintable, **dates)
 
 
 def render_pdf_revoked(certificate, *, lang: str, page_url: str, state: tzinfo) -> str:

@@ -86,6 +86,16 @@ def unprintable(*texts: str) -> str:
     return "".join(missing)
 
 
+def refusal(*, name: str, course: str, competencies: list[str], centre: str | None, issuer: str,
+            signatory: str) -> Unprintable | None:
+    """Why the certificate with these texts gets no PDF (`Unprintable`: the characters no font of it draws), or
+    None when it can be made: what `render` refuses, asked without rendering. Cheap enough for every view of the
+    verification page: each character is looked up in the fonts' character tables, read once per process. (The
+    PDF's other texts, its day, link and number, are digits and Latin letters.)"""
+    missing = unprintable(name, course, *competencies, centre or "", issuer, signatory)
+    return Unprintable(missing) if missing else None
+
+
 WIDTH = 257  # mm between the side margins of A4 landscape: what a line may take
 _LEFT = 20
 BLUE, BLACK = (30, 64, 120), (20, 20, 20)
@@ -115,8 +125,9 @@ class _Text(NamedTuple):
 def render(*, name: str, course: str, competencies: list[str], centre: str | None, issued_on: date,
            issuer: str, signatory: str, verify_url: str, certificate_id: str) -> bytes:
     """The certificate's PDF; `Unprintable` when a text holds a character that no font of it draws."""
-    if missing := unprintable(name, course, *competencies, centre or "", issuer, signatory):
-        raise Unprintable(missing)
+    if refused := refusal(name=name, course=course, competencies=competencies, centre=centre, issuer=issuer,
+                          signatory=signatory):
+        raise refused
     pdf = document()
     pdf.set_draw_color(*BLUE)
     pdf.set_line_width(1.2)
