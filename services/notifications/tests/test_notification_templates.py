@@ -9,7 +9,7 @@ from karmayogi_contracts import decode
 from karmayogi_contracts.encoding import CLOUDEVENTS_JSON
 
 from notifications.domain import Contact, plan, template_language
-from notifications.sms import is_gsm7, sms_segments
+from notifications.sms import is_gsm7, sms_segments, starts_letter
 from notifications.templates import KINDS, TEMPLATES, centre_with_district, context_for, render, shorten_centre
 
 pytestmark = pytest.mark.unit
@@ -308,3 +308,76 @@ def test_the_hindi_templates_write_certificate_as_one_word():
     for kind in ("certificate_issued", "certificate_revoked"):
         for name in ("subject.txt", "email.txt", "email.html", "sms.txt"):
             assert "प्रमाणपत्र" in (TEMPLATES / kind / "hi" / name).read_text(encoding="utf-8"), (kind, name)
+
+
+def _sms_without_e_mail(kind: str, language: str, title: str, verify_url: str = VERIFY_URL) -> str:
+    """The SMS of `kind` to someone without e-mail, for a course called `title`."""
+    latin = LONGEST["latin"]
+    event, data, extra = _longest_event(kind, title, latin["centre"], latin["district"], latin["reason"])
+    if kind == "certificate_issued":
+        data = data.model_copy(update={"verify_url": verify_url})
+    _, sms = render(kind, language, context_for(event.type, data, contact(event, language, False), extra))
+    return sms.text
+
+
+def _named_course(title: str, said: str) -> str:
+    """The course as `said` names it, checked to be `title` whole or cut where a letter starts, with "..."."""
+    if said == title:
+        return said
+    kept = said.removesuffix("...")
+    assert said.endswith("...") and title.startswith(kept) and starts_letter(title, len(kept)), (title, said)
+    assert kept and not kept.endswith(("\u094d", "\u093c")), said
+    return said
+
+
+@pytest.mark.parametrize("title", ["RTI Act Basics", "सूचना का अधिकार", "Digital Land Records"])
+def test_the_hindi_certificate_sms_to_someone_without_e_mail_names_a_short_course_whole(title):
+    text = _sms_without_e_mail("certificate_issued", "hi", title)
+
+    assert text == f"कर्मयोगी: {title} का प्रमाणपत्र जारी हुआ: {VERIFY_URL}"
+    assert sms_segments(text) == 2
+
+
+# Conjuncts (क्ष, त्र, प्र, स्थ, फ़्फ़), nuktas (ज़, फ़) and vowel signs without a word's end near: led by 0 to 7 letters,
+# the cut falls at every place inside them.
+JOINED = "क्षेत्रीयप्रशिक्षणसंस्थानमुज़फ़्फ़रपुरक्षेत्रीयप्रशिक्षणसंस्थान"
+LONG_TITLES = [LONGEST["latin"]["title"], LONGEST["devanagari"]["title"], *("अ" * lead + JOINED for lead in range(8))]
+
+
+@pytest.mark.parametrize("title", LONG_TITLES, ids=["latin", "devanagari", *(f"joined-{lead}" for lead in range(8))])
+def test_the_hindi_certificate_sms_to_someone_without_e_mail_shortens_a_long_course_between_letters(title):
+    text = _sms_without_e_mail("certificate_issued", "hi", title)
+
+    said = text.removeprefix("कर्मयोगी: ").removesuffix(f" का प्रमाणपत्र जारी हुआ: {VERIFY_URL}")
+    assert said != text and _named_course(title, said), text
+    assert sms_segments(text) == 2, text
+
+
+def test_a_hindi_certificate_sms_whose_link_leaves_no_room_for_the_course_keeps_the_link():
+    url = "https://certificates.training.haryana.gov.in/karmayogi/v/verify/e23fb312-417d-5421-9ba3-2eabfc8a7fba"
+    assert len(url) == 100  # with the words around it, no course fits two Unicode segments
+    text = _sms_without_e_mail("certificate_issued", "hi", LONGEST["devanagari"]["title"], verify_url=url)
+
+    assert text == f"कर्मयोगी: प्रमाणपत्र जारी हुआ: {url}" and sms_segments(text) == 2
+
+
+@pytest.mark.parametrize(("language", "before", "after"), [
+    ("hi", "कर्मयोगी: बधाई! ", " पूरा हुआ। प्रमाणपत्र शीघ्र आएगा।"),
+    ("en", "Karmayogi: you completed ", " Certificate follows."),  # a Devanagari title makes it Unicode
+], ids=["hi", "en"])
+@pytest.mark.parametrize("title", ["सूचना का अधिकार", LONGEST["devanagari"]["title"]], ids=["short", "longest"])
+def test_the_completion_sms_to_someone_without_e_mail_names_the_course_in_one_unicode_segment(
+        language, before, after, title):
+    text = _sms_without_e_mail("completed", language, title)
+
+    assert text.startswith(before) and text.endswith(after), text
+    said = text.removeprefix(before).removesuffix(after)
+    if language == "en" and not said.endswith("..."):
+        said = said.removesuffix(".")  # the sentence's own stop, left out after "..."
+    _named_course(title, said)
+    assert sms_segments(text) == 1, text
+
+
+def test_the_hindi_completion_sms_to_someone_without_e_mail_names_a_latin_course():
+    assert _sms_without_e_mail("completed", "hi", "RTI Act Basics") == \
+        "कर्मयोगी: बधाई! RTI Act Basics पूरा हुआ। प्रमाणपत्र शीघ्र आएगा।"

@@ -6,7 +6,8 @@ e-mail, which carries what they cannot read elsewhere. It is measured in the enc
 Devanagari letter makes it Unicode: 70 characters a segment rather than 160). Its variable parts (titles,
 centre names, reasons: `shorten(width, room)` and `shorten_centre` in the templates) are shortened as far as
 needed to fit, and when even their least does not, it is rendered again with `brief=True`, where templates
-leave out what can be left out (the title when an e-mail says the rest). An SMS writes typographic quotes and
+leave out what can be left out (the title when an e-mail says the rest; without e-mail, words around the title
+or the link, so that the message still says which course it is about). An SMS writes typographic quotes and
 dashes as GSM-7 has them, so an English one stays GSM-7.
 """
 
@@ -55,7 +56,7 @@ def _mode_in(mode: str, language: str) -> str:
 # Segments the only SMS of an employee without e-mail may take (README "Messages"); every other SMS takes one.
 SEGMENTS_WITHOUT_EMAIL = {
     ("enrolled", "en"): 2, ("enrolled", "hi"): 3,  # the course and the centre: where to attend
-    ("certificate_issued", "hi"): 2,  # the link alone is longer than a Unicode segment
+    ("certificate_issued", "hi"): 2,  # the course, and the link, which alone fills a Unicode segment
     ("certificate_revoked", "en"): 2, ("certificate_revoked", "hi"): 3,  # the course and the reason
 }
 LEAST_WIDTH = 12  # a title or a name cut shorter than this no longer tells which it is
