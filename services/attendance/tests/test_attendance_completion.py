@@ -285,3 +285,29 @@ async def test_six_attendances_handled_in_one_batch_complete_on_the_fifth_as_if_
         assert event.data.completed_at == reports[4].data.marked_at
         assert event.causation_id == str(reports[4].id)
         assert await attendance.sql("SELECT attendance_percent FROM enrolments") == 100
+
+
+async def test_reports_read_out_of_order_date_the_completion_when_the_rule_was_first_met(attendance):
+    # Session 2 is mandatory: attended on day 2, but its report is read last, after day 6's.
+    plain = BatchPlan()
+    mandatory = BatchPlan(id=plain.id, mandatory=(plain.session_ids()[1],))
+    late_mandatory = employee_id("MANDATORY")
+    reports = {n: attended(late_mandatory, mandatory, n) for n in range(1, 7)}
+    # The trainer's app sent session 5 on day 8 and was read first; the biometric device marked it on day 5.
+    two_sources, other = employee_id("SOURCES"), BatchPlan()
+    trainer = attended(two_sources, other, 5, marked_by="trainer", marked_at=session_start(8))
+    biometric = [attended(two_sources, other, n) for n in (5, 1, 2, 3, 4)]
+    await attendance.publish(enrolled(late_mandatory, mandatory), enrolled(two_sources, other))
+    assert await attendance.wait_for("SELECT count(*) FROM enrolments", 2) == 2
+
+    await attendance.publish(*(reports[n] for n in (1, 3, 4, 5, 6, 2)), trainer, *biometric)
+
+    for employee, batch in ((late_mandatory, mandatory), (two_sources, other)):
+        assert await attendance.wait_for(COMPLETIONS, 1, ids.enrolment_id(TENANT, employee, batch.id)) == 1
+    [(_, met_on_day_5)] = await completions_for(attendance, ids.enrolment_id(TENANT, late_mandatory, mandatory.id))
+    assert met_on_day_5.data.completed_at == reports[5].data.marked_at  # not day 6's, read before it
+    assert met_on_day_5.causation_id == str(reports[2].id)  # the report that met the rule when it was read
+    basis = met_on_day_5.data.basis  # the figures of day 5, as if the reports had been read in order
+    assert (basis.sessions_attended, basis.attendance_percent) == (5, 83.33)
+    [(_, first_mark)] = await completions_for(attendance, ids.enrolment_id(TENANT, two_sources, other.id))
+    assert first_mark.data.completed_at == biometric[0].data.marked_at  # day 5, not the trainer's day 8

@@ -1,13 +1,17 @@
 """Migrations on a database that already has enrolments: 0003 keeps each employee's newest name from the
-enrolments recorded before it, also when an earlier run stopped part-way (a concurrent index build failed)."""
+enrolments recorded before it, also when an earlier run stopped part-way (a concurrent index build failed);
+after 0004, the attendance recorded before it still dates a completion."""
 
 import asyncio
+import uuid
+from datetime import datetime, timezone
 
 import asyncpg
 import pytest
 from karmayogi_runtime.migrations import upgrade_to_head
 from karmayogi_runtime.testing import database_migrated_to
 
+from attendance import repository as sql
 from attendance.main import MIGRATIONS_DIR
 
 pytestmark = pytest.mark.integration
@@ -57,3 +61,28 @@ async def test_0003_keeps_each_employees_newest_name_from_the_enrolments_recorde
         ("IN-HR", "HR002", "Rakesh Kumar", "2025-02-01 10:00:00+00"),
     ]
     assert await connection.fetchval(INDEX) is True
+
+
+ADD_ATTENDANCE = """
+    INSERT INTO attendance (tenant, enrolment_id, session_id, employee_id, minutes, duration_minutes, starts_at,
+                            marked_at, sources)
+    VALUES ('IN-HR', $1, $2, 'HR001', 90, 90, '2025-03-03T04:30:00Z', '2025-03-03T06:30:00Z', '{biometric}')
+"""
+
+
+async def test_after_0004_the_attendance_recorded_before_it_is_a_report_beside_those_kept_since(postgres_url,
+                                                                                              tmp_path):
+    enrolment, session = uuid.uuid4(), uuid.uuid4()
+    revisions = ["0001_initial.py", "0002_mandatory_sessions.py", "0003_current_names.py"]
+    async with database_migrated_to(postgres_url, MIGRATIONS_DIR, revisions, tmp_path) as (url, connection):
+        await connection.execute("SET TIME ZONE 'UTC'")
+        await connection.execute(ADD_ATTENDANCE, enrolment, session)  # by a release older than 0004
+
+        await asyncio.to_thread(upgrade_to_head, url, MIGRATIONS_DIR, wait_seconds=0)
+        earlier = datetime(2025, 3, 3, 5, 0, tzinfo=timezone.utc)  # a smaller report, kept by a new pod
+        for _ in range(2):  # the same report again is kept once
+            await connection.execute(sql.RECORD_REPORT, "IN-HR", enrolment, session, 30, 90, earlier)
+
+        reports = sorted(tuple(r) for r in await connection.fetch(sql.REPORTS, [enrolment]))
+        assert [(minutes, marked_at) for *_, minutes, _, marked_at in reports] == [
+            (30, earlier), (90, datetime(2025, 3, 3, 6, 30, tzinfo=timezone.utc))]

@@ -11,7 +11,8 @@ import pytest
 from attendance import bulk
 from attendance.bulk import BadLine, Mark
 from attendance.domain import (
-    Attended, Rule, attendance_problem, completion_reached, progress, schedule_problem, session_within_batch,
+    Attended, Rule, attendance_problem, completion_reached, first_met, progress, progress_at, schedule_problem,
+    session_within_batch,
 )
 
 pytestmark = pytest.mark.unit
@@ -82,6 +83,75 @@ def test_a_session_flagged_mandatory_in_the_batch_must_be_attended_besides_the_c
 def test_a_zero_percent_rule_still_needs_one_session_attended():
     assert not completion_reached(Rule(0), 6, [], withdrawn=False)
     assert completion_reached(Rule(0), 6, full(0), withdrawn=False)
+
+
+# --- when the rule was first met: reports taken in the order they were marked, whatever the reading order ---
+
+DAY_1 = datetime(2026, 11, 16, 11, 30, tzinfo=IST)
+
+
+def day(n: int) -> datetime:
+    return DAY_1 + timedelta(days=n - 1)
+
+
+def report(session: int, marked_on: int, minutes: int = 90) -> Attended:
+    """Session S[session] (90 minutes), `minutes` of it marked on day `marked_on` of the batch."""
+    return Attended(S[session], minutes, 90, day(marked_on))
+
+
+def test_reports_read_in_order_complete_when_the_fifth_of_six_sessions_is_marked():
+    reports = [report(n, n + 1) for n in range(6)]
+    assert first_met(Rule(75), 6, reports) == day(5)
+    assert first_met(Rule(75), 6, reports[:4]) is None
+    assert first_met(Rule(75), 6, []) is None
+
+
+def test_reports_read_out_of_order_complete_when_the_rule_was_first_met_not_when_it_was_read():
+    # Half of session 6 (day 6) was read first, session 3 (day 3) last: it was met on day 4 (4 of 6 sessions,
+    # 66.7% >= 66%), before the half session was attended.
+    read = [report(5, 6, minutes=45), report(0, 1), report(1, 2), report(3, 4), report(2, 3)]
+    assert first_met(Rule(66), 6, read) == day(4)
+    assert first_met(Rule(66), 6, reversed(read)) == day(4)
+    assert progress_at(day(4), 6, read).sessions_attended == 4
+
+
+def test_the_same_attendance_marked_by_two_sources_counts_from_the_earlier_mark():
+    # The trainer's app marked session 5 on day 8 and was read first; the biometric device had it on day 5.
+    read = [report(4, 8), report(4, 5), report(0, 1), report(1, 2), report(2, 3), report(3, 4)]
+    assert first_met(Rule(75), 6, read) == day(5)
+
+
+def test_a_correction_that_lowers_the_minutes_neither_undoes_nor_moves_the_completion():
+    # Session 3's 30 minutes marked on day 7 (read first): the session keeps the most minutes any report gave.
+    read = [report(2, 7, minutes=30), *(report(n, n + 1) for n in range(5))]
+    assert first_met(Rule(75), 6, read) == day(5)
+    assert progress_at(day(5), 6, read).percent == Fraction(250, 3)
+
+
+def test_a_correction_that_raises_the_minutes_completes_when_it_was_marked():
+    # Session 5 first marked with 10 minutes on day 5, corrected to the whole session on day 7.
+    read = [report(4, 7), *(report(n, n + 1) for n in range(4)), report(4, 5, minutes=10)]
+    assert first_met(Rule(75), 6, read) == day(7)
+
+
+def test_a_mandatory_session_attended_last_completes_when_it_was_attended():
+    mandatory = Rule(75, frozenset({S[5]}))
+    assert first_met(mandatory, 6, [report(n, n + 1) for n in range(6)]) == day(6)
+    assert first_met(Rule(75), 6, [report(n, n + 1) for n in range(6)], batch_mandatory=frozenset({S[5]})) == day(6)
+    # Read last but attended on day 2: the rule was met on day 5, not on day 6 when the sixth was marked.
+    read = [report(n, n + 1) for n in (0, 2, 3, 4, 5)] + [report(1, 2)]
+    assert first_met(Rule(75, frozenset({S[1]})), 6, read) == day(5)
+
+
+def test_reports_marked_at_the_same_moment_count_together_whatever_order_they_are_read_in():
+    # Sessions 4 and 5 imported from one file with the same marked_at.
+    same = [report(3, 5), report(4, 5)]
+    reports = [report(n, n + 1) for n in range(3)]
+    assert first_met(Rule(75), 6, [*reports, *same]) == day(5)
+    assert first_met(Rule(75), 6, [*reversed(same), *reports]) == day(5)
+    assert progress_at(day(5), 6, [*reports, *same]).sessions_attended == 5
+    # A smaller and a larger report of one session at the same moment: the larger counts.
+    assert first_met(Rule(75), 6, [*reports, report(3, 4), report(4, 5, minutes=10), report(4, 5)]) == day(5)
 
 
 def test_a_session_is_within_its_batch_by_the_states_calendar_day():

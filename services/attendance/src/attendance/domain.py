@@ -21,6 +21,11 @@ A course is complete when the percentage reaches the rule's minimum (compared ex
 rounding), every mandatory session was attended, and at least one session was attended (a 0% rule does
 not complete an employee who never came). A withdrawn enrolment never completes.
 
+A completion is dated when the rule was first met (`first_met`): the reports are taken in the order they
+were marked, not the order they were read (several sources, corrections and replays arrive out of
+order), each counting as above, and the completion takes the earliest `marked_at` from which they meet
+the rule, with the figures of that moment (`progress_at`). Reports read in any order give the same date.
+
 Mandatory sessions come from two places, and both must be attended:
 - the course's completion rule (`mandatory_session_ids`, copied into every `employee.enrolled`), which
   names sessions by the ids a state system reports them under (its own sessions, the same in every batch);
@@ -56,7 +61,7 @@ class Rule:
 
 @dataclass(frozen=True)
 class Attended:
-    """What is recorded for one session of one enrolment (the best of every report)."""
+    """One report of a session of one enrolment, or what is recorded for it (the best of every report)."""
 
     session_id: UUID
     minutes: int
@@ -67,11 +72,6 @@ class Attended:
 def best_of(known: Attended | None, report: Attended) -> Attended:
     """What a session keeps of another report of it: the most minutes any report gave, and that report's time."""
     return report if known is None or report.minutes > known.minutes else known
-
-
-def completed_at(attended: Iterable[Attended]) -> datetime:
-    """When the rule was met: the latest report that counts, so a re-run over the same events agrees."""
-    return max(r.marked_at for r in attended if r.minutes > 0 and r.marked_at is not None)
 
 
 @dataclass(frozen=True)
@@ -112,6 +112,25 @@ def completion_reached(rule: Rule, sessions_planned: int, attended: Sequence[Att
         and reached.percent >= rule.minimum_attendance_percent
         and (rule.mandatory_session_ids | batch_mandatory) <= present
     )
+
+
+def first_met(rule: Rule, sessions_planned: int, reports: Iterable[Attended], *,
+              batch_mandatory: frozenset[UUID] = frozenset()) -> datetime | None:
+    """When the rule was first met: the earliest `marked_at` at which the reports marked until then (each
+    session at the most minutes any of them gave) meet it, whatever order they were read in; None if they
+    never do. Reports marked at the same moment count together."""
+    ordered = sorted(reports, key=lambda r: r.marked_at)
+    for n, report in enumerate(ordered):
+        last_of_its_moment = n + 1 == len(ordered) or ordered[n + 1].marked_at != report.marked_at
+        if last_of_its_moment and completion_reached(rule, sessions_planned, ordered[:n + 1], withdrawn=False,
+                                                     batch_mandatory=batch_mandatory):
+            return report.marked_at
+    return None
+
+
+def progress_at(moment: datetime, sessions_planned: int, reports: Iterable[Attended]) -> Progress:
+    """The figures of the reports marked until `moment`: those a completion dated then states (`basis`)."""
+    return progress(sessions_planned, (r for r in reports if r.marked_at <= moment))
 
 
 # --- checks on one attendance, shared by the API and the consumer (one sentence per problem) ----------

@@ -89,10 +89,15 @@ async def record_attendances(context: EventContext, batch: Sequence[CloudEvent[S
     enrolments = {r["enrolment_id"]: r for r in await connection.fetch(sql.ENROLMENTS_FOR_UPDATE, list(set(enrolment_ids)))}
     for event, enrolment_id in zip(batch, enrolment_ids):
         _check_against(event, sessions.get(event.data.session.id), enrolments.get(enrolment_id), clock)
-    before = await connection.fetch(sql.ATTENDED, list(enrolments))
+    before = await connection.fetch(sql.REPORTS, list(enrolments))
     await connection.executemany(sql.RECORD_ATTENDANCE, [
         (e.data.tenant, enrolment_id, e.data.session.id, e.data.employee_id, e.data.minutes_attended,
          e.data.session.duration_minutes, e.data.session.starts_at, e.data.marked_at, e.data.marked_by)
+        for e, enrolment_id in zip(batch, enrolment_ids)
+    ])
+    await connection.executemany(sql.RECORD_REPORT, [
+        (e.data.tenant, enrolment_id, e.data.session.id, e.data.minutes_attended, e.data.session.duration_minutes,
+         e.data.marked_at)
         for e, enrolment_id in zip(batch, enrolment_ids)
     ])
     await _evaluate(context, enrolments, before, list(zip(batch, enrolment_ids)))
@@ -129,28 +134,26 @@ def _check_against(event: CloudEvent[SessionAttended], session, enrolment, clock
 
 
 async def _evaluate(context: EventContext, enrolments, before, applied) -> None:
-    """Replay the batch's reports over what was recorded before it, enrolment by enrolment; save the
-    progress and, the first time the rule is met, publish the completion (exactly once)."""
+    """Replay the batch's reports over those recorded before it, enrolment by enrolment; save the
+    progress and, the first time the rule is met, publish the completion (exactly once), dated when the
+    reports read until then first met it."""
     connection = context.connection
     mandatory = await _mandatory_in_batches(connection, [e for e in enrolments.values() if e["completed_at"] is None])
-    best: dict = {enrolment_id: {} for enrolment_id in enrolments}
+    reports: dict = {enrolment_id: [] for enrolment_id in enrolments}
     for r in before:
-        best[r["enrolment_id"]][r["session_id"]] = _attended(r)
+        reports[r["enrolment_id"]].append(_attended(r))
     reached: dict = {}
     for event, enrolment_id in applied:
         data, enrolment = event.data, enrolments[enrolment_id]
-        report = domain.Attended(data.session.id, data.minutes_attended, data.session.duration_minutes, data.marked_at)
-        sessions = best[enrolment_id]
-        sessions[data.session.id] = domain.best_of(sessions.get(data.session.id), report)
+        reports[enrolment_id].append(
+            domain.Attended(data.session.id, data.minutes_attended, data.session.duration_minutes, data.marked_at))
+        batch_mandatory = mandatory.get(enrolment["batch_id"], frozenset())
         if enrolment["completed_at"] is None and enrolment_id not in reached and domain.completion_reached(
-            _rule(enrolment), enrolment["sessions_planned"], list(sessions.values()),
-            withdrawn=enrolment["withdrawn_at"] is not None,
-            batch_mandatory=mandatory.get(enrolment["batch_id"], frozenset()),
+            _rule(enrolment), enrolment["sessions_planned"], reports[enrolment_id],
+            withdrawn=enrolment["withdrawn_at"] is not None, batch_mandatory=batch_mandatory,
         ):
-            attended = list(sessions.values())
-            reached[enrolment_id] = (domain.progress(enrolment["sessions_planned"], attended),
-                                     domain.completed_at(attended), event)
-    progress = {i: domain.progress(enrolments[i]["sessions_planned"], best[i].values()) for i in enrolments}
+            reached[enrolment_id] = (*_dated(enrolment, reports[enrolment_id], batch_mandatory), event)
+    progress = {i: domain.progress(enrolments[i]["sessions_planned"], reports[i]) for i in enrolments}
     await connection.executemany(sql.SAVE_PROGRESS, [(i, p.sessions_attended, p.rounded_percent)
                                                      for i, p in progress.items()])
     for completion in await _record_completions(connection, enrolments, reached):
@@ -160,21 +163,20 @@ async def _evaluate(context: EventContext, enrolments, before, applied) -> None:
 async def complete_released(connection, batch_id, cleared_at: datetime, correlation_id: str | None) -> list[CloudEvent]:
     """The completions of a batch whose mandatory flag a training officer cleared at `cleared_at`: every
     enrolment the rule now admits, recorded exactly once, and dated when the rule was met, that is when the
-    flag was cleared (or at the latest attendance that counts, should it be later: a device clock ahead by
-    a few minutes); the caller adds them to the outbox in its transaction. The rows are locked as the
-    consumer locks them, so an attendance applied at the same time is counted by one of the two."""
+    flag was cleared (or when the reports first met the rule without it, should that be later: a device
+    clock ahead by a few minutes); the caller adds them to the outbox in its transaction. The rows are
+    locked as the consumer locks them, so an attendance applied at the same time is counted by one of the two."""
     enrolments = {r["enrolment_id"]: r for r in await connection.fetch(sql.OPEN_ENROLMENTS_OF_BATCH_FOR_UPDATE, batch_id)}
     if not enrolments:
         return []
     mandatory = (await _mandatory_in_batches(connection, enrolments.values())).get(batch_id, frozenset())
-    attended: dict = {enrolment_id: [] for enrolment_id in enrolments}
-    for r in await connection.fetch(sql.ATTENDED, list(enrolments)):
-        attended[r["enrolment_id"]].append(_attended(r))
+    reports: dict = {enrolment_id: [] for enrolment_id in enrolments}
+    for r in await connection.fetch(sql.REPORTS, list(enrolments)):
+        reports[r["enrolment_id"]].append(_attended(r))
     reached = {
-        enrolment_id: (domain.progress(enrolment["sessions_planned"], attended[enrolment_id]),
-                       max(domain.completed_at(attended[enrolment_id]), cleared_at), None)
+        enrolment_id: (*_dated(enrolment, reports[enrolment_id], mandatory, not_before=cleared_at), None)
         for enrolment_id, enrolment in enrolments.items()
-        if domain.completion_reached(_rule(enrolment), enrolment["sessions_planned"], attended[enrolment_id],
+        if domain.completion_reached(_rule(enrolment), enrolment["sessions_planned"], reports[enrolment_id],
                                      withdrawn=False, batch_mandatory=mandatory)
     }
     return await _record_completions(connection, enrolments, reached, correlation_id)
@@ -195,8 +197,16 @@ async def _record_completions(connection, enrolments, reached, correlation_id: s
     return completions
 
 
+def _dated(enrolment, reports, batch_mandatory, not_before: datetime | None = None) -> tuple[domain.Progress, datetime]:
+    """A completion's figures and time: when `reports`, which meet the rule, first met it (not before
+    `not_before`), with the figures of that moment."""
+    at = domain.first_met(_rule(enrolment), enrolment["sessions_planned"], reports, batch_mandatory=batch_mandatory)
+    at = at if not_before is None else max(at, not_before)
+    return domain.progress_at(at, enrolment["sessions_planned"], reports), at
+
+
 def _attended(row) -> domain.Attended:
-    """A row of the attendance table (`sql.ATTENDED`) as the completion rule reads it."""
+    """A report (`sql.REPORTS`) as the completion rule reads it."""
     return domain.Attended(row["session_id"], row["minutes"], row["duration_minutes"], row["marked_at"])
 
 

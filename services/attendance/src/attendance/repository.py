@@ -91,7 +91,18 @@ RECORD_ATTENDANCE = """
         marked_at = CASE WHEN excluded.minutes > attendance.minutes THEN excluded.marked_at ELSE attendance.marked_at END,
         sources = CASE WHEN $9 = ANY(attendance.sources) THEN attendance.sources ELSE attendance.sources || $9 END
 """
-ATTENDED = """
+# Every report, as it was marked, so a completion can be dated when the rule was first met (`domain.first_met`).
+# The same figures at the same moment again are the same fact for that and are kept once.
+RECORD_REPORT = """
+    INSERT INTO attendance_reports (tenant, enrolment_id, session_id, minutes, duration_minutes, marked_at)
+    VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING
+"""
+# The reports of these enrolments: those kept since migration 0004 and, for each session, its best report
+# (the attendance row), which is all that is known of what was recorded before 0004 or by an older pod.
+REPORTS = """
+    SELECT enrolment_id, session_id, minutes, duration_minutes, marked_at FROM attendance_reports
+    WHERE enrolment_id = ANY($1::uuid[])
+    UNION
     SELECT enrolment_id, session_id, minutes, duration_minutes, marked_at FROM attendance
     WHERE enrolment_id = ANY($1::uuid[])
 """
