@@ -50,12 +50,12 @@ async def enrol_one(
 ) -> tuple[Outcome, Any]:
     # The batch is locked before the employee's entry, in the order a bulk chunk takes them, so the two never
     # deadlock; the entry is share-locked until the enrolment commits (see `directory`).
-    await sql.lock_batches(connection, tenant, [batch_id])
+    batches = await sql.lock_batches(connection, tenant, [batch_id])
     employee = await connection.fetchrow(sql.SHARE_EMPLOYEE, tenant, employee_id)
     if employee is None:
         raise Refused(f"Employee {employee_id} is not in the directory of {tenant}; add them with "
                       f"PUT /v1/states/{tenant}/employees/{employee_id} first.")
-    [outcome] = await _enrol(connection, tenant, [domain.request(tenant, 0, employee_id, batch_id)],
+    [outcome] = await _enrol(connection, tenant, [domain.request(tenant, 0, employee_id, batch_id)], batches,
                              {0: events.profile_from_row(employee)}, channel, clock, correlation_id)
     if outcome.outcome == "rejected":
         raise Refused(outcome.reason or "The enrolment was refused.", status=409 if outcome.conflict else 422)
@@ -70,7 +70,8 @@ async def enrol_chunk(
     valid = [row for row in rows if row.profile is not None and row.batch_id is not None]
     requests = [domain.request(tenant, row.line, row.employee_id, row.batch_id) for row in valid]  # type: ignore[arg-type]
     profiles = {row.line: row.profile for row in valid}
-    outcomes = await _enrol(connection, tenant, requests, profiles, channel, clock, str(job_id), from_file=True)
+    batches = await sql.lock_batches(connection, tenant, [r.batch_id for r in requests])
+    outcomes = await _enrol(connection, tenant, requests, batches, profiles, channel, clock, str(job_id), from_file=True)
     report = outcomes + [
         Outcome(row.line, row.employee_id or "", row.batch_id, None, "rejected", reason=row.problem)  # type: ignore[arg-type]
         for row in rows if row.problem is not None
@@ -83,13 +84,13 @@ async def enrol_chunk(
 
 
 async def _enrol(
-    connection: asyncpg.Connection, tenant: str, requests: Sequence[Request], profiles: dict, channel: str,
-    clock: Clock, correlation_id: str | None, *, from_file: bool = False,
+    connection: asyncpg.Connection, tenant: str, requests: Sequence[Request], batches: dict[UUID, BatchSeats],
+    profiles: dict, channel: str, clock: Clock, correlation_id: str | None, *, from_file: bool = False,
 ) -> list[Outcome]:
-    """Decide and record `requests`; `profiles` holds each request's employee by its line, and `from_file`
-    writes them to the directory, for the rows the rules do not reject, before their enrolments refer to them."""
+    """Decide and record `requests` in their `batches`, which the caller has locked (`sql.lock_batches`, before
+    any directory entry); `profiles` holds each request's employee by its line, and `from_file` writes them to
+    the directory, for the rows the rules do not reject, before their enrolments refer to them."""
     await connection.execute(sql.PLAN_FOR_THESE_VALUES)
-    batches = await sql.lock_batches(connection, tenant, [r.batch_id for r in requests])
     existing = await sql.find_enrolments(
         connection, tenant, [r.enrolment_id for r in requests])
     pairs = {(r.employee_id, batches[r.batch_id].course_id) for r in requests if r.batch_id in batches}
