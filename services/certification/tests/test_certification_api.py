@@ -1,6 +1,7 @@
 """The API's answers to what officers, administrators and link checkers send, against the real Kafka and
 PostgreSQL."""
 
+import subprocess
 from datetime import datetime
 
 import pytest
@@ -10,7 +11,7 @@ from karmayogi_runtime.testing import service_client
 
 from certification import issuers
 from certification.main import MIGRATIONS_DIR, definition
-from certification_samples import ADMIN_TOKEN, completed, issued_certificate, publish
+from certification_samples import ADMIN_TOKEN, completed, issued_certificate, publish, tool
 
 pytestmark = pytest.mark.integration
 
@@ -207,3 +208,28 @@ async def test_a_pdf_made_before_its_signatory_became_one_the_fonts_cannot_draw_
         shown = await client.get(f"{path}?lang=en")
         assert shown.status_code == 200 and "its fonts cannot draw සුනිල්." in shown.text and "/pdf" not in shown.text
         assert (await client.get(f"{path}/pdf?lang=en")).status_code == 501
+
+
+async def test_a_pdf_made_before_the_state_named_another_signatory_is_made_again_with_the_new_one(
+        database_factory, make_settings, tmp_path):
+    url = await database_factory(MIGRATIONS_DIR)
+    event = completed("Harjeet Singh")
+    async with service_client(definition(await make_settings(url))) as (runtime, client):
+        await publish(runtime, [event])
+        certificate = await issued_certificate(client, event)
+        path = f"/verify/{certificate['certificate_id']}/pdf"
+        before = await client.get(path)
+        assert before.status_code == 200 and "Director General, HIPA" in _text(before.content, tmp_path)
+
+    # A new Director General signs for Haryana: the PDF kept in the pod's cache prints the one before.
+    renamed = {"IN-HR": {**vars(issuers.HARYANA), "signatory": "Smt. Kavita Rao, Director General, HIPA"}}
+    async with service_client(definition(await make_settings(url, issuers=renamed))) as (_, client):
+        for link in (path, f"/v1/certificates/{certificate['certificate_id']}/pdf"):
+            after = await client.get(link)
+            assert after.status_code == 200 and "Smt. Kavita Rao" in _text(after.content, tmp_path)
+
+
+def _text(content: bytes, tmp_path) -> str:
+    (tmp_path / "c.pdf").write_bytes(content)
+    return subprocess.run([tool("pdftotext"), str(tmp_path / "c.pdf"), "-"], capture_output=True, text=True,
+                          check=True).stdout

@@ -20,7 +20,7 @@ from karmayogi_runtime.access import ANOTHER_STATES_KEY, StateScope
 from karmayogi_runtime.http import Pool, Problem, problem_answer
 from pydantic import AfterValidator, BaseModel, Field
 
-from certification import admin, credential, handlers, page, pdf, repository
+from certification import admin, credential, handlers, page, pdf, pdf_cache, repository
 from certification.handlers import Issuer
 from certification.keys import KeyRing
 from certification.pdf_cache import PdfCache
@@ -231,12 +231,13 @@ class Certification:
             log.warning("certificate %s is not made into a PDF: no font of it draws its letters of the %s "
                         "script (the PDF's public link says so)", certificate_id, refused.scripts)
             raise refused
-        content = await asyncio.to_thread(self.pdfs.get, certificate_id)
+        texts = {**self.printed(row), "issued_on": calendar.day_of(row["issued_at"], self.settings.zone()),
+                 "verify_url": self.issuer.verify_url(row["certificate_id"]), "certificate_id": certificate_id}
+        kept_as = pdf_cache.name(certificate_id, texts)
+        content = await asyncio.to_thread(self.pdfs.get, kept_as)
         if content is None:
-            content = await asyncio.to_thread(
-                pdf.render, **self.printed(row), issued_on=calendar.day_of(row["issued_at"], self.settings.zone()),
-                verify_url=self.issuer.verify_url(row["certificate_id"]), certificate_id=certificate_id)
-            await asyncio.to_thread(self.pdfs.put, certificate_id, content)
+            content = await asyncio.to_thread(pdf.render, **texts)
+            await asyncio.to_thread(self.pdfs.put, kept_as, content)
         return content
 
 

@@ -1,11 +1,15 @@
 """Rendered certificates kept on local disk within a size limit; the least recently served go first.
 
 A PDF is rendered on its first download. After that the employee, the training officer and anyone the
-link is shared with get the stored file. The folder belongs to the pod (an `emptyDir` in Kubernetes), so
+link is shared with get the stored file. It is kept under a `name` of the certificate and of every text
+it prints, so a change to one of them (the state's signatory, its issuer's address) is rendered afresh,
+and the PDF of before is evicted in its turn. The folder belongs to the pod (an `emptyDir` in Kubernetes), so
 the limit must stay below the volume's. Otherwise Kubernetes would evict the pod once the cache filled
 it. The methods do file I/O: call them from a worker thread.
 """
 
+import hashlib
+import json
 import os
 import tempfile
 import threading
@@ -18,6 +22,12 @@ _AFTER_EVICTION = 0.8
 _ABANDONED_SECONDS = 3600
 
 
+def name(certificate_id: str, texts: dict[str, object]) -> str:
+    """What the PDF of `certificate_id` printing `texts` is kept as."""
+    printed = json.dumps(texts, sort_keys=True, default=str, ensure_ascii=False).encode()
+    return f"{certificate_id}-{hashlib.sha256(printed).hexdigest()[:16]}"
+
+
 class PdfCache:
     def __init__(self, folder: Path, max_bytes: int) -> None:
         self._folder = folder
@@ -25,9 +35,9 @@ class PdfCache:
         self._lock = threading.Lock()
         self._size: int | None = None  # bytes of PDFs in the folder, counted on the first store
 
-    def get(self, certificate_id: str) -> bytes | None:
-        """The stored PDF, now marked as the most recently served; None when it is not stored."""
-        path = self._path(certificate_id)
+    def get(self, name: str) -> bytes | None:
+        """The PDF stored as `name`, now marked as the most recently served; None when it is not stored."""
+        path = self._path(name)
         try:
             content = path.read_bytes()
             os.utime(path)
@@ -35,20 +45,20 @@ class PdfCache:
             return None
         return content
 
-    def put(self, certificate_id: str, content: bytes) -> None:
-        """Store a PDF. A reader never sees half a file, and two requests that render the same
+    def put(self, name: str, content: bytes) -> None:
+        """Store a PDF as `name`. A reader never sees half a file, and two requests that render the same
         certificate at once each replace it with a whole one."""
         self._folder.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=self._folder, suffix=".part", delete=False) as part:
             part.write(content)
-        os.replace(part.name, self._path(certificate_id))
+        os.replace(part.name, self._path(name))
         with self._lock:  # a PDF stored again is counted twice until an eviction counts the folder afresh
             self._size = (self._count() if self._size is None else self._size) + len(content)
             if self._size > self._max_bytes:
                 self._size = self._evict(int(self._max_bytes * _AFTER_EVICTION))
 
-    def _path(self, certificate_id: str) -> Path:
-        return self._folder / f"{certificate_id}.pdf"
+    def _path(self, name: str) -> Path:
+        return self._folder / f"{name}.pdf"
 
     def _count(self) -> int:
         """The bytes of the stored PDFs, after removing the part files of writers that died."""
