@@ -1,7 +1,7 @@
 """A change of an employee's directory entry (`employee.updated`) keeps their contact: the messages after it
 go to the new addresses, in the new language, by SMS only once the e-mail address is removed. Newest wins by
 time, whichever topic the details come from and in whatever order; an update is applied once and tells the
-employee nothing."""
+employee nothing. Messages still waiting to be sent go to the addresses of a change made meanwhile."""
 
 import asyncio
 import dataclasses
@@ -124,6 +124,26 @@ async def test_once_an_update_removes_the_email_address_later_messages_go_by_sms
     assert [s["to"] for s in local_mail.sms()] == [who.mobile, who.mobile]
     sms = "SELECT body_text FROM deliveries WHERE event_id = $1 AND channel = 'sms' AND status = 'sent'"
     assert certificate.data.verify_url in await notifications.fetchval(sms, certificate.id)  # the SMS without e-mail
+
+
+async def test_messages_waiting_for_the_relay_go_to_the_addresses_of_a_change_made_meanwhile(
+        notifications, local_mail, events):
+    who, other = events.employee("en"), events.employee("en")
+    now, without_email = moved(who), dataclasses.replace(other, email=None)
+    local_mail.kill()  # the mail relay and the SMS gateway are away: the enrolments' messages wait, retried
+    async with notifications.running():
+        await apply(notifications, events.enrolled(who), events.enrolled(other))
+        await apply(notifications, events.updated(now), events.updated(without_email))
+        await local_mail.start()
+        assert await notifications.wait_for(SETTLED, 4) == 4
+
+    assert [str(m["To"]) for m in local_mail.mails()] == [now.email]
+    assert sorted(s["to"] for s in local_mail.sms()) == sorted([now.mobile, other.mobile])
+    recorded = "SELECT address FROM deliveries WHERE employee_id = $1 AND channel = 'email'"
+    assert await notifications.fetchval(recorded, who.id) == now.email  # what the deliveries API shows
+    status = "SELECT status || ': ' || reason FROM deliveries WHERE employee_id = $1 AND channel = 'email'"
+    assert await notifications.fetchval(status, other.id) == (
+        "undeliverable: The employee has no e-mail address on record.")
 
 
 # ---------------------------------------------------------------- two consumers writing one contact at once

@@ -64,15 +64,23 @@ INSERT_DELIVERY = """
 # RECORD_OUTCOME then find another token and change nothing, so no row is sent by two workers. After a crash,
 # a leased row that was never sent comes back when the lease runs out; only a row left 'sending' may have
 # reached the relay already, and its resend carries the same Message-ID.
+#
+# A row is sent to the employee's address as the contacts have it when it is claimed, not as they had it when the
+# row was recorded: an e-mail address or mobile number changed meanwhile (`employee.updated`) while the row waited
+# for its turn or for the relay to come back is the one used, and recorded on the row. An address removed
+# meanwhile leaves it none (the sender records it undeliverable).
 CLAIM_DUE = """
     WITH due AS (
-        SELECT id FROM deliveries
-        WHERE status IN ('pending', 'sending') AND channel = $1 AND next_attempt_at <= now()
-        ORDER BY next_attempt_at LIMIT $2
-        FOR UPDATE SKIP LOCKED
+        SELECT d.id, CASE WHEN c.tenant IS NULL THEN d.address
+                          WHEN d.channel = 'email' THEN c.email ELSE c.mobile END AS address
+        FROM deliveries d
+        LEFT JOIN contacts c ON c.tenant = d.tenant AND c.employee_id = d.employee_id
+        WHERE d.status IN ('pending', 'sending') AND d.channel = $1 AND d.next_attempt_at <= now()
+        ORDER BY d.next_attempt_at LIMIT $2
+        FOR UPDATE OF d SKIP LOCKED
     )
     UPDATE deliveries d
-    SET claim = $4, updated_at = now(), next_attempt_at = now() + make_interval(secs => $3)
+    SET claim = $4, updated_at = now(), next_attempt_at = now() + make_interval(secs => $3), address = due.address
     FROM due WHERE d.id = due.id
     RETURNING d.id, d.claim, d.tenant, d.employee_id, d.channel, d.address, d.subject, d.body_text, d.body_html,
               d.attempts, d.created_at, d.language,

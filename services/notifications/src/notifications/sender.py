@@ -19,7 +19,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from . import repository
-from .domain import OPTED_OUT, claim_size, gives_up, retry_delay
+from .domain import NO_ADDRESS, OPTED_OUT, claim_size, gives_up, retry_delay
 from .settings import NotificationsSettings
 from .transports import Permanent, SmsGatewayTransport, SmtpTransport, Transient, Transport
 
@@ -82,6 +82,9 @@ class ChannelSender:
         claim = row["claim"]
         if row["opted_out"]:
             await repository.record_outcome(connection, row["id"], claim, "opted_out", OPTED_OUT[self.channel])
+            return waiting
+        if not row["address"]:  # removed from the employee's contact since the row was recorded
+            await repository.record_outcome(connection, row["id"], claim, "undeliverable", NO_ADDRESS[self.channel])
             return waiting
         if waiting is not None:
             await self._retry_later(connection, row, row["attempts"], waiting.reason, waiting.until)
