@@ -35,18 +35,14 @@ class BatchApplier:
         self._retries = retries
         self._topic_prefix = topic_prefix
 
-    async def apply(self, subscription: Subscription, records: Sequence[Record]) -> None:
-        """Apply the batch in one transaction: all its new events together, or, when that fails for
+    async def apply(self, subscription: Subscription, decoded: Sequence[Decoded]) -> None:
+        """Apply the decoded batch in one transaction: all its new events together, or, when that fails for
         one of them, the whole transaction again with each event on its own (see `_apply_together`)."""
         group, together = subscription.group, True
-        decoded: list[Decoded] | None = None
         while True:
             try:
                 async with self._pool.acquire() as connection, connection.transaction():
-                    if decoded is None:
-                        fresh, decoded = await claims.claim_and_decode(connection, group, records, self._topic_prefix)
-                    else:
-                        fresh = await claims.claim_again(connection, group, decoded)
+                    fresh = await claims.claim(connection, group, decoded)
                     new = await claims.new(connection, group, decoded, fresh)
                     arrivals = await self._apply_together(connection, subscription, new) if together else None
                     if arrivals is None:

@@ -1,50 +1,39 @@
 """Which records of a batch are new to a consumer group: their message ids are claimed in the inbox in
 the batch's transaction, so an event delivered again is skipped and a replayed dead letter applied once."""
 
+import asyncio
 from collections.abc import Sequence
 
 import asyncpg
 from karmayogi_contracts import CloudEvent, DecodeError, decode
 
 from karmayogi_runtime import dead_letter, inbox
-from karmayogi_runtime.database import while_running
-from karmayogi_runtime.records import Record, id_of, named_id
+from karmayogi_runtime.records import Record, id_of
 
 Decoded = tuple[Record, CloudEvent | DecodeError, str]
 """A record with its event (or why it is not one) and its message id."""
 
+# Records decoded between two turns of the event loop: about a millisecond's work.
+DECODE_CHUNK = 100
 
-async def claim_and_decode(
-    connection: asyncpg.Connection, group: str, records: Sequence[Record], topic_prefix: str
-) -> tuple[set[str], list[Decoded]]:
-    """Claim the batch's message ids in the inbox; returns the ids new to this consumer, and each
-    record with its event (or why it is not one, among which a type of another topic: `wrong_topic`)
-    and its message id.
 
-    PostgreSQL claims the ids the `ce_id` headers name while the records are decoded here. A record
-    whose id turns out otherwise (it does not decode, or its id is in a structured body) has its
-    claim corrected afterwards, so the inbox ends up exactly as if the decoded ids were claimed."""
-    def decode_all() -> list[Decoded]:
-        decoded = []
-        for record in records:
+async def decode_all(records: Sequence[Record], topic_prefix: str) -> list[Decoded]:
+    """Each record with its event (or why it is not one, among which a type of another topic: `wrong_topic`)
+    and its message id. The loop runs between every `DECODE_CHUNK` records: the batch before this one is
+    being applied meanwhile (see `consumer`), and each answer PostgreSQL gives it is read, and its next
+    statement sent, without waiting for the whole batch to be decoded."""
+    decoded: list[Decoded] = []
+    for start in range(0, len(records), DECODE_CHUNK):
+        if start:
+            await asyncio.sleep(0)
+        for record in records[start:start + DECODE_CHUNK]:
             event = decode(record.value, record.headers or (), topic=record.topic.removeprefix(topic_prefix))
             decoded.append((record, event, id_of(record, event)))
-        return decoded
-
-    guessed = [message_id for message_id in map(named_id, records) if message_id is not None]
-    fresh, decoded = await while_running(inbox.claim(connection, group, guessed), decode_all)
-    ids = {message_id for _, _, message_id in decoded}
-    wrong, late = fresh - ids, ids.difference(guessed)
-    if wrong:
-        await inbox.unclaim(connection, group, sorted(wrong))
-        fresh -= wrong
-    if late:
-        fresh |= await inbox.claim(connection, group, sorted(late))
-    return fresh, decoded
+    return decoded
 
 
-async def claim_again(connection: asyncpg.Connection, group: str, decoded: Sequence[Decoded]) -> set[str]:
-    """Claim the message ids of a batch decoded before, in a new transaction; returns those new to this consumer."""
+async def claim(connection: asyncpg.Connection, group: str, decoded: Sequence[Decoded]) -> set[str]:
+    """Claim the message ids of a decoded batch in the inbox; returns those new to this consumer."""
     claimed = list(dict.fromkeys(message_id for _, _, message_id in decoded))
     return await inbox.claim(connection, group, claimed)
 

@@ -3,7 +3,8 @@
 For each batch polled from Kafka it opens one PostgreSQL transaction, claims the batch's message ids in
 the inbox (duplicates are skipped; `claims`), applies the new events together, or, when one of them
 needs its own treatment, each inside its own savepoint (`applying`), and commits the offsets only after
-the transaction has committed, while it goes on to the next batch (`offsets`). What can go wrong with
+the transaction has committed, while it goes on to the next batch (`offsets`). It reads and decodes the
+next batch while one is applied, but applies them one after the other (see `_consume`). What can go wrong with
 one event is decided by the runner:
 
 - the payload cannot be decoded, its type belongs on another topic, or the handler raises
@@ -21,7 +22,9 @@ Handlers import what they need from here: `EventContext`, `Subscription`, `RuleV
 `DependencyMissing`.
 """
 
+import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -30,9 +33,11 @@ from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
+from karmayogi_runtime import claims
 from karmayogi_runtime.applying import BatchApplier
 from karmayogi_runtime.broker import CONSUMER_DEFAULTS
-from karmayogi_runtime.offsets import OffsetCommits
+from karmayogi_runtime.claims import Decoded
+from karmayogi_runtime.offsets import OffsetCommits, rewind
 from karmayogi_runtime.parking import DependencyMissing
 from karmayogi_runtime.records import raw_batch, undecoded
 from karmayogi_runtime.retries import Retries
@@ -59,6 +64,7 @@ class ConsumerRunner:
         self._applier = BatchApplier(pool, self._subscriptions, self._retries, topic_prefix)
         self._commits = OffsetCommits()
         self._subscribers: dict[str, Any] = {}
+        self._applying: dict[str, _Applying] = {}  # per subscription, the batch being applied, if any
         self.handled = 0
 
     def register(self, broker: KafkaBroker) -> None:
@@ -87,8 +93,12 @@ class ConsumerRunner:
         return all(s.running and s.tasks and not any(t.done() for t in s.tasks) for s in self._subscribers.values())
 
     async def finish_commits(self, within: float) -> None:
-        """Wait for the offset commits under way (at most `within` seconds); call it before stopping the
-        broker. A batch that ends while the broker stops waits for its own commit (see `_consume`)."""
+        """Wait for the batches being applied and the offset commits under way (at most `within` seconds);
+        call it before stopping the broker. A batch that ends while the broker stops waits for its own
+        commit (see `_consume`)."""
+        applying = [batch.task for batch in self._applying.values()]
+        if applying:
+            await asyncio.wait(applying, timeout=within)
         await self._commits.finish(within)
 
     def _batch_handler(self, subscription: Subscription) -> Callable[[Any], Awaitable[None]]:
@@ -99,17 +109,43 @@ class ConsumerRunner:
         return consume
 
     async def _consume(self, subscription: Subscription, message: Any) -> None:
+        """Decode the batch while the one before it is applied, then start applying it and return, so the
+        next one is read and decoded while this one is applied. Batches are applied one after the other:
+        one starts once the one before has committed. When the one before failed, it has sought its
+        partitions back, and this batch, read past it, is dropped and read again after it."""
         records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
+        decoded = await claims.decode_all(records, self._topic_prefix)
+        before = self._applying.pop(subscription.group, None)
+        # Shielded: a consumer stopped meanwhile does not cut the batch before short (`finish_commits` waits for it).
+        if before is not None and not await asyncio.shield(before.task):
+            rewind(message.consumer, before.records + records)
+            return
+        batch = _Applying(asyncio.create_task(self._apply(subscription, message, records, decoded)), records)
+        self._applying[subscription.group] = batch
+        if not self._subscribers[subscription.group].running:
+            await batch.task  # the broker is stopping: it stops the consumer as soon as this batch returns
+            await self._commits.finish(within=5.0)
+
+    async def _apply(self, subscription: Subscription, message: Any, records: tuple, decoded: list[Decoded]) -> bool:
+        """Apply the batch and start committing its offsets; True when it was applied. A failure is retried
+        from the batch's first offsets after a backoff (`retries`)."""
         started = datetime.now(timezone.utc)
         self._retries.note_attempts(subscription.group, records, started)
         try:
-            await self._applier.apply(subscription, records)
+            await self._applier.apply(subscription, decoded)
         except Exception as error:
             self._retries.note_failure(subscription.group, records, started)
             await self._retries.retry_later(subscription.group, message, error)
-            return
+            return False
         self._retries.succeeded(subscription.group, records)
         self.handled += len(records)
-        commit = await self._commits.start(message.consumer, records)
-        if not self._subscribers[subscription.group].running:
-            await commit  # the broker is stopping: it stops the consumer as soon as this batch returns
+        await self._commits.start(message.consumer, records)
+        return True
+
+
+@dataclass(frozen=True)
+class _Applying:
+    """A batch being applied: its task (True once applied) and its records."""
+
+    task: asyncio.Task[bool]
+    records: tuple

@@ -46,6 +46,16 @@ class OffsetCommits:
             await asyncio.wait(self._under_way.values(), timeout=within)
 
 
+def rewind(consumer: Any, records: Sequence[Record]) -> None:
+    """Read each partition of `records` again from its earliest record among them."""
+    earliest: dict[TopicPartition, int] = {}
+    for record in records:
+        partition = TopicPartition(record.topic, record.partition)
+        earliest[partition] = min(record.offset, earliest.get(partition, record.offset))
+    for partition, offset in earliest.items():
+        consumer.seek(partition, offset)
+
+
 def next_offsets(records: Sequence[Record]) -> dict[TopicPartition, int]:
     """Where each partition of the batch is to be read from next: its last record's offset + 1."""
     return {TopicPartition(record.topic, record.partition): record.offset + 1 for record in records}

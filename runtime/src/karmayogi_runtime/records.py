@@ -1,7 +1,6 @@
 """Kafka records as the consumer runner takes them: FastStream hands the batch over undecoded, and each
-record's message id is read from its `ce_id` header before decoding, or from its event after."""
+record's message id is its event's id, or, for a record that is not an event, its place in the topic."""
 
-import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
@@ -16,19 +15,6 @@ class Record(Protocol):
     key: bytes | None
     value: bytes | None
     headers: Sequence[tuple[str, bytes]]
-
-
-_UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-
-
-def named_id(record: Record) -> str | None:
-    """The message id the record's `ce_id` header names, when it is written as `decode` would give
-    it back (a lowercase UUID); otherwise None, and the id is known only once decoded."""
-    for name, value in record.headers or ():
-        if name == "ce_id":
-            text = value.decode("ascii", "replace") if isinstance(value, bytes) else ""
-            return text if _UUID_TEXT.fullmatch(text) else None
-    return None
 
 
 def id_of(record: Record, event: CloudEvent | DecodeError) -> str:
