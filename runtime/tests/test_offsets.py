@@ -1,13 +1,14 @@
 """Offset commits that overlap the next batch: in order, one at a time per consumer, each the batch's own."""
 
 import asyncio
+import logging
 from dataclasses import dataclass
 
 import pytest
 from aiokafka import TopicPartition
-from aiokafka.errors import CommitFailedError
+from aiokafka.errors import CommitFailedError, IllegalStateError
 
-from karmayogi_runtime.offsets import OffsetCommits, next_offsets
+from karmayogi_runtime.offsets import OffsetCommits, next_offsets, rewind
 
 pytestmark = pytest.mark.unit
 
@@ -38,6 +39,28 @@ class Consumer:
         if self.fail:
             raise CommitFailedError("the group rebalanced")
         self.commits.append(offsets)
+
+
+class Positions:
+    """Stands in for aiokafka's consumer where seeking is concerned: the partitions assigned and the positions sought."""
+
+    def __init__(self, assigned: set[TopicPartition]) -> None:
+        self.assigned, self.sought = assigned, {}
+
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        if partition not in self.assigned:
+            raise IllegalStateError(f"No current assignment for partition {partition}")
+        self.sought[partition] = offset
+
+
+def test_a_failed_batch_and_the_one_read_past_it_are_read_again_from_each_partitions_earliest_record(caplog):
+    failed = (Record("t", 0, 7), Record("t", 0, 8), Record("t", 1, 3))
+    read_past_it = (Record("t", 1, 2), Record("t", 2, 40), Record("t", 0, 9), Record("u", 0, 5))
+    consumer = Positions({TopicPartition("t", p) for p in range(3)})  # u[0] was reassigned meanwhile
+    caplog.set_level(logging.INFO, logger="karmayogi_runtime.consumer")
+    rewind(consumer, failed + read_past_it)
+    assert consumer.sought == {TopicPartition("t", 0): 7, TopicPartition("t", 1): 2, TopicPartition("t", 2): 40}
+    assert "u[0] not read again from 5 here" in caplog.text
 
 
 def test_a_batch_commits_each_partition_after_its_last_record():

@@ -47,13 +47,18 @@ class OffsetCommits:
 
 
 def rewind(consumer: Any, records: Sequence[Record]) -> None:
-    """Read each partition of `records` again from its earliest record among them."""
+    """Read each partition of `records` again from its earliest record among them. A partition a rebalance
+    has taken meanwhile (or that a stopping consumer no longer reads) is left to whoever reads it next, from
+    the last offset committed."""
     earliest: dict[TopicPartition, int] = {}
     for record in records:
         partition = TopicPartition(record.topic, record.partition)
         earliest[partition] = min(record.offset, earliest.get(partition, record.offset))
     for partition, offset in earliest.items():
-        consumer.seek(partition, offset)
+        try:
+            consumer.seek(partition, offset)
+        except Exception as error:  # noqa: BLE001 - not assigned to this consumer any more
+            log.info("%s[%d] not read again from %d here (%s)", *partition, offset, error)
 
 
 def next_offsets(records: Sequence[Record]) -> dict[TopicPartition, int]:

@@ -127,6 +127,7 @@ async def running(definition: ServiceDefinition) -> AsyncIterator[ServiceRuntime
         await asyncio.gather(*runtime.tasks, return_exceptions=True)
         await runner.finish_commits(within=5.0)
         await broker.stop()
+        await runner.finish_commits(within=5.0)  # a batch taken while the broker was stopping
         await pool.close()
 
 
