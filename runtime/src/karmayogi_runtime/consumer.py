@@ -31,7 +31,6 @@ from typing import Any
 import asyncpg
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage
 
 from karmayogi_runtime import claims
 from karmayogi_runtime.applying import BatchApplier
@@ -102,7 +101,7 @@ class ConsumerRunner:
         await self._commits.finish(within)
 
     def _batch_handler(self, subscription: Subscription) -> Callable[[Any], Awaitable[None]]:
-        async def consume(message: KafkaMessage) -> None:
+        async def consume(message):  # type: ignore[no-untyped-def]  # the message itself (`records.undecoded`)
             await self._consume(subscription, message)
 
         consume.__name__ = subscription.group.replace(".", "_").replace("-", "_")

@@ -39,6 +39,8 @@ def raw_batch(holder: dict[str, Any]) -> Callable[..., Awaitable[KafkaAckableMes
     return parse
 
 
-async def undecoded(message: Any) -> None:
-    """FastStream decoder that leaves the bytes alone: the runner decodes CloudEvents itself."""
-    return None
+async def undecoded(message: Any) -> Any:
+    """FastStream decoder that leaves the bytes alone and hands the handler the message itself, records and
+    consumer, as its body: the runner decodes CloudEvents itself. (Asking for the message by annotation
+    instead would have FastStream's dependency injection look it up in a worker thread for every batch.)"""
+    return message
