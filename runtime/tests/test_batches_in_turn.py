@@ -55,7 +55,7 @@ async def test_a_failed_batch_is_retried_before_the_batches_read_after_it_and_th
         await asyncio.wait_for(failed.wait(), 60)
         await _publish(kafka_bootstrap, topic, 1, second_wave)
         assert await wait_for_count(url, "SELECT count(*) FROM applied", len(events)) == len(events)
-        await runner.finish_commits(within=5.0)
+        await runner.finish_batches(within=5.0)
     finally:
         await broker.stop()
     rows = await pool.fetch("SELECT employee_id, event_number FROM applied ORDER BY seq")

@@ -91,7 +91,7 @@ class ConsumerRunner:
         """True while every consume loop is running (the liveness probe)."""
         return all(s.running and s.tasks and not any(t.done() for t in s.tasks) for s in self._subscribers.values())
 
-    async def finish_commits(self, within: float) -> None:
+    async def finish_batches(self, within: float) -> None:
         """Wait for the batches being applied and the offset commits under way (at most `within` seconds);
         call it before stopping the broker. A batch that ends while the broker stops waits for its own
         commit (see `_consume`)."""
@@ -115,7 +115,7 @@ class ConsumerRunner:
         records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
         decoded = await claims.decode_all(records, self._topic_prefix)
         before = self._applying.pop(subscription.group, None)
-        # Shielded: a consumer stopped meanwhile does not cut the batch before short (`finish_commits` waits for it).
+        # Shielded: a consumer stopped meanwhile does not cut the batch before short (`finish_batches` waits for it).
         if before is not None and not await asyncio.shield(before.task):
             rewind(message.consumer, before.records + records)
             return

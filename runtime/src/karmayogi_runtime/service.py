@@ -125,9 +125,9 @@ async def running(definition: ServiceDefinition) -> AsyncIterator[ServiceRuntime
         for task in runtime.tasks:
             task.cancel()
         await asyncio.gather(*runtime.tasks, return_exceptions=True)
-        await runner.finish_commits(within=5.0)
+        await runner.finish_batches(within=5.0)
         await broker.stop()
-        await runner.finish_commits(within=5.0)  # a batch taken while the broker was stopping
+        await runner.finish_batches(within=5.0)  # a batch taken while the broker was stopping
         await pool.close()
 
 
