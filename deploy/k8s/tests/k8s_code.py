@@ -119,15 +119,15 @@ def settings_class(name: str) -> type[ServiceSettings]:
 
 
 def graceful_shutdown_seconds() -> float:
-    """How long a stopping service may take: uvicorn's request drain, the offset commits under way, then
-    the broker's consumer drain (the `timeout_graceful_shutdown`, `within` and `graceful_timeout` arguments
-    in the runtime's code)."""
-    return (_keyword(service.serve, "timeout_graceful_shutdown") + _keyword(service.running, "within")
-            + _keyword(broker.create_broker, "graceful_timeout"))
+    """How long a stopping service may take: uvicorn's request drain, the batches and offset commits under
+    way, then the broker's consumer drain (every `timeout_graceful_shutdown`, `within` and `graceful_timeout`
+    argument in the runtime's code, added up)."""
+    return (_seconds(service.serve, "timeout_graceful_shutdown") + _seconds(service.running, "within")
+            + _seconds(broker.create_broker, "graceful_timeout"))
 
 
-def _keyword(function, keyword: str) -> float:
+def _seconds(function, keyword: str) -> float:
     tree = ast.parse(inspect.getsource(function))
     values = [node.value for node in ast.walk(tree) if isinstance(node, ast.keyword) and node.arg == keyword]
-    assert len(values) == 1, f"{function.__qualname__} no longer passes {keyword} once"
-    return float(ast.literal_eval(values[0]))
+    assert values, f"{function.__qualname__} no longer passes {keyword}"
+    return sum(float(ast.literal_eval(value)) for value in values)
