@@ -229,8 +229,11 @@ class OutboxRelay:
         return acknowledgements
 
     async def _idle(self) -> None:
+        # Not `asyncio.wait_for`: on Python 3.11 it swallows a cancellation that lands as the wake-up comes
+        # (a NOTIFY while the service stops), and the relay would never stop.
         try:
-            await asyncio.wait_for(self._wake.wait(), timeout=self._poll_interval)
+            async with asyncio.timeout(self._poll_interval):
+                await self._wake.wait()
         except TimeoutError:
             await self._purge_sent()
 
