@@ -38,7 +38,7 @@ from karmayogi_runtime.broker import CONSUMER_DEFAULTS
 from karmayogi_runtime.claims import Decoded
 from karmayogi_runtime.offsets import OffsetCommits, rewind
 from karmayogi_runtime.parking import DependencyMissing
-from karmayogi_runtime.records import raw_batch, undecoded
+from karmayogi_runtime.records import Batch, raw_batch, undecoded
 from karmayogi_runtime.retries import Retries
 from karmayogi_runtime.subscriptions import EventContext, RuleViolation, Subscription
 
@@ -101,44 +101,45 @@ class ConsumerRunner:
         await self._commits.finish(within)
 
     def _batch_handler(self, subscription: Subscription) -> Callable[[Any], Awaitable[None]]:
-        async def consume(message):  # type: ignore[no-untyped-def]  # the message itself (`records.undecoded`)
-            await self._consume(subscription, message)
+        async def consume(batch):  # type: ignore[no-untyped-def]  # a `records.Batch` (`records.undecoded`)
+            await self._consume(subscription, batch)
 
         consume.__name__ = subscription.group.replace(".", "_").replace("-", "_")
         return consume
 
-    async def _consume(self, subscription: Subscription, message: Any) -> None:
+    async def _consume(self, subscription: Subscription, batch: Batch) -> None:
         """Decode the batch while the one before it is applied, then start applying it and return, so the
         next one is read and decoded while this one is applied. Batches are applied one after the other:
         one starts once the one before has committed. When the one before failed, it has sought its
         partitions back, and this batch, read past it, is dropped and read again after it."""
-        records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
-        decoded = await claims.decode_all(records, self._topic_prefix)
+        decoded = await claims.decode_all(batch.records, self._topic_prefix)
         before = self._applying.pop(subscription.group, None)
         # Shielded: a consumer stopped meanwhile does not cut the batch before short (`finish_batches` waits for it).
         if before is not None and not await asyncio.shield(before.task):
-            rewind(message.consumer, before.records + records)
+            rewind(batch.consumer, before.records + batch.records)
             return
-        batch = _Applying(asyncio.create_task(self._apply(subscription, message, records, decoded)), records)
-        self._applying[subscription.group] = batch
+        applying = _Applying(asyncio.create_task(self._apply(subscription, batch, decoded)), batch.records)
+        self._applying[subscription.group] = applying
+        await asyncio.sleep(0)  # its first statement goes out before the next batch is read and unpacked
         if not self._subscribers[subscription.group].running:
-            await batch.task  # the broker is stopping: it stops the consumer as soon as this batch returns
+            await applying.task  # the broker is stopping: it stops the consumer as soon as this batch returns
             await self._commits.finish(within=5.0)
 
-    async def _apply(self, subscription: Subscription, message: Any, records: tuple, decoded: list[Decoded]) -> bool:
+    async def _apply(self, subscription: Subscription, batch: Batch, decoded: list[Decoded]) -> bool:
         """Apply the batch and start committing its offsets; True when it was applied. A failure is retried
         from the batch's first offsets after a backoff (`retries`)."""
-        started = datetime.now(timezone.utc)
+        started, records = datetime.now(timezone.utc), batch.records
         self._retries.note_attempts(subscription.group, records, started)
         try:
             await self._applier.apply(subscription, decoded)
         except Exception as error:
             self._retries.note_failure(subscription.group, records, started)
-            await self._retries.retry_later(subscription.group, message, error)
+            rewind(batch.consumer, records)  # nothing is committed past the batch's first offsets
+            await self._retries.back_off(subscription.group, error)
             return False
         self._retries.succeeded(subscription.group, records)
         self.handled += len(records)
-        await self._commits.start(message.consumer, records)
+        await self._commits.start(batch.consumer, records)
         return True
 
 

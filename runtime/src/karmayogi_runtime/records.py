@@ -2,6 +2,7 @@
 record's message id is its event's id, or, for a record that is not an event, its place in the topic."""
 
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from faststream.kafka.message import KafkaAckableMessage
@@ -39,8 +40,20 @@ def raw_batch(holder: dict[str, Any]) -> Callable[..., Awaitable[KafkaAckableMes
     return parse
 
 
-async def undecoded(message: Any) -> Any:
-    """FastStream decoder that leaves the bytes alone and hands the handler the message itself, records and
-    consumer, as its body: the runner decodes CloudEvents itself. (Asking for the message by annotation
-    instead would have FastStream's dependency injection look it up in a worker thread for every batch.)"""
-    return message
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """A polled batch as the runner takes it: its records, and the consumer that read them (to commit their
+    offsets, or to read them again)."""
+
+    records: tuple[Record, ...]
+    consumer: Any
+
+
+async def undecoded(message: KafkaAckableMessage) -> Batch:
+    """FastStream decoder that leaves the bytes alone and hands the handler the `Batch` as its body: the
+    runner decodes CloudEvents itself. (Asking for the message by annotation instead would have FastStream's
+    dependency injection look it up in a worker thread for every batch; and the message itself as its body
+    would be a cycle, message to its cache of bodies to message, keeping every batch's records until the
+    garbage collector walked them.)"""
+    records = message.raw_message
+    return Batch(records if isinstance(records, tuple) else (records,), message.consumer)

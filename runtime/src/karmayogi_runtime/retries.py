@@ -6,7 +6,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Any
 
 from karmayogi_runtime.database import is_transient
 from karmayogi_runtime.parking import ParkedMessage
@@ -94,15 +93,12 @@ class Retries:
         """True when this attempt at `record` is the last one it gets."""
         return self.attempt(group, record).count >= self._max_attempts
 
-    async def retry_later(self, group: str, message: Any, error: Exception) -> None:
+    async def back_off(self, group: str, error: Exception) -> None:
+        """Wait before the group's failed batch is tried again: longer after each failure in a row."""
         failures = self._failures[group] = self._failures.get(group, 0) + 1
         delay = min(0.25 * 2 ** (failures - 1), self._max_backoff)
         level = logging.WARNING if is_transient(error) else logging.ERROR
         log.log(level, "%s: batch failed (%s: %s); retrying in %.2fs", group, type(error).__name__, error, delay)
-        try:
-            await message.nack()  # seek back to the batch's first offsets: nothing is committed past them
-        except Exception as seek_error:  # partitions revoked meanwhile: their new owner starts from the commit
-            log.info("%s: could not seek back (%s)", group, seek_error)
         await asyncio.sleep(delay)
 
 
