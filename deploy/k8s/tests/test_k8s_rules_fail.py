@@ -187,8 +187,8 @@ def test_a_root_container_and_a_short_grace_period_are_reported():
     assert checks.hardening(resources) == [
         "Deployment certification: container certification needs a read-only root filesystem, no privilege escalation "
         "and every capability dropped.",
-        "Deployment certification gives 30 s to stop; its preStop sleep (10 s) and a graceful shutdown (50 s) may "
-        "take 60 s."]
+        "Deployment certification gives 30 s to stop; its preStop sleep (10 s) and a graceful shutdown (55 s) may "
+        "take 65 s."]
 
 
 def test_a_server_without_a_pre_stop_sleep_is_reported():

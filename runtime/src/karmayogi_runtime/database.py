@@ -5,6 +5,7 @@ TLS comes from the URL, which asyncpg reads as libpq does: `?sslmode=verify-full
 
 import asyncio
 import json
+import logging
 import ssl
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
@@ -14,6 +15,8 @@ import asyncpg
 from aiokafka.errors import KafkaError
 
 from karmayogi_runtime.settings import CannotStart
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -45,6 +48,18 @@ async def create_pool(database_url: str, *, size: int = 10) -> asyncpg.Pool:
         # Connections idle for a minute are closed, so a PostgreSQL restart leaves few dead ones behind.
         max_inactive_connection_lifetime=60,
     )
+
+
+async def close_pool(pool: asyncpg.Pool, within: float) -> None:
+    """Close the pool, waiting at most `within` seconds for the connections still in use to be released, then
+    cutting them: a connection never released (work that was not stopped) must not keep the service from
+    stopping."""
+    try:
+        async with asyncio.timeout(within):
+            await pool.close()
+    except TimeoutError:
+        log.warning("PostgreSQL connections still in use after %.0fs; closing them", within)
+        pool.terminate()
 
 
 async def check_connection(database_url: str) -> None:

@@ -128,7 +128,7 @@ async def running(definition: ServiceDefinition) -> AsyncIterator[ServiceRuntime
         await runner.finish_batches(within=5.0)
         await broker.stop()
         await runner.finish_batches(within=5.0)  # a batch taken while the broker was stopping
-        await pool.close()
+        await database.close_pool(pool, within=5.0)
 
 
 async def check_connections(definition: ServiceDefinition, *, kafka: bool = True) -> None:
