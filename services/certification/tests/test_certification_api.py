@@ -193,13 +193,8 @@ async def test_the_page_of_a_name_the_pdf_draws_links_the_pdf_it_serves(certifie
 
 async def test_a_pdf_made_before_its_signatory_became_one_the_fonts_cannot_draw_is_no_longer_served(database_factory,
                                                                                                  make_settings):
-    url = await database_factory(MIGRATIONS_DIR)
-    event = completed("Harjeet Singh")
-    async with service_client(definition(await make_settings(url))) as (runtime, client):
-        await publish(runtime, [event])
-        certificate = await issued_certificate(client, event)
-        path = f"/verify/{certificate['certificate_id']}"
-        assert (await client.get(f"{path}/pdf")).status_code == 200  # made, and kept in the pod's cache
+    url, certificate, _ = await _issued_with_its_pdf(database_factory, make_settings)
+    path = f"/verify/{certificate['certificate_id']}"
 
     # The operator names a signatory in Sinhala letters, which no font of the PDF has: the page and the PDF's
     # link agree that there is no PDF, although one made before is still in the cache.
@@ -212,14 +207,9 @@ async def test_a_pdf_made_before_its_signatory_became_one_the_fonts_cannot_draw_
 
 async def test_a_pdf_made_before_the_state_named_another_signatory_is_made_again_with_the_new_one(
         database_factory, make_settings, tmp_path):
-    url = await database_factory(MIGRATIONS_DIR)
-    event = completed("Harjeet Singh")
-    async with service_client(definition(await make_settings(url))) as (runtime, client):
-        await publish(runtime, [event])
-        certificate = await issued_certificate(client, event)
-        path = f"/verify/{certificate['certificate_id']}/pdf"
-        before = await client.get(path)
-        assert before.status_code == 200 and "Director General, HIPA" in _text(before.content, tmp_path)
+    url, certificate, pdf = await _issued_with_its_pdf(database_factory, make_settings)
+    assert "Director General, HIPA" in _text(pdf, tmp_path)
+    path = f"/verify/{certificate['certificate_id']}/pdf"
 
     # A new Director General signs for Haryana: the PDF kept in the pod's cache prints the one before.
     renamed = {"IN-HR": {**vars(issuers.HARYANA), "signatory": "Smt. Kavita Rao, Director General, HIPA"}}
@@ -227,6 +217,18 @@ async def test_a_pdf_made_before_the_state_named_another_signatory_is_made_again
         for link in (path, f"/v1/certificates/{certificate['certificate_id']}/pdf"):
             after = await client.get(link)
             assert after.status_code == 200 and "Smt. Kavita Rao" in _text(after.content, tmp_path)
+
+
+async def _issued_with_its_pdf(database_factory, make_settings) -> tuple[str, dict, bytes]:
+    """A new database with one certificate issued, and its PDF, made and kept in the pod's cache."""
+    url = await database_factory(MIGRATIONS_DIR)
+    event = completed("Harjeet Singh")
+    async with service_client(definition(await make_settings(url))) as (runtime, client):
+        await publish(runtime, [event])
+        certificate = await issued_certificate(client, event)
+        pdf = await client.get(f"/verify/{certificate['certificate_id']}/pdf")
+        assert pdf.status_code == 200
+    return url, certificate, pdf.content
 
 
 def _text(content: bytes, tmp_path) -> str:
