@@ -20,7 +20,6 @@ CLAIM_REPLAY = """
     WHERE consumer = $1 AND message_id = $2 AND dead_lettered AND replay_id IS DISTINCT FROM $3
     RETURNING message_id
 """
-UNCLAIM = "DELETE FROM inbox WHERE consumer = $1 AND message_id = ANY($2::text[])"
 MARK_DEAD_LETTERED = "UPDATE inbox SET dead_lettered = true WHERE consumer = $1 AND message_id = $2"
 
 
@@ -28,11 +27,6 @@ async def claim(connection: asyncpg.Connection, consumer: str, message_ids: Sequ
     """Record the ids not seen before by `consumer` and return them; the rest are duplicates."""
     rows = await connection.fetch(CLAIM, consumer, list(message_ids))
     return {row["message_id"] for row in rows}
-
-
-async def unclaim(connection: asyncpg.Connection, consumer: str, message_ids: Sequence[str]) -> None:
-    """Take back ids claimed earlier in this transaction (they turned out not to be the messages' ids)."""
-    await connection.execute(UNCLAIM, consumer, list(message_ids))
 
 
 async def claim_replay(connection: asyncpg.Connection, consumer: str, message_id: str, replay_id: str) -> bool:
