@@ -69,6 +69,35 @@ async def test_a_failed_batch_is_retried_before_the_batches_read_after_it_and_th
     assert await _left_to_read(kafka_bootstrap, topic, topic_prefix + GROUP) == 0
 
 
+async def test_a_batch_is_applied_outside_the_context_that_holds_its_message(kafka_bootstrap, database_factory,
+                                                                             topic_prefix):
+    # Each timer a statement sets (asyncpg's command timeout) keeps the context it was set in until it is due,
+    # a minute later, although cancelled when the statement returns: applied in FastStream's context, which
+    # holds the message, every batch's records would be kept that long.
+    pool = await create_pool(await database_factory(MIGRATIONS), size=2)
+    broker = KafkaBroker(kafka_bootstrap, logger=None)
+    messages_in_context = []
+
+    async def apply(context: EventContext, event: CloudEvent) -> None:
+        messages_in_context.append(broker.context.get_local("message"))
+        await context.connection.execute("SELECT 1")
+
+    runner = ConsumerRunner(pool, [Subscription("batch.context", ("session.attended",), apply)],
+                            topic_prefix=topic_prefix)
+    runner.register(broker)
+    await broker.start()
+    try:
+        await _publish(kafka_bootstrap, topic_prefix + "session.attended", 0, [attended(e) for e in _employees("C")])
+        async with asyncio.timeout(60):
+            while runner.handled < 12:
+                await asyncio.sleep(0.05)
+    finally:
+        await broker.stop()
+        await pool.close()
+
+    assert len(messages_in_context) == 12 and not any(messages_in_context)
+
+
 def _employees(label: str) -> list[str]:
     return [employee(f"{label}{n}") for n in range(12)]
 

@@ -23,6 +23,7 @@ Handlers import what they need from here: `EventContext`, `Subscription`, `RuleV
 """
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -118,7 +119,11 @@ class ConsumerRunner:
         if before is not None and not await asyncio.shield(before.task):
             rewind(batch.consumer, before.records + batch.records)
             return
-        applying = _Applying(asyncio.create_task(self._apply(subscription, batch, decoded)), batch.records)
+        # In a context of its own, not FastStream's, which holds the message (and so the batch's records): each
+        # timer its statements set (asyncpg's command timeout) keeps the context it was set in until it is
+        # due, a minute later, although cancelled as soon as the statement returns.
+        task = asyncio.create_task(self._apply(subscription, batch, decoded), context=contextvars.Context())
+        applying = _Applying(task, batch.records)
         self._applying[subscription.group] = applying
         await asyncio.sleep(0)  # its first statement goes out before the next batch is read and unpacked
         if not self._subscribers[subscription.group].running:
