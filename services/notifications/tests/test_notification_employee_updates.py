@@ -44,6 +44,7 @@ async def test_after_an_update_the_certificate_goes_to_the_new_addresses_in_the_
     certificate = events.issued(who)
     async with notifications.running():
         await apply(notifications, events.enrolled(who, "2025-03-01T09:30:00Z"))
+        assert await notifications.wait_for(SENT, 2) == 2  # sent before the update (one waiting would follow it)
         await apply(notifications, events.updated(now, "2025-04-02T06:45:12Z"), certificate)
         assert await notifications.wait_for(SENT, 4) == 4
 
@@ -78,7 +79,9 @@ async def test_an_update_delivered_twice_is_applied_once_even_after_a_later_one(
     # after the redelivery; once it is applied, so is the redelivery before it.
     after_redelivery = events.repeated(latest)
     async with notifications.running():
-        await apply(notifications, events.enrolled(who), change, latest)
+        await apply(notifications, events.enrolled(who))
+        assert await notifications.wait_for(SENT, 2) == 2  # sent before the updates (one waiting would follow them)
+        await apply(notifications, change, latest)
         await notifications.publish([change])  # redelivered
         await apply(notifications, after_redelivery)
         assert await notifications.fetchval(CONTACT, who.tenant, who.id) == last.email
@@ -112,7 +115,9 @@ async def test_once_an_update_removes_the_email_address_later_messages_go_by_sms
     who = events.employee("hi")
     certificate = events.issued(who)
     async with notifications.running():
-        await apply(notifications, events.enrolled(who), events.updated(dataclasses.replace(who, email=None)))
+        await apply(notifications, events.enrolled(who))
+        assert await notifications.wait_for(SENT, 2) == 2  # sent before the update (one waiting would follow it)
+        await apply(notifications, events.updated(dataclasses.replace(who, email=None)))
         assert await notifications.fetchval(CONTACT, who.tenant, who.id) is None
         await apply(notifications, certificate)
         assert await notifications.wait_for(SETTLED, 4) == 4
