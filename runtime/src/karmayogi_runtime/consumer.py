@@ -117,13 +117,13 @@ class ConsumerRunner:
         before = self._applying.pop(subscription.group, None)
         # Shielded: a consumer stopped meanwhile does not cut the batch before short (`finish_batches` waits for it).
         if before is not None and not await asyncio.shield(before.task):
-            rewind(batch.consumer, before.records + batch.records)
+            rewind(batch.consumer, before.batch.records + batch.records)
             return
         # In a context of its own, not FastStream's, which holds the message (and so the batch's records): each
         # timer its statements set (asyncpg's command timeout) keeps the context it was set in until it is
         # due, a minute later, although cancelled as soon as the statement returns.
         task = asyncio.create_task(self._apply(subscription, batch, decoded), context=contextvars.Context())
-        applying = _Applying(task, batch.records)
+        applying = _Applying(task, batch)
         self._applying[subscription.group] = applying
         await asyncio.sleep(0)  # its first statement goes out before the next batch is read and unpacked
         if not self._subscribers[subscription.group].running:
@@ -150,7 +150,7 @@ class ConsumerRunner:
 
 @dataclass(frozen=True)
 class _Applying:
-    """A batch being applied: its task (True once applied) and its records."""
+    """A batch being applied, and its task (True once applied)."""
 
     task: asyncio.Task[bool]
-    records: tuple
+    batch: Batch

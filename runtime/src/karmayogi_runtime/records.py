@@ -55,5 +55,4 @@ async def undecoded(message: KafkaAckableMessage) -> Batch:
     dependency injection look it up in a worker thread for every batch; and the message itself as its body
     would be a cycle, message to its cache of bodies to message, keeping every batch's records until the
     garbage collector walked them.)"""
-    records = message.raw_message
-    return Batch(records if isinstance(records, tuple) else (records,), message.consumer)
+    return Batch(message.raw_message, message.consumer)  # `raw_batch` made it of the polled records
