@@ -29,6 +29,18 @@ async def test_an_event_delivered_twice_has_its_effect_once(ledger):
     assert await ledger.count(EFFECTS, someone) == 1
 
 
+async def test_a_batch_holding_an_event_seen_before_applies_the_new_ones_once(ledger):
+    someone, another = employee(), employee()
+    attendance = attended(someone)
+    await ledger.publish([enrolled(someone), enrolled(another), attendance])
+    assert await ledger.wait_for_count(EFFECTS, 1, someone) == 1
+
+    await ledger.publish([attendance, attended(another)])  # delivered again, beside one not seen yet
+
+    assert await ledger.wait_for_count(EFFECTS, 1, another) == 1
+    assert await ledger.count(EFFECTS, someone) == 1
+
+
 async def test_an_attendance_before_its_enrolment_is_parked_and_applied_when_the_enrolment_arrives(ledger):
     early = employee("EARLY")
     await ledger.publish([attended(early, session=1), attended(early, session=2)])

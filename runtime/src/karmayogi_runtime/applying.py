@@ -37,12 +37,14 @@ class BatchApplier:
 
     async def apply(self, subscription: Subscription, decoded: Sequence[Decoded]) -> None:
         """Apply the decoded batch in one transaction: all its new events together, or, when that fails for
-        one of them, the whole transaction again with each event on its own (see `_apply_together`)."""
-        group, together = subscription.group, True
+        one of them, the whole transaction again with each event on its own (see `_apply_together`). A batch
+        holding an event seen before (redelivered after a crash or a rebalance) starts again as well, to tell
+        the new events from the others (see `claims.claim`)."""
+        group, together, seen_before = subscription.group, True, False
         while True:
             try:
                 async with self._pool.acquire() as connection, connection.transaction():
-                    fresh = await claims.claim(connection, group, decoded)
+                    fresh = await claims.claim(connection, group, decoded, seen_before=seen_before)
                     new = await claims.new(connection, group, decoded, fresh)
                     arrivals = await self._apply_together(connection, subscription, new) if together else None
                     if arrivals is None:
@@ -54,6 +56,8 @@ class BatchApplier:
                 return
             except _OneByOne:
                 together = False
+            except inbox.SeenBefore:
+                seen_before = True
 
     async def _apply_together(
         self, connection: asyncpg.Connection, subscription: Subscription, new: list[Decoded]

@@ -33,9 +33,16 @@ async def decode_all(records: Sequence[Record], topic_prefix: str) -> list[Decod
     return decoded
 
 
-async def claim(connection: asyncpg.Connection, group: str, decoded: Sequence[Decoded]) -> set[str]:
-    """Claim the message ids of a decoded batch in the inbox; returns those new to this consumer."""
+async def claim(
+    connection: asyncpg.Connection, group: str, decoded: Sequence[Decoded], *, seen_before: bool
+) -> set[str]:
+    """Claim the message ids of a decoded batch in the inbox; returns those new to this consumer. Unless the
+    batch is known to hold ids `seen_before`, they are taken to be new (`inbox.claim_new`): when one is not,
+    `inbox.SeenBefore` is raised, and the transaction, aborted, is to start again with `seen_before`."""
     claimed = list(dict.fromkeys(message_id for _, _, message_id in decoded))
+    if not seen_before:
+        await inbox.claim_new(connection, group, claimed)
+        return set(claimed)
     return await inbox.claim(connection, group, claimed)
 
 
