@@ -39,18 +39,17 @@ class BatchApplier:
         """Apply the decoded batch in one transaction: all its new events together, or, when that fails for
         one of them, the whole transaction again with each event on its own (see `_apply_together`). A batch
         holding an event seen before (redelivered after a crash or a rebalance) starts again as well, to tell
-        the new events from the others (see `claims.claim`)."""
+        the new events from the others (see `claims.new`)."""
         group, together, seen_before = subscription.group, True, False
         while True:
             try:
                 async with self._pool.acquire() as connection, connection.transaction():
-                    fresh = await claims.claim(connection, group, decoded, seen_before=seen_before)
-                    new = await claims.new(connection, group, decoded, fresh)
+                    new = await claims.new(connection, group, decoded, seen_before=seen_before)
                     arrivals = await self._apply_together(connection, subscription, new) if together else None
                     if arrivals is None:
                         arrivals = []
-                        for record, event, message_id in new:
-                            arrivals += await self._apply(connection, subscription, record, event, message_id)
+                        for record, event in new:
+                            arrivals += await self._apply(connection, subscription, record, event)
                     released = await self._apply_parked(connection, arrivals)
                 self._retries.forget_parked(released)
                 return
@@ -67,7 +66,7 @@ class BatchApplier:
         decode. When any event needs its own treatment (it failed or parked), raises `_OneByOne`: the
         transaction rolls back and the caller applies the batch again one event at a time, each in its
         own savepoint, so only that event is dead-lettered or parked."""
-        events = [event for _, event, _ in new]
+        events = [event for _, event in new]
         if len(events) < 2 or any(isinstance(event, DecodeError) for event in events):
             return None
         context = EventContext(connection, subscription.group)
@@ -89,17 +88,16 @@ class BatchApplier:
         subscription: Subscription,
         record: Record,
         event: CloudEvent | DecodeError,
-        message_id: str,
     ) -> list[str]:
         """Apply one event; returns the facts it recorded that parked events may be waiting for."""
         if isinstance(event, DecodeError):
-            await self._dead_letter(connection, subscription, record, message_id, f"DecodeError.{event.reason}", event.message)
+            await self._dead_letter(connection, subscription, record, event, f"DecodeError.{event.reason}", event.message)
             return []
         token = correlation_id.set(event.correlation_id)
         try:
             return await self._run_handler(connection, subscription, record, event)
         except RuleViolation as violation:
-            await self._dead_letter(connection, subscription, record, message_id, "RuleViolation", str(violation))
+            await self._dead_letter(connection, subscription, record, event, "RuleViolation", str(violation))
         except Exception as error:
             if is_transient(error):
                 raise
@@ -107,7 +105,7 @@ class BatchApplier:
                 self._note_parked_failure(subscription.group, record, event, error)
             if not self._retries.exhausted(subscription.group, record):
                 raise
-            await self._dead_letter(connection, subscription, record, message_id, type(error).__qualname__, str(error) or repr(error))
+            await self._dead_letter(connection, subscription, record, event, type(error).__qualname__, str(error) or repr(error))
         finally:
             correlation_id.reset(token)
         return []
@@ -146,7 +144,7 @@ class BatchApplier:
             for parked in released:
                 event = decode(parked.value, parked.headers)
                 subscription = self._subscriptions[parked.consumer]
-                arrivals += await self._apply(connection, subscription, parked, event, id_of(parked, event))
+                arrivals += await self._apply(connection, subscription, parked, event)
         return everything
 
     def _note_parked_failure(self, group: str, parked: ParkedMessage, event: CloudEvent, error: Exception) -> None:
@@ -164,7 +162,7 @@ class BatchApplier:
         connection: asyncpg.Connection,
         subscription: Subscription,
         record: Record,
-        message_id: str,
+        event: CloudEvent | DecodeError,
         error_class: str,
         message: str,
     ) -> None:
@@ -176,7 +174,7 @@ class BatchApplier:
         )
         failure = dead_letter.Failure(error_class, message, attempt.count, attempt.first, attempt.last)
         await outbox.add_record(connection, dead_letter.dead_letter(origin, failure))
-        await inbox.mark_dead_lettered(connection, subscription.group, message_id)
+        await inbox.mark_dead_lettered(connection, subscription.group, id_of(record, event))
         log.warning(
             "dead-lettered %s[%d]@%d for %s: %s: %s",
             record.topic, record.partition, record.offset, subscription.group, error_class, message,

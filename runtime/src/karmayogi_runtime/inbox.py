@@ -6,12 +6,14 @@ skipped, while an operator's replay of it (marked with a replay id) is let throu
 """
 
 from collections.abc import Sequence
+from uuid import UUID
 
 import asyncpg
 
-# A batch's ids are nearly always all new: they are recorded with a plain insert, which costs PostgreSQL half the
-# index work and WAL of an insert ON CONFLICT (measured: ~3 ms against ~5 ms for 500 ids).
-CLAIM_NEW = "INSERT INTO inbox (consumer, message_id) SELECT $1, id FROM unnest($2::text[]) AS id"
+# A batch's events are nearly always all new: their ids are recorded with a plain insert, which costs PostgreSQL
+# half the index work and WAL of an insert ON CONFLICT (measured: ~3 ms against ~5 ms for 500 ids). They are sent
+# as uuids, which PostgreSQL spells as text exactly as Python's str() does, at a fraction of its cost.
+CLAIM_NEW = "INSERT INTO inbox (consumer, message_id) SELECT $1, id::text FROM unnest($2::uuid[]) AS id"
 CLAIM = """
     INSERT INTO inbox (consumer, message_id)
     SELECT $1, id FROM unnest($2::text[]) AS id
@@ -27,14 +29,14 @@ MARK_DEAD_LETTERED = "UPDATE inbox SET dead_lettered = true WHERE consumer = $1 
 
 
 class SeenBefore(Exception):
-    """Some of the ids given to `claim_new` were recorded before; its transaction is aborted."""
+    """An id given to `claim_new` was recorded before; its transaction is aborted."""
 
 
-async def claim_new(connection: asyncpg.Connection, consumer: str, message_ids: Sequence[str]) -> None:
-    """Record ids expected to be new to `consumer`. Raises `SeenBefore`, leaving the transaction aborted, when
-    one was recorded before: the transaction is then to start again and `claim` them."""
+async def claim_new(connection: asyncpg.Connection, consumer: str, event_ids: Sequence[UUID]) -> None:
+    """Record event ids expected to be new to `consumer`. Raises `SeenBefore`, leaving the transaction aborted,
+    when one was recorded before or is given twice: the transaction is then to start again and `claim` them."""
     try:
-        await connection.execute(CLAIM_NEW, consumer, list(message_ids))
+        await connection.execute(CLAIM_NEW, consumer, event_ids)
     except asyncpg.UniqueViolationError as error:
         raise SeenBefore from error
 
