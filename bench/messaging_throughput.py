@@ -267,7 +267,10 @@ def report(count: int, measured: list[dict[str, Timing]]) -> None:
         timing = floor if path == "floor" else best[path]
         ratio = "" if versus is None else f"{versus.wall / timing.wall:>9.0%}"
         print(f"{name:<46}{count / timing.wall:>10,.0f}{ratio:>10}{timing.cpu * 1e6 / count:>14.1f}   {spread[path]}")
-    print(f"\n{machine_load()}")
+    # The machine's speed moves between minutes: each round's runner beside the floor measured just before it.
+    each = " ".join(f"{(t['consume'].wall + t['insert'].wall) / t['batched'].wall:.0%}" for t in measured)
+    print(f"\nconsumer runner (batch handler) vs the floor of the same round: {each}")
+    print(machine_load())
 
 
 if __name__ == "__main__":
