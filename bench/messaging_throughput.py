@@ -11,7 +11,9 @@ time per event (where the Python side of each path spends its time):
   500 rows a transaction) of the same volume, with no business logic;
 - the consumer runner (decoding, inbox claim, handler insert, offsets committed after the transaction),
   with a batch handler and with a per-event handler, beside the floor of consume + insert;
-- the outbox relay (claim, publish with acks=all, await, mark sent) beside the floor of produce.
+- the outbox relay (claim, publish with acks=all, await, mark sent) beside the floor of produce;
+- each round's runner (batch handler) beside the floor measured just before it, in the same minute: the
+  machine's speed moves between minutes, and each path's best round may come from a different one.
 
 Each path's clock starts after its first batch, so a run needs four of the largest batch involved (the
 relay's 1,000 rows, or BENCH_BATCH if larger); a smaller one is refused.
