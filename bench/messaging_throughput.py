@@ -252,7 +252,7 @@ def report(count: int, measured: list[dict[str, Timing]]) -> None:
     best = {path: min((timings[path] for timings in measured), key=lambda timing: timing.wall) for path in measured[0]}
     spread = {path: " ".join(f"{count / timings[path].wall / 1000:.0f}k" for timings in measured) for path in measured[0]}
     floor = Timing(best["consume"].wall + best["insert"].wall, best["consume"].cpu + best["insert"].cpu)
-    spread["floor"] = " ".join(f"{count / (t['consume'].wall + t['insert'].wall) / 1000:.0f}k" for t in measured)
+    spread["floor"] = " ".join(f"{count / _floor_wall(t) / 1000:.0f}k" for t in measured)
     print(f"\n{count:,} session.attended events, batches of {BATCH}, 6 partitions, best of {len(measured)} rounds\n")
     print(f"{'path':<46}{'events/s':>10}{'vs floor':>10}{'CPU µs/event':>14}   each round")
     rows = [
@@ -270,9 +270,14 @@ def report(count: int, measured: list[dict[str, Timing]]) -> None:
         ratio = "" if versus is None else f"{versus.wall / timing.wall:>9.0%}"
         print(f"{name:<46}{count / timing.wall:>10,.0f}{ratio:>10}{timing.cpu * 1e6 / count:>14.1f}   {spread[path]}")
     # The machine's speed moves between minutes: each round's runner beside the floor measured just before it.
-    each = " ".join(f"{(t['consume'].wall + t['insert'].wall) / t['batched'].wall:.0%}" for t in measured)
+    each = " ".join(f"{_floor_wall(t) / t['batched'].wall:.0%}" for t in measured)
     print(f"\nconsumer runner (batch handler) vs the floor of the same round: {each}")
     print(machine_load())
+
+
+def _floor_wall(timings: dict[str, Timing]) -> float:
+    """A round's floor of the consumer path: its plain consume and its batched insert, one after the other."""
+    return timings["consume"].wall + timings["insert"].wall
 
 
 if __name__ == "__main__":
