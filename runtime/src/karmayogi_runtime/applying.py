@@ -3,6 +3,7 @@ its own treatment, each in its own savepoint, so that only that event is dead-le
 What happens to an event that cannot be applied is listed in `karmayogi_runtime.consumer`.
 """
 
+import asyncio
 import logging
 from collections.abc import Mapping, Sequence
 
@@ -35,15 +36,18 @@ class BatchApplier:
         self._retries = retries
         self._topic_prefix = topic_prefix
 
-    async def apply(self, subscription: Subscription, decoded: Sequence[Decoded]) -> None:
+    async def apply(self, subscription: Subscription, decoded: Sequence[Decoded], began: asyncio.Future[None]) -> None:
         """Apply the decoded batch in one transaction: all its new events together, or, when that fails for
         one of them, the whole transaction again with each event on its own (see `_apply_together`). A batch
         holding an event seen before (redelivered after a crash or a rebalance) starts again as well, to tell
-        the new events from the others (see `claims.new`)."""
+        the new events from the others (see `claims.new`). `began` is set once the transaction has begun, just
+        before its first statement, the inbox claim, is sent."""
         group, together, seen_before = subscription.group, True, False
         while True:
             try:
                 async with self._pool.acquire() as connection, connection.transaction():
+                    if not began.done():
+                        began.set_result(None)
                     new = await claims.new(connection, group, decoded, seen_before=seen_before)
                     arrivals = await self._apply_together(connection, subscription, new) if together else None
                     if arrivals is None:

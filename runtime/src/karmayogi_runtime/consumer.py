@@ -122,21 +122,27 @@ class ConsumerRunner:
         # In a context of its own, not FastStream's, which holds the message (and so the batch's records): each
         # timer its statements set (asyncpg's command timeout) keeps the context it was set in until it is
         # due, a minute later, although cancelled as soon as the statement returns.
-        task = asyncio.create_task(self._apply(subscription, batch, decoded), context=contextvars.Context())
+        began: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        task = asyncio.create_task(self._apply(subscription, batch, decoded, began), context=contextvars.Context())
         applying = _Applying(task, batch)
         self._applying[subscription.group] = applying
-        await asyncio.sleep(0)  # its first statement goes out before the next batch is read and unpacked
+        # The next batch is read once this one's transaction has begun and its inbox claim is on its way: reading
+        # and unpacking a batch holds the loop for milliseconds, which PostgreSQL then spends on the claim instead
+        # of its answer to BEGIN waiting for them (measured: 6% more events a second).
+        await asyncio.wait((began, task), return_when=asyncio.FIRST_COMPLETED)
         if not self._subscribers[subscription.group].running:
             await applying.task  # the broker is stopping: it stops the consumer as soon as this batch returns
             await self._commits.finish(within=5.0)
 
-    async def _apply(self, subscription: Subscription, batch: Batch, decoded: list[Decoded]) -> bool:
+    async def _apply(
+        self, subscription: Subscription, batch: Batch, decoded: list[Decoded], began: asyncio.Future[None]
+    ) -> bool:
         """Apply the batch and start committing its offsets; True when it was applied. A failure is retried
-        from the batch's first offsets after a backoff (`retries`)."""
+        from the batch's first offsets after a backoff (`retries`). `began` is set once its transaction has begun."""
         started, records = datetime.now(timezone.utc), batch.records
         self._retries.note_attempts(subscription.group, records, started)
         try:
-            await self._applier.apply(subscription, decoded)
+            await self._applier.apply(subscription, decoded, began)
         except Exception as error:
             self._retries.note_failure(subscription.group, records, started)
             rewind(batch.consumer, records)  # nothing is committed past the batch's first offsets
