@@ -124,7 +124,7 @@ class ConsumerRunner:
         # due, a minute later, although cancelled as soon as the statement returns.
         began: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         task = asyncio.create_task(self._apply(subscription, batch, decoded, began), context=contextvars.Context())
-        applying = _Applying(task, batch)
+        applying = _Applying(task, batch, decoded)
         self._applying[subscription.group] = applying
         # The next batch is read once this one's transaction has begun and its inbox claim is on its way: reading
         # and unpacking a batch holds the loop for milliseconds, which PostgreSQL then spends on the claim instead
@@ -160,3 +160,6 @@ class _Applying:
 
     task: asyncio.Task[bool]
     batch: Batch
+    # Kept with the batch, its events are freed with it once the next batch's inbox claim is on its way, rather
+    # than when the batch is applied, which the next batch waits for: freeing 500 events takes about a millisecond.
+    decoded: list[Decoded]
