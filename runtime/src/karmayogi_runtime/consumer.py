@@ -127,8 +127,8 @@ class ConsumerRunner:
         applying = _Applying(task, batch, decoded)
         self._applying[subscription.group] = applying
         # The next batch is read once this one's transaction has begun and its inbox claim is on its way: reading
-        # and unpacking a batch holds the loop for milliseconds, which PostgreSQL then spends on the claim instead
-        # of its answer to BEGIN waiting for them (measured: 6% more events a second).
+        # and unpacking a batch holds the loop for milliseconds, during which PostgreSQL works on the claim rather
+        # than its answer to BEGIN waiting for the loop (measured: 6% more events a second).
         await asyncio.wait((began, task), return_when=asyncio.FIRST_COMPLETED)
         if not self._subscribers[subscription.group].running:
             await applying.task  # the broker is stopping: it stops the consumer as soon as this batch returns
