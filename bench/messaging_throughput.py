@@ -17,8 +17,8 @@ then each path's ratio to its floor (consume + insert for the runner, produce fo
 round against the floor measured in the same round, and their median. A ratio is taken within a round
 because the machine's speed moves between minutes (Kafka and PostgreSQL share its cores): the best consume
 and the best insert, from two different rounds, make a floor the machine never reached at any one time, and
-a latency-bound path such as the floor gains more from a quiet minute than a CPU-bound one. That ratio
-is printed as well, as the best of each.
+a latency-bound path such as the floor gains more from a quiet minute than a CPU-bound one. The runner's
+best round against such a floor is printed as well ("best of each").
 
 Each path's clock starts after its first batch, so a run needs four of the largest batch involved (the
 relay's 1,000 rows, or BENCH_BATCH if larger); a smaller one is refused.

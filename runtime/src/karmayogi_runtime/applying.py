@@ -95,7 +95,8 @@ class BatchApplier:
     ) -> list[str]:
         """Apply one event; returns the facts it recorded that parked events may be waiting for."""
         if isinstance(event, DecodeError):
-            await self._dead_letter(connection, subscription, record, event, f"DecodeError.{event.reason}", event.message)
+            reason = f"DecodeError.{event.reason}"
+            await self._dead_letter(connection, subscription, record, event, reason, event.message)
             return []
         token = correlation_id.set(event.correlation_id)
         try:
@@ -109,7 +110,8 @@ class BatchApplier:
                 self._note_parked_failure(subscription.group, record, event, error)
             if not self._retries.exhausted(subscription.group, record):
                 raise
-            await self._dead_letter(connection, subscription, record, event, type(error).__qualname__, str(error) or repr(error))
+            error_class, message = type(error).__qualname__, str(error) or repr(error)
+            await self._dead_letter(connection, subscription, record, event, error_class, message)
         finally:
             correlation_id.reset(token)
         return []
